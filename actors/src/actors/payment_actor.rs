@@ -1,0 +1,109 @@
+//! `PaymentActor`: one per live payment, the only writer of that payment in this process.
+//!
+//! Its state-changing handler returns an `AtomicResponse`, which keeps the actor from taking the
+//! next message while the current one awaits the provider and the database. That is what
+//! serialises concurrent captures and refunds of one payment; a `ResponseActFuture` would
+//! interleave two read-decide-write sequences and lose an update. The logic itself lives in
+//! [`crate::operation`]; this file is only the shell: cache, serialise, passivate.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+
+use crate::actors::supervisor::Registry;
+use crate::domain::{Payment, PaymentId};
+use crate::operation::{self, Dependencies, Operation, Outcome, PaymentError};
+
+/// Run one operation on the payment, serialised with every other operation on it.
+#[derive(Clone, Debug)]
+pub struct Execute(pub Operation);
+
+impl Message for Execute {
+    type Result = Result<Outcome, PaymentError>;
+}
+
+/// Stops the actor as if it had crashed, without touching its registry entry. Lets tests and
+/// operators exercise the supervisor's eviction and rehydration path.
+#[derive(Clone, Copy, Debug)]
+pub struct Kill;
+
+impl Message for Kill {
+    type Result = ();
+}
+
+pub struct PaymentActor {
+    id: PaymentId,
+    /// Last committed state; `None` until loaded, and after any failure that may have left the
+    /// store ahead of memory, so the next message reloads it.
+    state: Option<Payment>,
+    deps: Arc<Dependencies>,
+    registry: Arc<Registry>,
+    /// Messages sent to this actor and not yet answered, counted by the supervisor.
+    queued: Arc<AtomicUsize>,
+    last_active: Instant,
+    idle_timeout: Duration,
+}
+
+impl PaymentActor {
+    pub(crate) fn new(
+        id: PaymentId,
+        deps: Arc<Dependencies>,
+        registry: Arc<Registry>,
+        queued: Arc<AtomicUsize>,
+        idle_timeout: Duration,
+    ) -> Self {
+        Self { id, state: None, deps, registry, queued, last_active: Instant::now(), idle_timeout }
+    }
+
+    /// Passivation: an actor idle for `idle_timeout` with nothing queued leaves the registry and
+    /// stops. Its state is already persisted, so a request that raced this sees the mailbox closed
+    /// and is retried on a fresh actor that reloads it.
+    fn passivate_if_idle(&mut self, ctx: &mut Context<Self>) {
+        if self.last_active.elapsed() < self.idle_timeout || self.queued.load(Ordering::Acquire) > 0 {
+            return;
+        }
+        let me = ctx.address();
+        self.registry.remove_if(&self.id, |_, handle| handle.addr == me);
+        tracing::debug!(payment_id = %self.id, "payment actor passivated");
+        ctx.stop();
+    }
+}
+
+impl Actor for PaymentActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let every = (self.idle_timeout / 2).clamp(Duration::from_millis(50), Duration::from_secs(30));
+        ctx.run_interval(every, Self::passivate_if_idle);
+    }
+}
+
+impl Handler<Execute> for PaymentActor {
+    type Result = AtomicResponse<Self, Result<Outcome, PaymentError>>;
+
+    fn handle(&mut self, Execute(operation): Execute, _ctx: &mut Self::Context) -> Self::Result {
+        let deps = Arc::clone(&self.deps);
+        let id = self.id.clone();
+        let cached = self.state.take();
+        AtomicResponse::new(Box::pin(
+            async move { operation::execute(&deps, &id, cached, operation).await }
+                .into_actor(self)
+                .map(|(result, state), actor, _ctx| {
+                    actor.state = state;
+                    actor.last_active = Instant::now();
+                    result
+                }),
+        ))
+    }
+}
+
+impl Handler<Kill> for PaymentActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Kill, ctx: &mut Self::Context) {
+        tracing::debug!(payment_id = %self.id, "payment actor killed on request");
+        ctx.stop();
+    }
+}

@@ -1,0 +1,18 @@
+//! The payments domain: money, identifiers, cards, statuses, events and the state machine. Plain
+//! values and pure functions; no I/O, no actors.
+
+mod card;
+mod error;
+mod event;
+mod ids;
+mod money;
+mod payment;
+mod status;
+
+pub use card::{CardBrand, CardDetails, CardNumber, CardSummary, Cvc};
+pub use error::DomainError;
+pub use event::{EventKind, PaymentEvent};
+pub use ids::{EventId, MerchantId, PaymentId, RefundId};
+pub use money::{Amount, Currency};
+pub use payment::{AuthorizationOutcome, Command, NewPayment, Payment, Refund, Transition};
+pub use status::{CaptureMethod, PaymentStatus, RefundReason, RefundStatus, UnknownStatus};

@@ -1,0 +1,276 @@
+//! What a payment actor does with one request, as a plain async function over the ports:
+//! decide with the state machine, call the provider, persist the transition, log the operation.
+//!
+//! The order is what makes payrail honest with money: a new payment is persisted `pending` before
+//! the provider hears of it; a capture or refund is checked against the state machine before the
+//! provider is asked, and committed (row + event, version-checked) before anyone hears "done".
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix::Addr;
+
+use crate::actors::{ProviderCall, ProviderClient};
+use crate::domain::{
+    Amount, AuthorizationOutcome, CardDetails, Command, DomainError, MerchantId, NewPayment, Payment, PaymentId,
+    Refund, RefundId, RefundReason, Transition,
+};
+use crate::ports::{
+    AuthorizeRequest, CancelRequest, CaptureRequest, Clock, PaymentStore, ProviderError, RefundRequest, StoreError,
+};
+
+/// A state-changing request for one payment.
+#[derive(Clone, Debug)]
+pub enum Operation {
+    Create { payment: NewPayment, card: Box<CardDetails> },
+    /// A change a merchant asks of one of its existing payments.
+    Change { merchant: MerchantId, change: Change },
+}
+
+/// A merchant's change to an existing payment.
+#[derive(Clone, Debug)]
+pub enum Change {
+    Capture { amount: Option<Amount> },
+    Cancel,
+    Refund { amount: Option<Amount>, reason: Option<RefundReason> },
+}
+
+impl Operation {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Operation::Create { .. } => "create",
+            Operation::Change { change: Change::Capture { .. }, .. } => "capture",
+            Operation::Change { change: Change::Cancel, .. } => "cancel",
+            Operation::Change { change: Change::Refund { .. }, .. } => "refund",
+        }
+    }
+}
+
+/// The result of a successful operation: the payment as committed, and the refund it created.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub payment: Payment,
+    pub refund: Option<Refund>,
+}
+
+/// Why an operation did not complete. Each maps to one HTTP status in the service.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PaymentError {
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error("no such payment")]
+    NotFound,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error("too many requests in flight; retry shortly")]
+    Overloaded,
+    #[error("the payment's actor could not be reached")]
+    ActorUnavailable,
+}
+
+/// The provider clients, by provider name.
+pub type ProviderDirectory = HashMap<String, Addr<ProviderClient>>;
+
+/// What an operation needs from the outside world; shared by every payment actor.
+pub struct Dependencies {
+    pub store: Arc<dyn PaymentStore>,
+    pub providers: ProviderDirectory,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Dependencies {
+    async fn call<R: Send + 'static>(&self, provider: &str, call: ProviderCall<R>) -> Result<R, ProviderError> {
+        let client = self
+            .providers
+            .get(provider)
+            .ok_or_else(|| ProviderError::Unavailable(format!("provider `{provider}` is not configured")))?;
+        client
+            .send(call)
+            .await
+            .map_err(|_| ProviderError::Unavailable("provider client stopped".into()))?
+    }
+
+    async fn commit(&self, transition: Transition) -> Result<Payment, StoreError> {
+        self.store.commit(&transition).await?;
+        Ok(transition.payment)
+    }
+}
+
+/// Runs `operation` on payment `id` whose last known state is `cached` (or unknown: `None`).
+/// Returns the result and the state to cache: `None` whenever the stored state may differ.
+pub async fn execute(
+    deps: &Dependencies,
+    id: &PaymentId,
+    cached: Option<Payment>,
+    operation: Operation,
+) -> (Result<Outcome, PaymentError>, Option<Payment>) {
+    let started = Instant::now();
+    let name = operation.name();
+    let result = match operation {
+        Operation::Create { payment, card } => create(deps, payment, *card).await,
+        Operation::Change { merchant, change: requested } => match current(deps, id, cached).await {
+            Ok(payment) if payment.merchant_id == merchant => change(deps, payment, requested).await,
+            Ok(_) => Err(PaymentError::NotFound),
+            Err(error) => Err(error),
+        },
+    };
+    log_operation(name, id, &result, started);
+    let cache = result.as_ref().ok().map(|outcome| outcome.payment.clone());
+    (result, cache)
+}
+
+async fn current(deps: &Dependencies, id: &PaymentId, cached: Option<Payment>) -> Result<Payment, PaymentError> {
+    match cached {
+        Some(payment) => Ok(payment),
+        None => deps.store.load(id).await?.ok_or(PaymentError::NotFound),
+    }
+}
+
+async fn create(deps: &Dependencies, new: NewPayment, card: CardDetails) -> Result<Outcome, PaymentError> {
+    let created = Payment::create(new, deps.clock.now());
+    let pending = deps.commit(created).await?;
+    let request = AuthorizeRequest {
+        payment_id: pending.id.clone(),
+        amount: pending.amount,
+        currency: pending.currency,
+        capture: pending.capture_method == crate::domain::CaptureMethod::Automatic,
+        card,
+        description: pending.description.clone(),
+        idempotency_key: format!("{}:authorize", pending.id),
+    };
+    let answer = deps
+        .call(
+            &pending.provider,
+            ProviderCall::new(move |provider| {
+                let request = request.clone();
+                async move { provider.authorize(request).await }
+            }),
+        )
+        .await;
+    let outcome = match answer {
+        Ok(outcome) => outcome,
+        Err(ProviderError::Timeout) => AuthorizationOutcome::Unknown { provider_reference: None },
+        // Certainly not executed, or refused outright: no money moved, so the payment fails.
+        Err(ProviderError::Unavailable(message)) => AuthorizationOutcome::Declined {
+            provider_reference: None,
+            code: "provider_unavailable".into(),
+            message,
+        },
+        Err(ProviderError::Rejected { code, message }) => {
+            AuthorizationOutcome::Declined { provider_reference: None, code, message }
+        }
+    };
+    let transition = pending.apply(Command::RecordAuthorization(outcome), deps.clock.now())?;
+    let payment = deps.commit(transition).await?;
+    Ok(Outcome { payment, refund: None })
+}
+
+async fn change(deps: &Dependencies, payment: Payment, change: Change) -> Result<Outcome, PaymentError> {
+    // Keys derive from the payment and the version the change will create, so a retry of the
+    // same change after a crash reuses the key and the provider does not act twice.
+    let key = |op: &str| format!("{}:{op}:{}", payment.id, payment.version + 1);
+    let command = match change {
+        Change::Capture { amount } => {
+            let amount = payment.plan_capture(amount)?;
+            let request = CaptureRequest {
+                payment_id: payment.id.clone(),
+                provider_reference: payment.provider_reference.clone(),
+                amount,
+                currency: payment.currency,
+                idempotency_key: key("capture"),
+            };
+            deps.call(
+                &payment.provider,
+                ProviderCall::new(move |provider| {
+                    let request = request.clone();
+                    async move { provider.capture(request).await }
+                }),
+            )
+            .await?;
+            Command::Capture { amount }
+        }
+        Change::Cancel => {
+            // Validate before asking the provider to void anything.
+            payment.apply(Command::Cancel, deps.clock.now())?;
+            let request = CancelRequest {
+                payment_id: payment.id.clone(),
+                provider_reference: payment.provider_reference.clone(),
+                idempotency_key: key("cancel"),
+            };
+            deps.call(
+                &payment.provider,
+                ProviderCall::new(move |provider| {
+                    let request = request.clone();
+                    async move { provider.cancel(request).await }
+                }),
+            )
+            .await?;
+            Command::Cancel
+        }
+        Change::Refund { amount, reason } => {
+            let amount = payment.plan_refund(amount)?;
+            let refund_id = RefundId::generate();
+            let request = RefundRequest {
+                payment_id: payment.id.clone(),
+                refund_id: refund_id.clone(),
+                provider_reference: payment.provider_reference.clone(),
+                amount,
+                currency: payment.currency,
+                reason,
+                idempotency_key: key("refund"),
+            };
+            let outcome = deps
+                .call(
+                    &payment.provider,
+                    ProviderCall::new(move |provider| {
+                        let request = request.clone();
+                        async move { provider.refund(request).await }
+                    }),
+                )
+                .await?;
+            Command::Refund {
+                id: refund_id,
+                amount,
+                reason,
+                status: outcome.status,
+                provider_reference: outcome.provider_reference,
+            }
+        }
+    };
+    let transition = payment.apply(command, deps.clock.now())?;
+    let refund = transition.refund.clone();
+    let payment = deps.commit(transition).await?;
+    Ok(Outcome { payment, refund })
+}
+
+/// One structured line per payment operation (DESIGN §10). Never card data: the payment carries
+/// only a summary, and the request's card is not in scope here.
+fn log_operation(operation: &str, id: &PaymentId, result: &Result<Outcome, PaymentError>, started: Instant) {
+    let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    match result {
+        Ok(Outcome { payment, refund }) => tracing::info!(
+            operation,
+            payment_id = %payment.id,
+            amount = match (operation, refund) {
+                (_, Some(refund)) => refund.amount.minor_units(),
+                ("capture", None) => payment.captured_amount,
+                _ => payment.amount.minor_units(),
+            },
+            currency = %payment.currency,
+            provider = %payment.provider,
+            status = %payment.status,
+            duration_ms,
+            "payment operation"
+        ),
+        Err(error) => tracing::info!(
+            operation,
+            payment_id = %id,
+            error = %error,
+            duration_ms,
+            "payment operation refused"
+        ),
+    }
+}

@@ -1,0 +1,350 @@
+//! Typed configuration: `config/default.toml`, then `config/{ENVIRONMENT}.toml`, then environment
+//! variables, merged into one [`Settings`] and validated at start-up with an error naming the key.
+//!
+//! The TOML files are embedded in the binary as a fallback, so `payrail` runs from any directory;
+//! a `config/` directory next to the working directory (or `CONFIG_DIR`) takes precedence.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// A secret from configuration. `Debug` and `Display` never show it.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+impl Environment {
+    fn file_name(self) -> &'static str {
+        match self {
+            Environment::Development => "development",
+            Environment::Production => "production",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub environment: Environment,
+    pub http: HttpSettings,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+    pub log: LogSettings,
+    pub sandbox: SandboxSettings,
+    pub actors: ActorSettings,
+    pub providers: ProviderSettings,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    pub host: String,
+    pub port: u16,
+    pub workers: usize,
+    pub max_body_bytes: usize,
+    pub shutdown_timeout_secs: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+    pub acquire_timeout_secs: u64,
+}
+
+impl DatabaseSettings {
+    pub fn acquire_timeout(&self) -> Duration {
+        Duration::from_secs(self.acquire_timeout_secs)
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    pub jwt_secret: Option<Secret>,
+    pub dev_merchant: String,
+    pub token_ttl_secs: u64,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxSettings {
+    pub latency_ms: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActorSettings {
+    pub idle_timeout_secs: u64,
+    pub queue_per_payment: usize,
+    pub max_in_flight: usize,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSettings {
+    pub timeout_secs: u64,
+    pub max_concurrency: usize,
+}
+
+/// A configuration problem, naming the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {file}: {message}")]
+    File { file: String, message: String },
+    #[error("configuration key `{key}`: {message}")]
+    Invalid { key: String, message: String },
+}
+
+/// How each environment variable maps onto a settings key, and what type it carries.
+#[derive(Clone, Copy)]
+enum Kind {
+    Str,
+    Int,
+}
+
+const ENV_KEYS: &[(&str, &str, Kind)] = &[
+    ("DATABASE_URL", "database.url", Kind::Str),
+    ("DATABASE_MAX_CONNECTIONS", "database.max_connections", Kind::Int),
+    ("HOST", "http.host", Kind::Str),
+    ("HTTP_PORT", "http.port", Kind::Int),
+    ("PORT", "http.port", Kind::Int),
+    ("HTTP_WORKERS", "http.workers", Kind::Int),
+    ("MAX_BODY_BYTES", "http.max_body_bytes", Kind::Int),
+    ("SHUTDOWN_TIMEOUT", "http.shutdown_timeout_secs", Kind::Int),
+    ("JWT_SECRET", "auth.jwt_secret", Kind::Str),
+    ("LOG_LEVEL", "log.level", Kind::Str),
+    ("LOG_FORMAT", "log.format", Kind::Str),
+    ("SANDBOX_LATENCY_MS", "sandbox.latency_ms", Kind::Int),
+    ("ACTOR_IDLE_TIMEOUT_SECS", "actors.idle_timeout_secs", Kind::Int),
+    ("QUEUE_PER_PAYMENT", "actors.queue_per_payment", Kind::Int),
+    ("MAX_IN_FLIGHT", "actors.max_in_flight", Kind::Int),
+    ("PROVIDER_TIMEOUT_SECS", "providers.timeout_secs", Kind::Int),
+];
+
+const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+const DEVELOPMENT_TOML: &str = include_str!("../config/development.toml");
+const PRODUCTION_TOML: &str = include_str!("../config/production.toml");
+
+impl Settings {
+    /// Settings from the files and the process environment.
+    pub fn load() -> Result<Self, ConfigError> {
+        Self::from_env(&std::env::vars().collect())
+    }
+
+    /// Settings from the files and the given variables (tests pass their own).
+    pub fn from_env(env: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let dir = PathBuf::from(env.get("CONFIG_DIR").map_or("config", String::as_str));
+        let environment = match env.get("ENVIRONMENT").or_else(|| env.get("APP_ENVIRONMENT")) {
+            Some(name) => parse_environment(name)?,
+            None => Environment::Development,
+        };
+        let mut merged = read_layer(&dir, "default", DEFAULT_TOML)?;
+        let embedded = match environment {
+            Environment::Development => DEVELOPMENT_TOML,
+            Environment::Production => PRODUCTION_TOML,
+        };
+        merge(&mut merged, read_layer(&dir, environment.file_name(), embedded)?);
+        for &(var, key, kind) in ENV_KEYS {
+            if let Some(raw) = env.get(var).filter(|v| !v.is_empty()) {
+                let value = match kind {
+                    Kind::Str => toml::Value::String(raw.clone()),
+                    Kind::Int => toml::Value::Integer(raw.trim().parse().map_err(|_| ConfigError::Invalid {
+                        key: format!("{key} (from {var})"),
+                        message: "expected an integer".into(),
+                    })?),
+                };
+                set(&mut merged, key, value);
+            }
+        }
+        set(&mut merged, "environment", toml::Value::String(environment.file_name().into()));
+        let settings: Settings = serde_path_to_error::deserialize(merged).map_err(|e| ConfigError::Invalid {
+            key: e.path().to_string(),
+            message: e.inner().to_string(),
+        })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: &str| {
+            Err(ConfigError::Invalid { key: key.into(), message: message.into() })
+        };
+        let url = &self.database.url;
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return invalid("database.url", "must start with sqlite:, postgres:// or postgresql://");
+        }
+        if self.database.max_connections == 0 {
+            return invalid("database.max_connections", "must be at least 1");
+        }
+        if self.http.max_body_bytes < 1024 {
+            return invalid("http.max_body_bytes", "must be at least 1024");
+        }
+        if self.actors.queue_per_payment == 0 || self.actors.max_in_flight == 0 {
+            return invalid("actors", "queue_per_payment and max_in_flight must be at least 1");
+        }
+        if self.actors.idle_timeout_secs == 0 {
+            return invalid("actors.idle_timeout_secs", "must be at least 1");
+        }
+        if self.providers.timeout_secs == 0 || self.providers.max_concurrency == 0 {
+            return invalid("providers", "timeout_secs and max_concurrency must be at least 1");
+        }
+        if self.log.level.parse::<tracing_subscriber::EnvFilter>().is_err() {
+            return invalid("log.level", "not a valid log filter (e.g. info, payrail=debug)");
+        }
+        if self.environment == Environment::Production {
+            match &self.auth.jwt_secret {
+                None => return invalid("auth.jwt_secret", "JWT_SECRET is required in production"),
+                Some(secret) if secret.expose().len() < 32 => {
+                    return invalid("auth.jwt_secret", "must be at least 32 bytes in production")
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+fn parse_environment(name: &str) -> Result<Environment, ConfigError> {
+    match name.to_ascii_lowercase().as_str() {
+        "development" | "dev" | "local" => Ok(Environment::Development),
+        "production" | "prod" => Ok(Environment::Production),
+        _ => Err(ConfigError::Invalid {
+            key: "environment (from ENVIRONMENT)".into(),
+            message: "expected development or production".into(),
+        }),
+    }
+}
+
+fn read_layer(dir: &std::path::Path, name: &str, embedded: &str) -> Result<toml::Value, ConfigError> {
+    let path = dir.join(format!("{name}.toml"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|_| embedded.to_owned());
+    text.parse::<toml::Value>()
+        .map_err(|e| ConfigError::File { file: path.display().to_string(), message: e.to_string() })
+}
+
+fn merge(base: &mut toml::Value, overlay: toml::Value) {
+    match (base, overlay) {
+        (toml::Value::Table(base), toml::Value::Table(overlay)) => {
+            for (key, value) in overlay {
+                match base.get_mut(&key) {
+                    Some(existing) => merge(existing, value),
+                    None => {
+                        base.insert(key, value);
+                    }
+                }
+            }
+        }
+        (base, overlay) => *base = overlay,
+    }
+}
+
+fn set(root: &mut toml::Value, dotted: &str, value: toml::Value) {
+    let mut node = root;
+    let mut parts = dotted.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let toml::Value::Table(table) = node else { return };
+        if parts.peek().is_none() {
+            table.insert(part.to_owned(), value);
+            return;
+        }
+        node = table.entry(part.to_owned()).or_insert_with(|| toml::Value::Table(Default::default()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_are_development_sqlite_on_8080() {
+        let s = Settings::from_env(&env(&[])).unwrap();
+        assert_eq!(s.environment, Environment::Development);
+        assert_eq!(s.http.port, 8080);
+        assert_eq!(s.database.url, "sqlite://payrail.db");
+        assert!(s.auth.jwt_secret.is_none());
+    }
+
+    #[test]
+    fn environment_variables_override_files() {
+        let s = Settings::from_env(&env(&[("HTTP_PORT", "9090"), ("DATABASE_URL", "postgres://x/y"), ("JWT_SECRET", "12345")]))
+            .unwrap();
+        assert_eq!(s.http.port, 9090);
+        assert_eq!(s.database.url, "postgres://x/y");
+        assert_eq!(s.auth.jwt_secret.unwrap().expose(), "12345");
+        assert_eq!(Settings::from_env(&env(&[("PORT", "7000")])).unwrap().http.port, 7000);
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let err = Settings::from_env(&env(&[("PORT", "eighty")])).unwrap_err().to_string();
+        assert!(err.contains("http.port"), "{err}");
+        let err = Settings::from_env(&env(&[("DATABASE_URL", "mysql://x")])).unwrap_err().to_string();
+        assert!(err.contains("database.url"), "{err}");
+    }
+
+    #[test]
+    fn production_requires_a_strong_jwt_secret() {
+        let err = Settings::from_env(&env(&[("ENVIRONMENT", "production")])).unwrap_err().to_string();
+        assert!(err.contains("auth.jwt_secret"), "{err}");
+        let ok = Settings::from_env(&env(&[("ENVIRONMENT", "production"), ("JWT_SECRET", &"s".repeat(32))]));
+        assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let secret = Secret::new("hunter2");
+        assert_eq!(format!("{secret:?} {secret}"), "[redacted] [redacted]");
+    }
+}

@@ -1,0 +1,55 @@
+//! The HTTP API (DESIGN §8): routes, the shared application state, and the error mapping.
+//!
+//! Canonical paths live under `/api/v1`; the seed paths under `/payments` are aliases served by
+//! the same handlers.
+
+mod body;
+mod error;
+mod health;
+mod parse;
+mod payments;
+mod wire;
+
+use std::sync::Arc;
+
+use actix_web::web;
+use payrail_actors::actors::PaymentSupervisor;
+use payrail_actors::ports::PaymentStore;
+
+pub use error::ApiError;
+
+/// What every handler can reach. Built once at start-up, shared by all workers.
+pub struct AppState {
+    pub supervisor: PaymentSupervisor,
+    pub store: Arc<dyn PaymentStore>,
+    pub provider_names: Vec<String>,
+    pub default_provider: String,
+}
+
+/// Registers every route.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/health", web::get().to(health::health))
+        .route("/ready", web::get().to(health::ready))
+        .service(web::scope("/api/v1/payments").configure(payment_routes))
+        .service(web::scope("/payments").configure(payment_routes));
+}
+
+fn payment_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("").route(web::post().to(payments::create)).route(web::get().to(payments::list)))
+        .service(resource("/order/{order_id}").route(web::get().to(payments::list_by_order)))
+        .service(resource("/{id}").route(web::get().to(payments::get)))
+        .service(resource("/{id}/capture").route(web::post().to(payments::capture)))
+        .service(resource("/{id}/cancel").route(web::post().to(payments::cancel)))
+        .service(resource("/{id}/refund").route(web::post().to(payments::refund)))
+        .service(resource("/{id}/events").route(web::get().to(payments::events)));
+}
+
+/// A resource that answers an unsupported method with a JSON 405 instead of an empty body.
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::MethodNotAllowed) }))
+}
+
+/// Unknown paths: a JSON 404 like every other error.
+pub async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::NotFound("route"))
+}

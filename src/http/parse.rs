@@ -1,0 +1,155 @@
+//! Parse, don't validate: request bodies become domain values here, at the edge, or a 400 naming
+//! the parameter. Past this file an invalid amount, currency, card or id cannot exist.
+
+use chrono::Datelike;
+use payrail_actors::domain::{
+    Amount, CaptureMethod, CardDetails, CardNumber, Currency, Cvc, DomainError, EventId, MerchantId, NewPayment,
+    PaymentId, RefundReason,
+};
+use payrail_actors::ports::PageRequest;
+
+use crate::http::wire::{CreatePaymentBody, ListQuery};
+use crate::http::ApiError;
+
+/// Stripe's metadata limits: 50 keys, keys up to 40 characters, values up to 500.
+const METADATA_MAX_KEYS: usize = 50;
+const METADATA_KEY_MAX: usize = 40;
+const METADATA_VALUE_MAX: usize = 500;
+const ORDER_ID_MAX: usize = 255;
+const DESCRIPTION_MAX: usize = 1000;
+
+pub fn amount(minor_units: i64, param: &str) -> Result<Amount, ApiError> {
+    Amount::new(minor_units).map_err(|e| ApiError::invalid("invalid_amount", e.to_string(), param))
+}
+
+pub fn optional_amount(minor_units: Option<i64>) -> Result<Option<Amount>, ApiError> {
+    minor_units.map(|a| amount(a, "amount")).transpose()
+}
+
+pub fn refund_reason(reason: Option<String>) -> Result<Option<RefundReason>, ApiError> {
+    reason
+        .map(|r| {
+            r.parse().map_err(|_| {
+                ApiError::invalid(
+                    "invalid_reason",
+                    "reason must be one of duplicate, fraudulent, requested_by_customer",
+                    "reason",
+                )
+            })
+        })
+        .transpose()
+}
+
+fn bounded(value: Option<String>, max: usize, param: &str) -> Result<Option<String>, ApiError> {
+    match value {
+        Some(v) if v.chars().count() > max => {
+            Err(ApiError::invalid("parameter_too_long", format!("`{param}` may be at most {max} characters"), param))
+        }
+        other => Ok(other),
+    }
+}
+
+/// A create request as a new payment plus the card to authorise (kept only in memory).
+pub fn new_payment(
+    merchant: MerchantId,
+    body: CreatePaymentBody,
+    providers: &[String],
+    default_provider: &str,
+) -> Result<(NewPayment, CardDetails), ApiError> {
+    let amount = amount(body.amount, "amount")?;
+    let currency = Currency::parse(&body.currency)
+        .map_err(|_| ApiError::invalid("invalid_currency", "unknown or unsupported ISO 4217 currency", "currency"))?;
+    let provider = match body.provider {
+        Some(name) if providers.contains(&name) => name,
+        Some(_) => return Err(ApiError::invalid("invalid_provider", "no such provider is configured", "provider")),
+        None => default_provider.to_owned(),
+    };
+    let metadata = body.metadata.unwrap_or_default();
+    if metadata.len() > METADATA_MAX_KEYS {
+        return Err(ApiError::invalid("invalid_metadata", "metadata may have at most 50 keys", "metadata"));
+    }
+    for (key, value) in &metadata {
+        if key.is_empty() || key.chars().count() > METADATA_KEY_MAX || value.chars().count() > METADATA_VALUE_MAX {
+            return Err(ApiError::invalid(
+                "invalid_metadata",
+                "metadata keys must be 1-40 characters and values at most 500",
+                "metadata",
+            ));
+        }
+    }
+    let method = body.payment_method;
+    if method.kind != "card" {
+        return Err(ApiError::invalid("invalid_payment_method", "payment_method.type must be card", "payment_method.type"));
+    }
+    let card = method.card.ok_or_else(|| {
+        ApiError::invalid("parameter_missing", "missing required parameter `payment_method.card`", "payment_method.card")
+    })?;
+    let card = card_details(card.number, card.exp_month, card.exp_year, card.cvc)?;
+    let new = NewPayment {
+        id: PaymentId::generate(),
+        merchant_id: merchant,
+        amount,
+        currency,
+        capture_method: if body.capture.unwrap_or(true) { CaptureMethod::Automatic } else { CaptureMethod::Manual },
+        provider,
+        order_id: bounded(body.order_id, ORDER_ID_MAX, "order_id")?,
+        description: bounded(body.description, DESCRIPTION_MAX, "description")?,
+        metadata,
+        card: Some(card.summary()),
+    };
+    Ok((new, card))
+}
+
+fn card_details(number: String, exp_month: i64, exp_year: i64, cvc: String) -> Result<CardDetails, ApiError> {
+    let card_error = |error: DomainError| {
+        let (code, param) = match error {
+            DomainError::InvalidCardNumber => ("invalid_card_number", "number"),
+            DomainError::InvalidCvc => ("invalid_cvc", "cvc"),
+            DomainError::InvalidExpiryMonth => ("invalid_expiry_month", "exp_month"),
+            DomainError::InvalidExpiryYear => ("invalid_expiry_year", "exp_year"),
+            _ => ("expired_card", "exp_year"),
+        };
+        ApiError::invalid(code, error.to_string(), format!("payment_method.card.{param}"))
+    };
+    let number = CardNumber::parse(&number).map_err(card_error)?;
+    let cvc = Cvc::parse(&cvc).map_err(card_error)?;
+    let today = chrono::Utc::now();
+    CardDetails::new(number, exp_month, exp_year, cvc, (today.year(), today.month())).map_err(card_error)
+}
+
+/// `limit` (1–100, default 10) and a `starting_after` cursor parsed by `cursor`.
+pub fn page<C>(
+    query: &ListQuery,
+    cursor: impl Fn(&str) -> Result<C, DomainError>,
+) -> Result<PageRequest<C>, ApiError> {
+    let limit = match &query.limit {
+        None => 10,
+        Some(raw) => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|l| (1..=100).contains(l))
+            .ok_or_else(|| ApiError::invalid("invalid_limit", "limit must be an integer from 1 to 100", "limit"))?,
+    };
+    let starting_after = query
+        .starting_after
+        .as_deref()
+        .map(|raw| {
+            cursor(raw).map_err(|_| {
+                ApiError::invalid("invalid_cursor", "starting_after does not name an item of this list", "starting_after")
+            })
+        })
+        .transpose()?;
+    Ok(PageRequest { limit, starting_after })
+}
+
+pub fn payment_id(raw: &str) -> Result<PaymentId, ApiError> {
+    PaymentId::parse(raw).map_err(|_| ApiError::NotFound("payment"))
+}
+
+pub fn payment_cursor(raw: &str) -> Result<PaymentId, DomainError> {
+    PaymentId::parse(raw)
+}
+
+pub fn event_cursor(raw: &str) -> Result<EventId, DomainError> {
+    EventId::parse(raw)
+}

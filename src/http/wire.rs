@@ -1,0 +1,193 @@
+//! The API's wire format: request bodies as clients send them, and the JSON views of payments,
+//! refunds and events as clients receive them (DESIGN §8). Domain types never serialise
+//! themselves; this file is the one place that decides field names and formats.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use payrail_actors::domain::{Payment, PaymentEvent, Refund};
+use serde::{Deserialize, Serialize};
+
+/// `POST /payments`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePaymentBody {
+    pub amount: i64,
+    pub currency: String,
+    pub capture: Option<bool>,
+    pub order_id: Option<String>,
+    pub description: Option<String>,
+    pub metadata: Option<BTreeMap<String, String>>,
+    pub provider: Option<String>,
+    pub payment_method: PaymentMethodBody,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentMethodBody {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub card: Option<CardBody>,
+}
+
+/// Raw card details: they live only in memory until the provider call.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardBody {
+    pub number: String,
+    pub exp_month: i64,
+    pub exp_year: i64,
+    pub cvc: String,
+}
+
+impl std::fmt::Debug for CardBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CardBody([redacted])")
+    }
+}
+
+/// `POST /payments/{id}/capture`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureBody {
+    pub amount: Option<i64>,
+}
+
+/// `POST /payments/{id}/cancel`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancelBody {}
+
+/// `POST /payments/{id}/refund`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefundBody {
+    pub amount: Option<i64>,
+    pub reason: Option<String>,
+}
+
+/// Query of the list endpoints.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    pub limit: Option<String>,
+    pub starting_after: Option<String>,
+    pub order_id: Option<String>,
+}
+
+/// RFC 3339, UTC, millisecond precision: `2026-11-22T02:14:21.123Z`.
+pub fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+#[derive(Debug, Serialize)]
+pub struct CardView {
+    pub brand: String,
+    pub last4: String,
+    pub exp_month: u8,
+    pub exp_year: u16,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PaymentView {
+    pub id: String,
+    pub amount: i64,
+    pub currency: &'static str,
+    pub status: &'static str,
+    pub captured_amount: i64,
+    pub refunded_amount: i64,
+    pub provider: String,
+    pub provider_reference: Option<String>,
+    pub order_id: Option<String>,
+    pub description: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub card: Option<CardView>,
+    pub failure_code: Option<String>,
+    pub failure_message: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<Payment> for PaymentView {
+    fn from(p: Payment) -> Self {
+        Self {
+            id: p.id.to_string(),
+            amount: p.amount.minor_units(),
+            currency: p.currency.code(),
+            status: p.status.as_str(),
+            captured_amount: p.captured_amount,
+            refunded_amount: p.refunded_amount,
+            provider: p.provider,
+            provider_reference: p.provider_reference,
+            order_id: p.order_id,
+            description: p.description,
+            metadata: p.metadata,
+            card: p.card.map(|c| CardView { brand: c.brand, last4: c.last4, exp_month: c.exp_month, exp_year: c.exp_year }),
+            failure_code: p.failure_code,
+            failure_message: p.failure_message,
+            created_at: timestamp(p.created_at),
+            updated_at: timestamp(p.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct RefundView {
+    pub id: String,
+    pub payment_id: String,
+    pub amount: i64,
+    pub status: &'static str,
+    pub reason: Option<&'static str>,
+    pub created_at: String,
+}
+
+impl From<Refund> for RefundView {
+    fn from(r: Refund) -> Self {
+        Self {
+            id: r.id.to_string(),
+            payment_id: r.payment_id.to_string(),
+            amount: r.amount.minor_units(),
+            status: r.status.as_str(),
+            reason: r.reason.map(|reason| reason.as_str()),
+            created_at: timestamp(r.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct EventView {
+    pub id: String,
+    pub payment_id: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub sequence: i64,
+    pub from_status: Option<&'static str>,
+    pub to_status: &'static str,
+    pub amount: Option<i64>,
+    pub refund_id: Option<String>,
+    pub failure_code: Option<String>,
+    pub created_at: String,
+}
+
+impl From<PaymentEvent> for EventView {
+    fn from(e: PaymentEvent) -> Self {
+        Self {
+            id: e.id.to_string(),
+            payment_id: e.payment_id.to_string(),
+            kind: e.kind.as_str(),
+            sequence: e.sequence,
+            from_status: e.from_status.map(|s| s.as_str()),
+            to_status: e.to_status.as_str(),
+            amount: e.amount,
+            refund_id: e.refund_id.map(|r| r.to_string()),
+            failure_code: e.failure_code,
+            created_at: timestamp(e.created_at),
+        }
+    }
+}
+
+/// `{"data": [...], "has_more": bool}`.
+#[derive(Debug, Serialize)]
+pub struct ListView<T> {
+    pub data: Vec<T>,
+    pub has_more: bool,
+}

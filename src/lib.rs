@@ -1,0 +1,18 @@
+//! payrail, the service: an actor-based payment processor's HTTP API, storage and providers around
+//! the core in `payrail-actors`.
+//!
+//! # Layout
+//! - `main.rs`: the CLI (`serve`, `migrate`, `token`), a thin shell over this library.
+//! - [`startup`]: `Application::build` — pools, migrations, actors, the HTTP server.
+//! - [`config`]: layered, typed settings; [`telemetry`]: JSON logs; [`auth`]: JWT.
+//! - [`http`]: routes, request parsing, wire format, error mapping.
+//! - [`store`]: the `PaymentStore` over sqlx, SQLite and PostgreSQL, with migrations.
+//! - [`providers`]: provider adapters (the sandbox today) and their `ProviderClient` actors.
+
+pub mod auth;
+pub mod config;
+pub mod http;
+pub mod providers;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

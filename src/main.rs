@@ -1,0 +1,99 @@
+//! The `payrail` binary: read configuration, install logging, then serve, migrate or issue a token.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use payrail::auth::Jwt;
+use payrail::config::Settings;
+use payrail::startup::Application;
+use payrail::{store, telemetry};
+use payrail_actors::domain::MerchantId;
+
+#[derive(Parser)]
+#[command(name = "payrail", version, about = "An actor-based concurrent payment processor")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Print a bearer token for a merchant, signed with the configured JWT_SECRET.
+    Token {
+        #[arg(long)]
+        merchant: String,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 86_400)]
+        ttl_secs: u64,
+    },
+}
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load() {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("payrail: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings).await,
+        Command::Migrate => migrate(settings).await,
+        Command::Token { merchant, ttl_secs } => token(&settings, &merchant, ttl_secs),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("payrail: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> Result<(), String> {
+    telemetry::init(&settings.log);
+    let summary = format!(
+        "payrail listening on http://{}:{{port}} ({}, database {}, providers: sandbox)",
+        settings.http.host,
+        format!("{:?}", settings.environment).to_lowercase(),
+        redact_url(&settings.database.url)
+    );
+    let app = Application::build(settings).await.map_err(|e| e.to_string())?;
+    println!("{}", summary.replace("{port}", &app.port().to_string()));
+    if let Some(dev) = app.dev_token() {
+        let lifetime = if dev.ephemeral_secret { " (JWT_SECRET is unset: valid until this process stops)" } else { "" };
+        println!("Development token for merchant `{}`{lifetime}:", dev.merchant);
+        println!("export PAYRAIL_TOKEN={}", dev.token);
+    }
+    app.run_until_stopped().await.map_err(|e| e.to_string())
+}
+
+async fn migrate(settings: Settings) -> Result<(), String> {
+    telemetry::init(&settings.log);
+    let database = store::open(&settings.database).await.map_err(|e| e.to_string())?;
+    database.migrate().await.map_err(|e| e.to_string())?;
+    println!("migrations applied ({})", database.backend());
+    Ok(())
+}
+
+fn token(settings: &Settings, merchant: &str, ttl_secs: u64) -> Result<(), String> {
+    let secret = settings.auth.jwt_secret.as_ref().ok_or("JWT_SECRET is not set; set it to issue tokens")?;
+    let merchant = MerchantId::parse(merchant).map_err(|_| "invalid --merchant: use 1-128 printable characters")?;
+    let token = Jwt::hs256(secret).issue(&merchant, ttl_secs).map_err(|e| e.to_string())?;
+    println!("{token}");
+    Ok(())
+}
+
+/// The database URL without its password, for the start-up line.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://[redacted]@{}", &url[..scheme], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,143 @@
+//! `Application::build`: everything start-up owns, built once — the database pool and migrations,
+//! the provider clients, the payment supervisor, the JWT keys — then the HTTP server bound to its
+//! listener (port 0 in tests, which then read the real port back).
+//!
+//! Singletons are created here, outside `HttpServer::new`'s factory, because the factory runs once
+//! per worker: state built inside it would be duplicated per worker.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{web, App, HttpServer};
+use payrail_actors::actors::{PaymentSupervisor, SupervisorSettings};
+use payrail_actors::domain::MerchantId;
+use payrail_actors::operation::Dependencies;
+use payrail_actors::ports::SystemClock;
+
+use crate::auth::{generate_secret, Jwt};
+use crate::config::{Environment, Settings};
+use crate::http::{self, AppState};
+use crate::providers;
+use crate::store::{self, Database, OpenError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Database(#[from] OpenError),
+    #[error("cannot listen on {address}: {source}")]
+    Bind { address: String, source: std::io::Error },
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+/// A development token printed at start-up so the quick start needs no extra step.
+pub struct DevToken {
+    pub merchant: MerchantId,
+    pub token: String,
+    /// The secret was generated for this run: the token dies with the process.
+    pub ephemeral_secret: bool,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    supervisor: PaymentSupervisor,
+    database: Database,
+    dev_token: Option<DevToken>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let database = store::open(&settings.database).await?;
+        database.migrate().await?;
+        let store = database.store();
+
+        let (secret, ephemeral_secret) = match &settings.auth.jwt_secret {
+            Some(secret) => (secret.clone(), false),
+            None if settings.environment == Environment::Development => (generate_secret(), true),
+            None => return Err(StartupError::Config("JWT_SECRET is required".into())),
+        };
+        let jwt = Jwt::hs256(&secret);
+        let dev_token = match settings.environment {
+            Environment::Development => {
+                let merchant = MerchantId::parse(&settings.auth.dev_merchant)
+                    .map_err(|_| StartupError::Config("auth.dev_merchant is not a valid merchant id".into()))?;
+                let token = jwt
+                    .issue(&merchant, settings.auth.token_ttl_secs)
+                    .map_err(|e| StartupError::Config(format!("cannot issue a development token: {e}")))?;
+                Some(DevToken { merchant, token, ephemeral_secret })
+            }
+            Environment::Production => None,
+        };
+
+        let clients = providers::start_clients(&settings);
+        let mut provider_names: Vec<String> = clients.keys().cloned().collect();
+        provider_names.sort();
+        let supervisor = PaymentSupervisor::new(
+            Dependencies { store: Arc::clone(&store), providers: clients, clock: Arc::new(SystemClock) },
+            SupervisorSettings {
+                idle_timeout: Duration::from_secs(settings.actors.idle_timeout_secs),
+                queue_per_payment: settings.actors.queue_per_payment,
+                max_in_flight: settings.actors.max_in_flight,
+            },
+        );
+
+        let state = web::Data::new(AppState {
+            supervisor: supervisor.clone(),
+            store,
+            provider_names,
+            default_provider: providers::DEFAULT_PROVIDER.to_owned(),
+        });
+        let jwt = web::Data::new(jwt);
+        let address = format!("{}:{}", settings.http.host, settings.http.port);
+        let listener =
+            TcpListener::bind(&address).map_err(|source| StartupError::Bind { address: address.clone(), source })?;
+        let port = listener.local_addr().map_err(|source| StartupError::Bind { address, source })?.port();
+        let max_body_bytes = settings.http.max_body_bytes;
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(jwt.clone())
+                .app_data(web::PayloadConfig::new(max_body_bytes))
+                .configure(http::routes)
+                .default_service(web::to(http::not_found))
+        })
+        .shutdown_timeout(settings.http.shutdown_timeout_secs);
+        if settings.http.workers > 0 {
+            server = server.workers(settings.http.workers);
+        }
+        let server = server
+            .listen(listener)
+            .map_err(|source| StartupError::Bind { address: format!("port {port}"), source })?
+            .run();
+        Ok(Self { port, server, supervisor, database, dev_token })
+    }
+
+    /// The port actually bound (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    pub fn supervisor(&self) -> &PaymentSupervisor {
+        &self.supervisor
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.database
+    }
+
+    pub fn dev_token(&self) -> Option<&DevToken> {
+        self.dev_token.as_ref()
+    }
+
+    /// Serves until the server is stopped (SIGINT/SIGTERM or a handle), draining in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,136 @@
+//! Storage: the [`PaymentStore`] port implemented over sqlx for SQLite (the embedded default) and
+//! PostgreSQL (production), with their migrations. [`open`] picks the backend from the URL.
+
+mod rows;
+mod sql;
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use payrail_actors::ports::{Page, PaymentStore, StoreError};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::config::DatabaseSettings;
+
+pub static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+pub static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+sql::sql_store!(
+    /// SQLite in WAL mode with `synchronous = FULL`: a commit is on disk before anyone hears "done".
+    SqliteStore,
+    sqlx::Sqlite
+);
+sql::sql_store!(
+    /// PostgreSQL, the production store; several payrail nodes may share one database.
+    PostgresStore,
+    sqlx::Postgres
+);
+
+/// The newest migration a ready database must have applied.
+pub fn latest_migration() -> i64 {
+    SQLITE_MIGRATIONS.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
+/// Why the database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[source] sqlx::Error),
+    #[error("cannot apply migrations: {0}")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+}
+
+/// An opened database, either backend.
+#[derive(Clone)]
+pub enum Database {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+impl Database {
+    /// Applies pending migrations (idempotent).
+    pub async fn migrate(&self) -> Result<(), OpenError> {
+        match self {
+            Database::Sqlite(store) => SQLITE_MIGRATIONS.run(store.pool()).await,
+            Database::Postgres(store) => POSTGRES_MIGRATIONS.run(store.pool()).await,
+        }
+        .map_err(OpenError::Migrate)
+    }
+
+    pub fn store(&self) -> Arc<dyn PaymentStore> {
+        match self {
+            Database::Sqlite(store) => Arc::new(store.clone()),
+            Database::Postgres(store) => Arc::new(store.clone()),
+        }
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Database::Sqlite(_) => "sqlite",
+            Database::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Closes every connection (tests that restart on the same database, shutdown).
+    pub async fn close(&self) {
+        match self {
+            Database::Sqlite(store) => store.pool().close().await,
+            Database::Postgres(store) => store.pool().close().await,
+        }
+    }
+}
+
+/// Connects to the database named by the settings (creating a SQLite file if it is missing).
+pub async fn open(settings: &DatabaseSettings) -> Result<Database, OpenError> {
+    let url = settings.url.as_str();
+    if url.starts_with("sqlite:") {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(OpenError::Connect)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(std::time::Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout())
+            .connect_with(options)
+            .await
+            .map_err(OpenError::Connect)?;
+        Ok(Database::Sqlite(SqliteStore::new(pool)))
+    } else {
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout())
+            .connect(url)
+            .await
+            .map_err(OpenError::Connect)?;
+        Ok(Database::Postgres(PostgresStore::new(pool)))
+    }
+}
+
+/// Turns `limit + 1` fetched rows into a page: the extra row only says there is more.
+fn page<R, T>(mut rows: Vec<R>, limit: u32) -> Result<Page<T>, StoreError>
+where
+    T: TryFrom<R, Error = StoreError>,
+{
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let has_more = rows.len() > limit;
+    rows.truncate(limit);
+    let data = rows.into_iter().map(T::try_from).collect::<Result<_, _>>()?;
+    Ok(Page { data, has_more })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_backends_have_the_same_migrations() {
+        let versions = |m: &Migrator| m.iter().map(|x| (x.version, x.description.to_string())).collect::<Vec<_>>();
+        assert_eq!(versions(&SQLITE_MIGRATIONS), versions(&POSTGRES_MIGRATIONS));
+        assert!(latest_migration() >= 1);
+    }
+}

@@ -1,0 +1,167 @@
+//! Rows as the database returns them, and their conversion into domain values. One place decides
+//! how a column maps to a domain type, for both backends.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use payrail_actors::domain::{
+    Amount, CardSummary, Currency, EventId, EventKind, MerchantId, Payment, PaymentEvent, PaymentId, Refund,
+    RefundId,
+};
+use payrail_actors::ports::StoreError;
+
+/// The payment columns, in the order every query selects them.
+pub const PAYMENT_COLUMNS: &str = "id, merchant_id, amount, currency, status, capture_method, captured_amount, \
+     refunded_amount, provider, provider_reference, order_id, description, metadata, card_brand, card_last4, \
+     card_exp_month, card_exp_year, failure_code, failure_message, version, created_at, updated_at";
+
+pub const EVENT_COLUMNS: &str =
+    "id, payment_id, merchant_id, sequence, kind, from_status, to_status, amount, refund_id, failure_code, created_at";
+
+pub const REFUND_COLUMNS: &str =
+    "id, payment_id, merchant_id, amount, status, reason, provider_reference, created_at, updated_at";
+
+#[derive(sqlx::FromRow)]
+pub struct PaymentRow {
+    pub id: String,
+    pub merchant_id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub status: String,
+    pub capture_method: String,
+    pub captured_amount: i64,
+    pub refunded_amount: i64,
+    pub provider: String,
+    pub provider_reference: Option<String>,
+    pub order_id: Option<String>,
+    pub description: Option<String>,
+    pub metadata: String,
+    pub card_brand: Option<String>,
+    pub card_last4: Option<String>,
+    pub card_exp_month: Option<i64>,
+    pub card_exp_year: Option<i64>,
+    pub failure_code: Option<String>,
+    pub failure_message: Option<String>,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+pub struct EventRow {
+    pub id: String,
+    pub payment_id: String,
+    pub merchant_id: String,
+    pub sequence: i64,
+    pub kind: String,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub amount: Option<i64>,
+    pub refund_id: Option<String>,
+    pub failure_code: Option<String>,
+    pub created_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+pub struct RefundRow {
+    pub id: String,
+    pub payment_id: String,
+    pub merchant_id: String,
+    pub amount: i64,
+    pub status: String,
+    pub reason: Option<String>,
+    pub provider_reference: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+pub fn micros(at: DateTime<Utc>) -> i64 {
+    at.timestamp_micros()
+}
+
+fn time(micros: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_micros(micros).ok_or_else(|| corrupt(format!("timestamp {micros}")))
+}
+
+pub fn metadata_json(metadata: &BTreeMap<String, String>) -> String {
+    serde_json::to_string(metadata).unwrap_or_else(|_| "{}".into())
+}
+
+impl TryFrom<PaymentRow> for Payment {
+    type Error = StoreError;
+
+    fn try_from(row: PaymentRow) -> Result<Self, StoreError> {
+        let card = match (row.card_brand, row.card_last4, row.card_exp_month, row.card_exp_year) {
+            (Some(brand), Some(last4), Some(month), Some(year)) => Some(CardSummary {
+                brand,
+                last4,
+                exp_month: u8::try_from(month).map_err(corrupt)?,
+                exp_year: u16::try_from(year).map_err(corrupt)?,
+            }),
+            _ => None,
+        };
+        Ok(Payment {
+            id: PaymentId::parse(&row.id).map_err(corrupt)?,
+            merchant_id: MerchantId::parse(&row.merchant_id).map_err(corrupt)?,
+            amount: Amount::new(row.amount).map_err(corrupt)?,
+            currency: Currency::parse(&row.currency).map_err(corrupt)?,
+            status: row.status.parse().map_err(corrupt)?,
+            capture_method: row.capture_method.parse().map_err(corrupt)?,
+            captured_amount: row.captured_amount,
+            refunded_amount: row.refunded_amount,
+            provider: row.provider,
+            provider_reference: row.provider_reference,
+            order_id: row.order_id,
+            description: row.description,
+            metadata: serde_json::from_str(&row.metadata).map_err(corrupt)?,
+            card,
+            failure_code: row.failure_code,
+            failure_message: row.failure_message,
+            version: row.version,
+            created_at: time(row.created_at)?,
+            updated_at: time(row.updated_at)?,
+        })
+    }
+}
+
+impl TryFrom<EventRow> for PaymentEvent {
+    type Error = StoreError;
+
+    fn try_from(row: EventRow) -> Result<Self, StoreError> {
+        Ok(PaymentEvent {
+            id: EventId::parse(&row.id).map_err(corrupt)?,
+            payment_id: PaymentId::parse(&row.payment_id).map_err(corrupt)?,
+            merchant_id: MerchantId::parse(&row.merchant_id).map_err(corrupt)?,
+            sequence: row.sequence,
+            kind: EventKind::parse(&row.kind).ok_or_else(|| corrupt(&row.kind))?,
+            from_status: row.from_status.map(|s| s.parse()).transpose().map_err(corrupt)?,
+            to_status: row.to_status.parse().map_err(corrupt)?,
+            amount: row.amount,
+            refund_id: row.refund_id.map(|id| RefundId::parse(&id)).transpose().map_err(corrupt)?,
+            failure_code: row.failure_code,
+            created_at: time(row.created_at)?,
+        })
+    }
+}
+
+impl TryFrom<RefundRow> for Refund {
+    type Error = StoreError;
+
+    fn try_from(row: RefundRow) -> Result<Self, StoreError> {
+        Ok(Refund {
+            id: RefundId::parse(&row.id).map_err(corrupt)?,
+            payment_id: PaymentId::parse(&row.payment_id).map_err(corrupt)?,
+            merchant_id: MerchantId::parse(&row.merchant_id).map_err(corrupt)?,
+            amount: Amount::new(row.amount).map_err(corrupt)?,
+            status: row.status.parse().map_err(corrupt)?,
+            reason: row.reason.map(|r| r.parse()).transpose().map_err(corrupt)?,
+            provider_reference: row.provider_reference,
+            created_at: time(row.created_at)?,
+            updated_at: time(row.updated_at)?,
+        })
+    }
+}
