@@ -19,7 +19,8 @@ use crate::http::ApiError;
 struct Claims {
     sub: String,
     exp: u64,
-    iat: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    iat: Option<u64>,
 }
 
 /// Checks tokens and issues them (for `payrail token` and the development token).
@@ -44,8 +45,15 @@ impl Jwt {
 
     /// A token for `merchant`, valid for `ttl_secs`.
     pub fn issue(&self, merchant: &MerchantId, ttl_secs: u64) -> Result<String, jsonwebtoken::errors::Error> {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        let claims = Claims { sub: merchant.as_str().to_owned(), iat: now, exp: now + ttl_secs };
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let claims = Claims {
+            sub: merchant.as_str().to_owned(),
+            iat: Some(now),
+            exp: now + ttl_secs,
+        };
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
     }
 
@@ -113,7 +121,9 @@ mod tests {
 
     #[test]
     fn tokens_from_another_secret_are_rejected() {
-        let token = Jwt::hs256(&Secret::new("a")).issue(&MerchantId::parse("m").unwrap(), 60).unwrap();
+        let token = Jwt::hs256(&Secret::new("a"))
+            .issue(&MerchantId::parse("m").unwrap(), 60)
+            .unwrap();
         assert!(Jwt::hs256(&Secret::new("b")).verify(&token).is_err());
     }
 }

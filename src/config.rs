@@ -204,7 +204,11 @@ impl Settings {
                 set(&mut merged, key, value);
             }
         }
-        set(&mut merged, "environment", toml::Value::String(environment.file_name().into()));
+        set(
+            &mut merged,
+            "environment",
+            toml::Value::String(environment.file_name().into()),
+        );
         let settings: Settings = serde_path_to_error::deserialize(merged).map_err(|e| ConfigError::Invalid {
             key: e.path().to_string(),
             message: e.inner().to_string(),
@@ -215,7 +219,10 @@ impl Settings {
 
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |key: &str, message: &str| {
-            Err(ConfigError::Invalid { key: key.into(), message: message.into() })
+            Err(ConfigError::Invalid {
+                key: key.into(),
+                message: message.into(),
+            })
         };
         let url = &self.database.url;
         if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
@@ -266,8 +273,10 @@ fn parse_environment(name: &str) -> Result<Environment, ConfigError> {
 fn read_layer(dir: &std::path::Path, name: &str, embedded: &str) -> Result<toml::Value, ConfigError> {
     let path = dir.join(format!("{name}.toml"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|_| embedded.to_owned());
-    text.parse::<toml::Value>()
-        .map_err(|e| ConfigError::File { file: path.display().to_string(), message: e.to_string() })
+    text.parse::<toml::Value>().map_err(|e| ConfigError::File {
+        file: path.display().to_string(),
+        message: e.to_string(),
+    })
 }
 
 fn merge(base: &mut toml::Value, overlay: toml::Value) {
@@ -295,7 +304,9 @@ fn set(root: &mut toml::Value, dotted: &str, value: toml::Value) {
             table.insert(part.to_owned(), value);
             return;
         }
-        node = table.entry(part.to_owned()).or_insert_with(|| toml::Value::Table(Default::default()));
+        node = table
+            .entry(part.to_owned())
+            .or_insert_with(|| toml::Value::Table(Default::default()));
     }
 }
 
@@ -318,8 +329,12 @@ mod tests {
 
     #[test]
     fn environment_variables_override_files() {
-        let s = Settings::from_env(&env(&[("HTTP_PORT", "9090"), ("DATABASE_URL", "postgres://x/y"), ("JWT_SECRET", "12345")]))
-            .unwrap();
+        let s = Settings::from_env(&env(&[
+            ("HTTP_PORT", "9090"),
+            ("DATABASE_URL", "postgres://x/y"),
+            ("JWT_SECRET", "12345"),
+        ]))
+        .unwrap();
         assert_eq!(s.http.port, 9090);
         assert_eq!(s.database.url, "postgres://x/y");
         assert_eq!(s.auth.jwt_secret.unwrap().expose(), "12345");
@@ -330,13 +345,17 @@ mod tests {
     fn bad_values_name_their_key() {
         let err = Settings::from_env(&env(&[("PORT", "eighty")])).unwrap_err().to_string();
         assert!(err.contains("http.port"), "{err}");
-        let err = Settings::from_env(&env(&[("DATABASE_URL", "mysql://x")])).unwrap_err().to_string();
+        let err = Settings::from_env(&env(&[("DATABASE_URL", "mysql://x")]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("database.url"), "{err}");
     }
 
     #[test]
     fn production_requires_a_strong_jwt_secret() {
-        let err = Settings::from_env(&env(&[("ENVIRONMENT", "production")])).unwrap_err().to_string();
+        let err = Settings::from_env(&env(&[("ENVIRONMENT", "production")]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("auth.jwt_secret"), "{err}");
         let ok = Settings::from_env(&env(&[("ENVIRONMENT", "production"), ("JWT_SECRET", &"s".repeat(32))]));
         assert!(ok.is_ok());

@@ -67,7 +67,11 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let app = Application::build(settings).await.map_err(|e| e.to_string())?;
     println!("{}", summary.replace("{port}", &app.port().to_string()));
     if let Some(dev) = app.dev_token() {
-        let lifetime = if dev.ephemeral_secret { " (JWT_SECRET is unset: valid until this process stops)" } else { "" };
+        let lifetime = if dev.ephemeral_secret {
+            " (JWT_SECRET is unset: valid until this process stops)"
+        } else {
+            ""
+        };
         println!("Development token for merchant `{}`{lifetime}:", dev.merchant);
         println!("export PAYRAIL_TOKEN={}", dev.token);
     }
@@ -83,9 +87,15 @@ async fn migrate(settings: Settings) -> Result<(), String> {
 }
 
 fn token(settings: &Settings, merchant: &str, ttl_secs: u64) -> Result<(), String> {
-    let secret = settings.auth.jwt_secret.as_ref().ok_or("JWT_SECRET is not set; set it to issue tokens")?;
+    let secret = settings
+        .auth
+        .jwt_secret
+        .as_ref()
+        .ok_or("JWT_SECRET is not set; set it to issue tokens")?;
     let merchant = MerchantId::parse(merchant).map_err(|_| "invalid --merchant: use 1-128 printable characters")?;
-    let token = Jwt::hs256(secret).issue(&merchant, ttl_secs).map_err(|e| e.to_string())?;
+    let token = Jwt::hs256(secret)
+        .issue(&merchant, ttl_secs)
+        .map_err(|e| e.to_string())?;
     println!("{token}");
     Ok(())
 }

@@ -67,7 +67,11 @@ impl Application {
                 let token = jwt
                     .issue(&merchant, settings.auth.token_ttl_secs)
                     .map_err(|e| StartupError::Config(format!("cannot issue a development token: {e}")))?;
-                Some(DevToken { merchant, token, ephemeral_secret })
+                Some(DevToken {
+                    merchant,
+                    token,
+                    ephemeral_secret,
+                })
             }
             Environment::Production => None,
         };
@@ -76,7 +80,11 @@ impl Application {
         let mut provider_names: Vec<String> = clients.keys().cloned().collect();
         provider_names.sort();
         let supervisor = PaymentSupervisor::new(
-            Dependencies { store: Arc::clone(&store), providers: clients, clock: Arc::new(SystemClock) },
+            Dependencies {
+                store: Arc::clone(&store),
+                providers: clients,
+                clock: Arc::new(SystemClock),
+            },
             SupervisorSettings {
                 idle_timeout: Duration::from_secs(settings.actors.idle_timeout_secs),
                 queue_per_payment: settings.actors.queue_per_payment,
@@ -92,9 +100,14 @@ impl Application {
         });
         let jwt = web::Data::new(jwt);
         let address = format!("{}:{}", settings.http.host, settings.http.port);
-        let listener =
-            TcpListener::bind(&address).map_err(|source| StartupError::Bind { address: address.clone(), source })?;
-        let port = listener.local_addr().map_err(|source| StartupError::Bind { address, source })?.port();
+        let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
+            address: address.clone(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { address, source })?
+            .port();
         let max_body_bytes = settings.http.max_body_bytes;
         let mut server = HttpServer::new(move || {
             App::new()
@@ -110,9 +123,18 @@ impl Application {
         }
         let server = server
             .listen(listener)
-            .map_err(|source| StartupError::Bind { address: format!("port {port}"), source })?
+            .map_err(|source| StartupError::Bind {
+                address: format!("port {port}"),
+                source,
+            })?
             .run();
-        Ok(Self { port, server, supervisor, database, dev_token })
+        Ok(Self {
+            port,
+            server,
+            supervisor,
+            database,
+            dev_token,
+        })
     }
 
     /// The port actually bound (useful with port 0).

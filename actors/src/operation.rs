@@ -23,7 +23,10 @@ use crate::ports::{
 /// A state-changing request for one payment.
 #[derive(Clone, Debug)]
 pub enum Operation {
-    Create { payment: NewPayment, card: Box<CardDetails> },
+    Create {
+        payment: NewPayment,
+        card: Box<CardDetails>,
+    },
     /// A change a merchant asks of one of its existing payments.
     Change { merchant: MerchantId, change: Change },
 }
@@ -31,18 +34,31 @@ pub enum Operation {
 /// A merchant's change to an existing payment.
 #[derive(Clone, Debug)]
 pub enum Change {
-    Capture { amount: Option<Amount> },
+    Capture {
+        amount: Option<Amount>,
+    },
     Cancel,
-    Refund { amount: Option<Amount>, reason: Option<RefundReason> },
+    Refund {
+        amount: Option<Amount>,
+        reason: Option<RefundReason>,
+    },
 }
 
 impl Operation {
     pub fn name(&self) -> &'static str {
         match self {
             Operation::Create { .. } => "create",
-            Operation::Change { change: Change::Capture { .. }, .. } => "capture",
-            Operation::Change { change: Change::Cancel, .. } => "cancel",
-            Operation::Change { change: Change::Refund { .. }, .. } => "refund",
+            Operation::Change {
+                change: Change::Capture { .. },
+                ..
+            } => "capture",
+            Operation::Change {
+                change: Change::Cancel, ..
+            } => "cancel",
+            Operation::Change {
+                change: Change::Refund { .. },
+                ..
+            } => "refund",
         }
     }
 }
@@ -111,7 +127,10 @@ pub async fn execute(
     let name = operation.name();
     let result = match operation {
         Operation::Create { payment, card } => create(deps, payment, *card).await,
-        Operation::Change { merchant, change: requested } => match current(deps, id, cached).await {
+        Operation::Change {
+            merchant,
+            change: requested,
+        } => match current(deps, id, cached).await {
             Ok(payment) if payment.merchant_id == merchant => change(deps, payment, requested).await,
             Ok(_) => Err(PaymentError::NotFound),
             Err(error) => Err(error),
@@ -152,16 +171,20 @@ async fn create(deps: &Dependencies, new: NewPayment, card: CardDetails) -> Resu
         .await;
     let outcome = match answer {
         Ok(outcome) => outcome,
-        Err(ProviderError::Timeout) => AuthorizationOutcome::Unknown { provider_reference: None },
+        Err(ProviderError::Timeout) => AuthorizationOutcome::Unknown {
+            provider_reference: None,
+        },
         // Certainly not executed, or refused outright: no money moved, so the payment fails.
         Err(ProviderError::Unavailable(message)) => AuthorizationOutcome::Declined {
             provider_reference: None,
             code: "provider_unavailable".into(),
             message,
         },
-        Err(ProviderError::Rejected { code, message }) => {
-            AuthorizationOutcome::Declined { provider_reference: None, code, message }
-        }
+        Err(ProviderError::Rejected { code, message }) => AuthorizationOutcome::Declined {
+            provider_reference: None,
+            code,
+            message,
+        },
     };
     let transition = pending.apply(Command::RecordAuthorization(outcome), deps.clock.now())?;
     let payment = deps.commit(transition).await?;

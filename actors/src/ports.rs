@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    Amount, AuthorizationOutcome, CardDetails, Currency, EventId, MerchantId, Payment, PaymentEvent, PaymentId,
-    Refund, RefundId, RefundReason, RefundStatus, Transition,
+    Amount, AuthorizationOutcome, CardDetails, Currency, EventId, MerchantId, Payment, PaymentEvent, PaymentId, Refund,
+    RefundId, RefundReason, RefundStatus, Transition,
 };
 
 /// Why the store could not do what was asked.

@@ -38,10 +38,24 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
 
 /// Parses a JSON document strictly, describing failures by parameter path.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { bytes };
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    // serde would also read a struct from a JSON array; the API takes objects only.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(ApiError::invalid(
+            "parameter_invalid",
+            "the request body must be a JSON object",
+            "body",
+        ));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(describe)?;
-    deserializer.end().map_err(|_| malformed("unexpected characters after the JSON document"))?;
+    deserializer
+        .end()
+        .map_err(|_| malformed("unexpected characters after the JSON document"))?;
     Ok(value)
 }
 
@@ -60,16 +74,30 @@ fn describe(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
         return malformed(&inner.to_string());
     }
     let path = error.path().to_string();
-    let join = |field: &str| if path == "." { field.to_owned() } else { format!("{path}.{field}") };
+    let join = |field: &str| {
+        if path == "." {
+            field.to_owned()
+        } else {
+            format!("{path}.{field}")
+        }
+    };
     let text = inner.to_string();
-    let quoted = |prefix: &str| text.strip_prefix(prefix).and_then(|rest| rest.split('`').next()).map(str::to_owned);
+    let quoted = |prefix: &str| {
+        text.strip_prefix(prefix)
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_owned)
+    };
     if let Some(field) = quoted("missing field `") {
         let param = join(&field);
-        return ApiError::invalid("parameter_missing", format!("missing required parameter `{param}`"), param);
+        return ApiError::invalid(
+            "parameter_missing",
+            format!("missing required parameter `{param}`"),
+            param,
+        );
     }
-    if let Some(field) = quoted("unknown field `") {
-        let field: String = field.chars().take(64).collect();
-        let param = join(&field);
+    if quoted("unknown field `").is_some() {
+        // The path already ends with the unknown field's name.
+        let param: String = path.chars().take(128).collect();
         return ApiError::invalid("parameter_unknown", format!("unknown parameter `{param}`"), param);
     }
     // "invalid type: integer `4242…`, expected a string": keep only what was expected.
@@ -82,13 +110,20 @@ fn describe(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
         })
         .unwrap_or("a different value");
     let param = if path == "." { "body".to_owned() } else { path };
-    ApiError::invalid("parameter_invalid", format!("invalid value for `{param}`: expected {expected}"), param)
+    ApiError::invalid(
+        "parameter_invalid",
+        format!("invalid value for `{param}`: expected {expected}"),
+        param,
+    )
 }
 
 /// Parses a query string into `T`; unknown parameters are ignored, as browsers and proxies add them.
 pub fn parse_query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
-    serde_urlencoded::from_str(req.query_string())
-        .map_err(|_| ApiError::InvalidRequest { code: "invalid_query", message: "malformed query string".into(), param: None })
+    serde_urlencoded::from_str(req.query_string()).map_err(|_| ApiError::InvalidRequest {
+        code: "invalid_query",
+        message: "malformed query string".into(),
+        param: None,
+    })
 }
 
 #[cfg(test)]

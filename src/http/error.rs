@@ -15,7 +15,11 @@ use serde_json::json;
 pub enum ApiError {
     /// 400: malformed body or an invalid field, named by `param`.
     #[error("{message}")]
-    InvalidRequest { code: &'static str, message: String, param: Option<String> },
+    InvalidRequest {
+        code: &'static str,
+        message: String,
+        param: Option<String>,
+    },
     /// 401: missing, malformed, expired or forged token.
     #[error("authentication required")]
     Unauthorized(&'static str),
@@ -50,7 +54,11 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn invalid(code: &'static str, message: impl Into<String>, param: impl Into<String>) -> Self {
-        ApiError::InvalidRequest { code, message: message.into(), param: Some(param.into()) }
+        ApiError::InvalidRequest {
+            code,
+            message: message.into(),
+            param: Some(param.into()),
+        }
     }
 
     fn parts(&self) -> (StatusCode, &'static str, String) {
@@ -58,14 +66,28 @@ impl ApiError {
         match self {
             InvalidRequest { code, .. } => (StatusCode::BAD_REQUEST, "invalid_request_error", (*code).into()),
             Unauthorized(code) => (StatusCode::UNAUTHORIZED, "authentication_error", (*code).into()),
-            NotFound(_) => (StatusCode::NOT_FOUND, "invalid_request_error", "resource_missing".into()),
-            MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "invalid_request_error", "method_not_allowed".into()),
+            NotFound(_) => (
+                StatusCode::NOT_FOUND,
+                "invalid_request_error",
+                "resource_missing".into(),
+            ),
+            MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "invalid_request_error",
+                "method_not_allowed".into(),
+            ),
             InvalidState(_) => (StatusCode::CONFLICT, "invalid_request_error", "invalid_state".into()),
             Conflict => (StatusCode::CONFLICT, "api_error", "concurrent_modification".into()),
-            PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request_error", "payload_too_large".into()),
-            AmountTooLarge(_) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request_error", "amount_too_large".into())
-            }
+            PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request_error",
+                "payload_too_large".into(),
+            ),
+            AmountTooLarge(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request_error",
+                "amount_too_large".into(),
+            ),
             Provider { code, .. } => (StatusCode::BAD_GATEWAY, "api_error", code.clone()),
             Unavailable { code, .. } => (StatusCode::SERVICE_UNAVAILABLE, "api_error", (*code).into()),
             Internal => (StatusCode::INTERNAL_SERVER_ERROR, "api_error", "internal_error".into()),
@@ -107,7 +129,11 @@ impl From<DomainError> for ApiError {
             DomainError::AmountTooLarge { .. } => ApiError::AmountTooLarge(error.to_string()),
             DomainError::InvalidAmount(message) => ApiError::invalid("invalid_amount", message, "amount"),
             DomainError::UnknownRefund => ApiError::NotFound("refund"),
-            other => ApiError::InvalidRequest { code: "invalid_request", message: other.to_string(), param: None },
+            other => ApiError::InvalidRequest {
+                code: "invalid_request",
+                message: other.to_string(),
+                param: None,
+            },
         }
     }
 }
@@ -116,12 +142,17 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Conflict => ApiError::Conflict,
-            StoreError::UnknownCursor => {
-                ApiError::invalid("invalid_cursor", "starting_after does not name an item of this list", "starting_after")
-            }
+            StoreError::UnknownCursor => ApiError::invalid(
+                "invalid_cursor",
+                "starting_after does not name an item of this list",
+                "starting_after",
+            ),
             StoreError::Unavailable(reason) => {
                 tracing::error!(%reason, "database unavailable");
-                ApiError::Unavailable { code: "database_unavailable", message: "the database is unavailable; retry later" }
+                ApiError::Unavailable {
+                    code: "database_unavailable",
+                    message: "the database is unavailable; retry later",
+                }
             }
             StoreError::Corrupt(reason) => {
                 tracing::error!(%reason, "stored data could not be read");
@@ -146,9 +177,10 @@ impl From<PaymentError> for ApiError {
                 message: "the payment provider did not answer in time; retry with the same request".into(),
             },
             PaymentError::Provider(ProviderError::Rejected { code, message }) => ApiError::Provider { code, message },
-            PaymentError::Overloaded => {
-                ApiError::Unavailable { code: "overloaded", message: "too many requests in flight; retry shortly" }
-            }
+            PaymentError::Overloaded => ApiError::Unavailable {
+                code: "overloaded",
+                message: "too many requests in flight; retry shortly",
+            },
             PaymentError::ActorUnavailable => ApiError::Unavailable {
                 code: "actor_unavailable",
                 message: "the payment could not be processed right now; retry shortly",

@@ -35,18 +35,24 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 fn payment_routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("").route(web::post().to(payments::create)).route(web::get().to(payments::list)))
-        .service(resource("/order/{order_id}").route(web::get().to(payments::list_by_order)))
-        .service(resource("/{id}").route(web::get().to(payments::get)))
-        .service(resource("/{id}/capture").route(web::post().to(payments::capture)))
-        .service(resource("/{id}/cancel").route(web::post().to(payments::cancel)))
-        .service(resource("/{id}/refund").route(web::post().to(payments::refund)))
-        .service(resource("/{id}/events").route(web::get().to(payments::events)));
+    cfg.service(
+        resource("")
+            .route(web::post().to(payments::create))
+            .route(web::get().to(payments::list)),
+    )
+    .service(resource("/order/{order_id}").route(web::get().to(payments::list_by_order)))
+    .service(resource("/{id}").route(web::get().to(payments::get)))
+    .service(resource("/{id}/capture").route(web::post().to(payments::capture)))
+    .service(resource("/{id}/cancel").route(web::post().to(payments::cancel)))
+    .service(resource("/{id}/refund").route(web::post().to(payments::refund)))
+    .service(resource("/{id}/events").route(web::get().to(payments::events)));
 }
 
 /// A resource that answers an unsupported method with a JSON 405 instead of an empty body.
 fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::MethodNotAllowed) }))
+    web::resource(path).default_service(web::to(|| async {
+        Err::<actix_web::HttpResponse, _>(ApiError::MethodNotAllowed)
+    }))
 }
 
 /// Unknown paths: a JSON 404 like every other error.

@@ -42,9 +42,11 @@ pub fn refund_reason(reason: Option<String>) -> Result<Option<RefundReason>, Api
 
 fn bounded(value: Option<String>, max: usize, param: &str) -> Result<Option<String>, ApiError> {
     match value {
-        Some(v) if v.chars().count() > max => {
-            Err(ApiError::invalid("parameter_too_long", format!("`{param}` may be at most {max} characters"), param))
-        }
+        Some(v) if v.chars().count() > max => Err(ApiError::invalid(
+            "parameter_too_long",
+            format!("`{param}` may be at most {max} characters"),
+            param,
+        )),
         other => Ok(other),
     }
 }
@@ -57,16 +59,31 @@ pub fn new_payment(
     default_provider: &str,
 ) -> Result<(NewPayment, CardDetails), ApiError> {
     let amount = amount(body.amount, "amount")?;
-    let currency = Currency::parse(&body.currency)
-        .map_err(|_| ApiError::invalid("invalid_currency", "unknown or unsupported ISO 4217 currency", "currency"))?;
+    let currency = Currency::parse(&body.currency).map_err(|_| {
+        ApiError::invalid(
+            "invalid_currency",
+            "unknown or unsupported ISO 4217 currency",
+            "currency",
+        )
+    })?;
     let provider = match body.provider {
         Some(name) if providers.contains(&name) => name,
-        Some(_) => return Err(ApiError::invalid("invalid_provider", "no such provider is configured", "provider")),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "invalid_provider",
+                "no such provider is configured",
+                "provider",
+            ))
+        }
         None => default_provider.to_owned(),
     };
     let metadata = body.metadata.unwrap_or_default();
     if metadata.len() > METADATA_MAX_KEYS {
-        return Err(ApiError::invalid("invalid_metadata", "metadata may have at most 50 keys", "metadata"));
+        return Err(ApiError::invalid(
+            "invalid_metadata",
+            "metadata may have at most 50 keys",
+            "metadata",
+        ));
     }
     for (key, value) in &metadata {
         if key.is_empty() || key.chars().count() > METADATA_KEY_MAX || value.chars().count() > METADATA_VALUE_MAX {
@@ -79,10 +96,18 @@ pub fn new_payment(
     }
     let method = body.payment_method;
     if method.kind != "card" {
-        return Err(ApiError::invalid("invalid_payment_method", "payment_method.type must be card", "payment_method.type"));
+        return Err(ApiError::invalid(
+            "invalid_payment_method",
+            "payment_method.type must be card",
+            "payment_method.type",
+        ));
     }
     let card = method.card.ok_or_else(|| {
-        ApiError::invalid("parameter_missing", "missing required parameter `payment_method.card`", "payment_method.card")
+        ApiError::invalid(
+            "parameter_missing",
+            "missing required parameter `payment_method.card`",
+            "payment_method.card",
+        )
     })?;
     let card = card_details(card.number, card.exp_month, card.exp_year, card.cvc)?;
     let new = NewPayment {
@@ -90,7 +115,11 @@ pub fn new_payment(
         merchant_id: merchant,
         amount,
         currency,
-        capture_method: if body.capture.unwrap_or(true) { CaptureMethod::Automatic } else { CaptureMethod::Manual },
+        capture_method: if body.capture.unwrap_or(true) {
+            CaptureMethod::Automatic
+        } else {
+            CaptureMethod::Manual
+        },
         provider,
         order_id: bounded(body.order_id, ORDER_ID_MAX, "order_id")?,
         description: bounded(body.description, DESCRIPTION_MAX, "description")?,
@@ -118,10 +147,7 @@ fn card_details(number: String, exp_month: i64, exp_year: i64, cvc: String) -> R
 }
 
 /// `limit` (1–100, default 10) and a `starting_after` cursor parsed by `cursor`.
-pub fn page<C>(
-    query: &ListQuery,
-    cursor: impl Fn(&str) -> Result<C, DomainError>,
-) -> Result<PageRequest<C>, ApiError> {
+pub fn page<C>(query: &ListQuery, cursor: impl Fn(&str) -> Result<C, DomainError>) -> Result<PageRequest<C>, ApiError> {
     let limit = match &query.limit {
         None => 10,
         Some(raw) => raw
@@ -135,7 +161,11 @@ pub fn page<C>(
         .as_deref()
         .map(|raw| {
             cursor(raw).map_err(|_| {
-                ApiError::invalid("invalid_cursor", "starting_after does not name an item of this list", "starting_after")
+                ApiError::invalid(
+                    "invalid_cursor",
+                    "starting_after does not name an item of this list",
+                    "starting_after",
+                )
             })
         })
         .transpose()?;

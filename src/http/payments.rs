@@ -24,7 +24,16 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let (payment, card) = parse::new_payment(merchant, body, &state.provider_names, &state.default_provider)?;
     let id = payment.id.clone();
-    let outcome = state.supervisor.execute(&id, Operation::Create { payment, card: Box::new(card) }).await?;
+    let outcome = state
+        .supervisor
+        .execute(
+            &id,
+            Operation::Create {
+                payment,
+                card: Box::new(card),
+            },
+        )
+        .await?;
     Ok(HttpResponse::Created().json(PaymentView::from(outcome.payment)))
 }
 
@@ -34,7 +43,11 @@ pub async fn get(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse::payment_id(&path)?;
-    let payment = state.store.find(&merchant, &id).await?.ok_or(ApiError::NotFound("payment"))?;
+    let payment = state
+        .store
+        .find(&merchant, &id)
+        .await?
+        .ok_or(ApiError::NotFound("payment"))?;
     Ok(HttpResponse::Ok().json(PaymentView::from(payment)))
 }
 
@@ -44,7 +57,9 @@ pub async fn list(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let query: ListQuery = parse_query(&req)?;
-    let filter = PaymentFilter { order_id: query.order_id.clone() };
+    let filter = PaymentFilter {
+        order_id: query.order_id.clone(),
+    };
     list_payments(&state, &merchant, filter, &query).await
 }
 
@@ -55,7 +70,9 @@ pub async fn list_by_order(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let query: ListQuery = parse_query(&req)?;
-    let filter = PaymentFilter { order_id: Some(path.into_inner()) };
+    let filter = PaymentFilter {
+        order_id: Some(path.into_inner()),
+    };
     list_payments(&state, &merchant, filter, &query).await
 }
 
@@ -68,7 +85,10 @@ async fn list_payments(
     let page = parse::page(query, parse::payment_cursor)?;
     let found = state.store.list_payments(merchant, &filter, &page).await?;
     let data = found.data.into_iter().map(PaymentView::from).collect();
-    Ok(HttpResponse::Ok().json(ListView { data, has_more: found.has_more }))
+    Ok(HttpResponse::Ok().json(ListView {
+        data,
+        has_more: found.has_more,
+    }))
 }
 
 pub async fn capture(
@@ -77,7 +97,9 @@ pub async fn capture(
     path: web::Path<String>,
     JsonBody(body): JsonBody<CaptureBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let change = Change::Capture { amount: parse::optional_amount(body.amount)? };
+    let change = Change::Capture {
+        amount: parse::optional_amount(body.amount)?,
+    };
     let outcome = change_payment(&state, merchant, &path, change).await?;
     Ok(HttpResponse::Ok().json(PaymentView::from(outcome.payment)))
 }
@@ -114,7 +136,10 @@ async fn change_payment(
     change: Change,
 ) -> Result<Outcome, ApiError> {
     let id: PaymentId = parse::payment_id(raw_id)?;
-    Ok(state.supervisor.execute(&id, Operation::Change { merchant, change }).await?)
+    Ok(state
+        .supervisor
+        .execute(&id, Operation::Change { merchant, change })
+        .await?)
 }
 
 pub async fn events(
@@ -126,7 +151,14 @@ pub async fn events(
     let id = parse::payment_id(&path)?;
     let query: ListQuery = parse_query(&req)?;
     let page = parse::page(&query, parse::event_cursor)?;
-    let found = state.store.list_events(&merchant, &id, &page).await?.ok_or(ApiError::NotFound("payment"))?;
+    let found = state
+        .store
+        .list_events(&merchant, &id, &page)
+        .await?
+        .ok_or(ApiError::NotFound("payment"))?;
     let data = found.data.into_iter().map(EventView::from).collect();
-    Ok(HttpResponse::Ok().json(ListView { data, has_more: found.has_more }))
+    Ok(HttpResponse::Ok().json(ListView {
+        data,
+        has_more: found.has_more,
+    }))
 }

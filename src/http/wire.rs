@@ -121,7 +121,12 @@ impl From<Payment> for PaymentView {
             order_id: p.order_id,
             description: p.description,
             metadata: p.metadata,
-            card: p.card.map(|c| CardView { brand: c.brand, last4: c.last4, exp_month: c.exp_month, exp_year: c.exp_year }),
+            card: p.card.map(|c| CardView {
+                brand: c.brand,
+                last4: c.last4,
+                exp_month: c.exp_month,
+                exp_year: c.exp_year,
+            }),
             failure_code: p.failure_code,
             failure_message: p.failure_message,
             created_at: timestamp(p.created_at),

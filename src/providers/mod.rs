@@ -24,8 +24,9 @@ pub fn start_clients(settings: &Settings) -> ProviderDirectory {
         timeout: Duration::from_secs(settings.providers.timeout_secs),
         max_concurrency: settings.providers.max_concurrency,
     };
-    let providers: Vec<Arc<dyn Provider>> =
-        vec![Arc::new(Sandbox::new(Duration::from_millis(settings.sandbox.latency_ms)))];
+    let providers: Vec<Arc<dyn Provider>> = vec![Arc::new(Sandbox::new(Duration::from_millis(
+        settings.sandbox.latency_ms,
+    )))];
     providers
         .into_iter()
         .map(|provider| {

@@ -76,6 +76,9 @@ impl Provider for Sandbox {
 
     async fn refund(&self, _request: RefundRequest) -> Result<RefundOutcome, ProviderError> {
         self.respond().await;
-        Ok(RefundOutcome { provider_reference: Some(reference("sb_re")), status: RefundStatus::Succeeded })
+        Ok(RefundOutcome {
+            provider_reference: Some(reference("sb_re")),
+            status: RefundStatus::Succeeded,
+        })
     }
 }

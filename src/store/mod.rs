@@ -129,7 +129,11 @@ mod tests {
 
     #[test]
     fn both_backends_have_the_same_migrations() {
-        let versions = |m: &Migrator| m.iter().map(|x| (x.version, x.description.to_string())).collect::<Vec<_>>();
+        let versions = |m: &Migrator| {
+            m.iter()
+                .map(|x| (x.version, x.description.to_string()))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(versions(&SQLITE_MIGRATIONS), versions(&POSTGRES_MIGRATIONS));
         assert!(latest_migration() >= 1);
     }

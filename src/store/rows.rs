@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use payrail_actors::domain::{
-    Amount, CardSummary, Currency, EventId, EventKind, MerchantId, Payment, PaymentEvent, PaymentId, Refund,
-    RefundId,
+    Amount, CardSummary, Currency, EventId, EventKind, MerchantId, Payment, PaymentEvent, PaymentId, Refund, RefundId,
 };
 use payrail_actors::ports::StoreError;
 
@@ -141,7 +140,11 @@ impl TryFrom<EventRow> for PaymentEvent {
             from_status: row.from_status.map(|s| s.parse()).transpose().map_err(corrupt)?,
             to_status: row.to_status.parse().map_err(corrupt)?,
             amount: row.amount,
-            refund_id: row.refund_id.map(|id| RefundId::parse(&id)).transpose().map_err(corrupt)?,
+            refund_id: row
+                .refund_id
+                .map(|id| RefundId::parse(&id))
+                .transpose()
+                .map_err(corrupt)?,
             failure_code: row.failure_code,
             created_at: time(row.created_at)?,
         })

@@ -54,7 +54,15 @@ impl PaymentActor {
         queued: Arc<AtomicUsize>,
         idle_timeout: Duration,
     ) -> Self {
-        Self { id, state: None, deps, registry, queued, last_active: Instant::now(), idle_timeout }
+        Self {
+            id,
+            state: None,
+            deps,
+            registry,
+            queued,
+            last_active: Instant::now(),
+            idle_timeout,
+        }
     }
 
     /// Passivation: an actor idle for `idle_timeout` with nothing queued leaves the registry and

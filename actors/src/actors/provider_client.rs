@@ -31,7 +31,9 @@ impl<R> ProviderCall<R> {
         F: Fn(Arc<dyn Provider>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<R, ProviderError>> + Send + 'static,
     {
-        Self { call: Box::new(move |provider| Box::pin(call(provider))) }
+        Self {
+            call: Box::new(move |provider| Box::pin(call(provider))),
+        }
     }
 }
 
@@ -50,7 +52,10 @@ pub struct ProviderPolicy {
 
 impl Default for ProviderPolicy {
     fn default() -> Self {
-        Self { timeout: Duration::from_secs(30), max_concurrency: 256 }
+        Self {
+            timeout: Duration::from_secs(30),
+            max_concurrency: 256,
+        }
     }
 }
 
@@ -63,7 +68,11 @@ pub struct ProviderClient {
 impl ProviderClient {
     pub fn new(provider: Arc<dyn Provider>, policy: ProviderPolicy) -> Self {
         let slots = Arc::new(Semaphore::new(policy.max_concurrency.max(1)));
-        Self { provider, policy, slots }
+        Self {
+            provider,
+            policy,
+            slots,
+        }
     }
 }
 

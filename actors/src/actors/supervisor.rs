@@ -45,7 +45,11 @@ pub struct SupervisorSettings {
 
 impl Default for SupervisorSettings {
     fn default() -> Self {
-        Self { idle_timeout: Duration::from_secs(300), queue_per_payment: 1024, max_in_flight: 10_000 }
+        Self {
+            idle_timeout: Duration::from_secs(300),
+            queue_per_payment: 1024,
+            max_in_flight: 10_000,
+        }
     }
 }
 
@@ -110,7 +114,9 @@ impl PaymentSupervisor {
             drop(queued);
             match sent {
                 Ok(result) => return result,
-                Err(MailboxError::Closed) | Err(MailboxError::Timeout) => self.evict(id, &handle.addr, "mailbox closed"),
+                Err(MailboxError::Closed) | Err(MailboxError::Timeout) => {
+                    self.evict(id, &handle.addr, "mailbox closed")
+                }
             }
         }
         Err(PaymentError::ActorUnavailable)
@@ -154,7 +160,10 @@ impl PaymentSupervisor {
                     Arc::clone(&queued),
                     inner.settings.idle_timeout,
                 );
-                ActorHandle { addr: actor.start(), queued }
+                ActorHandle {
+                    addr: actor.start(),
+                    queued,
+                }
             })
             .value()
             .clone()

@@ -173,7 +173,12 @@ impl CardDetails {
         if (i32::from(exp_year), u32::from(exp_month)) < (year, month) {
             return Err(DomainError::ExpiredCard);
         }
-        Ok(Self { number, exp_month, exp_year, cvc })
+        Ok(Self {
+            number,
+            exp_month,
+            exp_year,
+            cvc,
+        })
     }
 
     pub fn summary(&self) -> CardSummary {
@@ -201,10 +206,21 @@ mod tests {
 
     #[test]
     fn luhn_accepts_test_cards_and_rejects_typos() {
-        for good in ["4242424242424242", "4000 0000 0000 0002", "5555-5555-5555-4444", "378282246310005"] {
+        for good in [
+            "4242424242424242",
+            "4000 0000 0000 0002",
+            "5555-5555-5555-4444",
+            "378282246310005",
+        ] {
             assert!(CardNumber::parse(good).is_ok(), "{good}");
         }
-        for bad in ["4242424242424241", "1234", "", "abcdabcdabcdabcd", "42424242424242424242"] {
+        for bad in [
+            "4242424242424241",
+            "1234",
+            "",
+            "abcdabcdabcdabcd",
+            "42424242424242424242",
+        ] {
             assert!(CardNumber::parse(bad).is_err(), "{bad}");
         }
     }

@@ -19,10 +19,14 @@ impl Amount {
 
     pub fn new(minor_units: i64) -> Result<Self, DomainError> {
         if minor_units <= 0 {
-            return Err(DomainError::InvalidAmount("amount must be a positive integer in minor units"));
+            return Err(DomainError::InvalidAmount(
+                "amount must be a positive integer in minor units",
+            ));
         }
         if minor_units > Self::MAX {
-            return Err(DomainError::InvalidAmount("amount exceeds the maximum of 999999999999 minor units"));
+            return Err(DomainError::InvalidAmount(
+                "amount exceeds the maximum of 999999999999 minor units",
+            ));
         }
         Ok(Self(minor_units))
     }

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    Amount, CaptureMethod, CardSummary, Currency, DomainError, EventId, EventKind, MerchantId,
-    PaymentEvent, PaymentId, PaymentStatus, RefundId, RefundReason, RefundStatus,
+    Amount, CaptureMethod, CardSummary, Currency, DomainError, EventId, EventKind, MerchantId, PaymentEvent, PaymentId,
+    PaymentStatus, RefundId, RefundReason, RefundStatus,
 };
 
 /// A payment as stored. Money fields are minor units; invariants (DESIGN §11.1):
@@ -94,7 +94,9 @@ pub enum AuthorizationOutcome {
 #[derive(Clone, Debug)]
 pub enum Command {
     RecordAuthorization(AuthorizationOutcome),
-    Capture { amount: Amount },
+    Capture {
+        amount: Amount,
+    },
     Cancel,
     Refund {
         id: RefundId,
@@ -141,7 +143,12 @@ impl Payment {
             updated_at: now,
         };
         let event = payment.event(EventKind::Created, None, Some(payment.amount.minor_units()), None, now);
-        Transition { expected_version: None, payment, event, refund: None }
+        Transition {
+            expected_version: None,
+            payment,
+            event,
+            refund: None,
+        }
     }
 
     /// What a capture may still take.
@@ -188,7 +195,11 @@ impl Payment {
         let mut refund = None;
         let (kind, amount) = match command {
             Command::RecordAuthorization(outcome) => {
-                let awaiting = [PaymentStatus::Pending, PaymentStatus::Processing, PaymentStatus::RequiresAction];
+                let awaiting = [
+                    PaymentStatus::Pending,
+                    PaymentStatus::Processing,
+                    PaymentStatus::RequiresAction,
+                ];
                 self.require(&awaiting, "record an authorization for")?;
                 next.record_authorization(outcome)?
             }
@@ -203,7 +214,13 @@ impl Payment {
                 next.status = PaymentStatus::Canceled;
                 (EventKind::Canceled, None)
             }
-            Command::Refund { id, amount, reason, status, provider_reference } => {
+            Command::Refund {
+                id,
+                amount,
+                reason,
+                status,
+                provider_reference,
+            } => {
                 let amount = self.plan_refund(Some(amount))?;
                 next.refunded_amount += amount.minor_units();
                 next.status = if next.refunded_amount == next.captured_amount {
@@ -228,13 +245,15 @@ impl Payment {
         let refund_id = refund.as_ref().map(|r: &Refund| r.id.clone());
         let mut event = next.event(kind, Some(self.status), amount, refund_id, now);
         event.failure_code = next.failure_code.clone().filter(|_| kind == EventKind::Failed);
-        Ok(Transition { expected_version: Some(self.version), payment: next, event, refund })
+        Ok(Transition {
+            expected_version: Some(self.version),
+            payment: next,
+            event,
+            refund,
+        })
     }
 
-    fn record_authorization(
-        &mut self,
-        outcome: AuthorizationOutcome,
-    ) -> Result<(EventKind, Option<i64>), DomainError> {
+    fn record_authorization(&mut self, outcome: AuthorizationOutcome) -> Result<(EventKind, Option<i64>), DomainError> {
         let amount = self.amount.minor_units();
         Ok(match outcome {
             AuthorizationOutcome::Authorized { provider_reference } => {
@@ -248,7 +267,11 @@ impl Payment {
                 self.captured_amount = amount;
                 (EventKind::Succeeded, Some(amount))
             }
-            AuthorizationOutcome::Declined { provider_reference, code, message } => {
+            AuthorizationOutcome::Declined {
+                provider_reference,
+                code,
+                message,
+            } => {
                 self.provider_reference = provider_reference.or(self.provider_reference.take());
                 self.status = PaymentStatus::Failed;
                 self.failure_code = Some(code);
@@ -285,7 +308,10 @@ impl Payment {
         if allowed.contains(&self.status) {
             Ok(())
         } else {
-            Err(DomainError::InvalidState { operation, status: self.status })
+            Err(DomainError::InvalidState {
+                operation,
+                status: self.status,
+            })
         }
     }
 
@@ -315,7 +341,11 @@ impl Payment {
 
 fn check_available(operation: &'static str, amount: Amount, available: i64) -> Result<(), DomainError> {
     if amount.minor_units() > available {
-        return Err(DomainError::AmountTooLarge { operation, requested: amount.minor_units(), available });
+        return Err(DomainError::AmountTooLarge {
+            operation,
+            requested: amount.minor_units(),
+            available,
+        });
     }
     Ok(())
 }

@@ -28,13 +28,25 @@ fn step(payment: &Payment, command: Command) -> Result<Payment, DomainError> {
 }
 
 fn authorized(amount: i64) -> Payment {
-    let outcome = AuthorizationOutcome::Authorized { provider_reference: "ref".into() };
-    step(&new_payment(amount, CaptureMethod::Manual), Command::RecordAuthorization(outcome)).unwrap()
+    let outcome = AuthorizationOutcome::Authorized {
+        provider_reference: "ref".into(),
+    };
+    step(
+        &new_payment(amount, CaptureMethod::Manual),
+        Command::RecordAuthorization(outcome),
+    )
+    .unwrap()
 }
 
 fn captured(amount: i64) -> Payment {
-    let outcome = AuthorizationOutcome::Captured { provider_reference: "ref".into() };
-    step(&new_payment(amount, CaptureMethod::Automatic), Command::RecordAuthorization(outcome)).unwrap()
+    let outcome = AuthorizationOutcome::Captured {
+        provider_reference: "ref".into(),
+    };
+    step(
+        &new_payment(amount, CaptureMethod::Automatic),
+        Command::RecordAuthorization(outcome),
+    )
+    .unwrap()
 }
 
 fn refund(amount: i64) -> Command {
@@ -101,7 +113,13 @@ fn capture_beyond_the_authorisation_is_too_large() {
 #[test]
 fn capture_of_a_captured_payment_is_invalid_state() {
     let err = step(&captured(1000), Command::Capture { amount: amt(1) }).unwrap_err();
-    assert!(matches!(err, DomainError::InvalidState { status: PaymentStatus::Succeeded, .. }));
+    assert!(matches!(
+        err,
+        DomainError::InvalidState {
+            status: PaymentStatus::Succeeded,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -120,14 +138,27 @@ fn refunds_move_to_partially_refunded_then_refunded() {
     assert_eq!(p.status, PaymentStatus::Refunded);
     assert_eq!(p.refunded_amount, 1000);
     let err = step(&p, refund(1)).unwrap_err();
-    assert!(matches!(err, DomainError::InvalidState { status: PaymentStatus::Refunded, .. }));
+    assert!(matches!(
+        err,
+        DomainError::InvalidState {
+            status: PaymentStatus::Refunded,
+            ..
+        }
+    ));
 }
 
 #[test]
 fn refund_beyond_the_refundable_amount_is_too_large() {
     let p = step(&captured(1000), refund(900)).unwrap();
     let err = step(&p, refund(101)).unwrap_err();
-    assert!(matches!(err, DomainError::AmountTooLarge { requested: 101, available: 100, .. }));
+    assert!(matches!(
+        err,
+        DomainError::AmountTooLarge {
+            requested: 101,
+            available: 100,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -144,7 +175,9 @@ fn decline_fails_with_its_code_and_event() {
         code: "card_declined".into(),
         message: "declined".into(),
     };
-    let t = pending.apply(Command::RecordAuthorization(outcome), Utc::now()).unwrap();
+    let t = pending
+        .apply(Command::RecordAuthorization(outcome), Utc::now())
+        .unwrap();
     assert_eq!(t.payment.status, PaymentStatus::Failed);
     assert_eq!(t.payment.failure_code.as_deref(), Some("card_declined"));
     assert_eq!(t.event.kind, EventKind::Failed);
@@ -155,14 +188,26 @@ fn decline_fails_with_its_code_and_event() {
 #[test]
 fn unknown_outcome_is_processing_then_settled() {
     let pending = new_payment(1000, CaptureMethod::Automatic);
-    let p = step(&pending, Command::RecordAuthorization(AuthorizationOutcome::Unknown { provider_reference: None }))
-        .unwrap();
+    let p = step(
+        &pending,
+        Command::RecordAuthorization(AuthorizationOutcome::Unknown {
+            provider_reference: None,
+        }),
+    )
+    .unwrap();
     assert_eq!(p.status, PaymentStatus::Processing);
-    let again = step(&p, Command::RecordAuthorization(AuthorizationOutcome::Unknown { provider_reference: None }));
+    let again = step(
+        &p,
+        Command::RecordAuthorization(AuthorizationOutcome::Unknown {
+            provider_reference: None,
+        }),
+    );
     assert!(again.is_err(), "processing stays processing without a new event");
     let settled = step(
         &p,
-        Command::RecordAuthorization(AuthorizationOutcome::Captured { provider_reference: "r".into() }),
+        Command::RecordAuthorization(AuthorizationOutcome::Captured {
+            provider_reference: "r".into(),
+        }),
     )
     .unwrap();
     assert_eq!(settled.status, PaymentStatus::Succeeded);
@@ -170,7 +215,9 @@ fn unknown_outcome_is_processing_then_settled() {
 
 #[test]
 fn a_settled_payment_takes_no_second_authorisation() {
-    let outcome = AuthorizationOutcome::Captured { provider_reference: "again".into() };
+    let outcome = AuthorizationOutcome::Captured {
+        provider_reference: "again".into(),
+    };
     assert!(step(&captured(10), Command::RecordAuthorization(outcome)).is_err());
 }
 
@@ -194,11 +241,23 @@ fn op() -> impl Strategy<Value = Op> {
 fn to_command(op: &Op) -> Command {
     match *op {
         Op::Outcome(n) => Command::RecordAuthorization(match n {
-            0 => AuthorizationOutcome::Authorized { provider_reference: "r".into() },
-            1 => AuthorizationOutcome::Captured { provider_reference: "r".into() },
-            2 => AuthorizationOutcome::Declined { provider_reference: None, code: "c".into(), message: "m".into() },
-            3 => AuthorizationOutcome::RequiresAction { provider_reference: "r".into() },
-            _ => AuthorizationOutcome::Unknown { provider_reference: None },
+            0 => AuthorizationOutcome::Authorized {
+                provider_reference: "r".into(),
+            },
+            1 => AuthorizationOutcome::Captured {
+                provider_reference: "r".into(),
+            },
+            2 => AuthorizationOutcome::Declined {
+                provider_reference: None,
+                code: "c".into(),
+                message: "m".into(),
+            },
+            3 => AuthorizationOutcome::RequiresAction {
+                provider_reference: "r".into(),
+            },
+            _ => AuthorizationOutcome::Unknown {
+                provider_reference: None,
+            },
         }),
         Op::Capture(a) => Command::Capture { amount: amt(a) },
         Op::Cancel => Command::Cancel,

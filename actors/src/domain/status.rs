@@ -50,7 +50,10 @@ impl PaymentStatus {
     }
 
     pub fn is_terminal(self) -> bool {
-        matches!(self, PaymentStatus::Failed | PaymentStatus::Canceled | PaymentStatus::Refunded)
+        matches!(
+            self,
+            PaymentStatus::Failed | PaymentStatus::Canceled | PaymentStatus::Refunded
+        )
     }
 
     /// Waiting for the provider's decision: the states the reconciler settles.

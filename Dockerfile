@@ -1,0 +1,27 @@
+# Multi-stage build: compile in the Rust image, run as a non-root user in a slim Debian image.
+FROM rust:1.95-slim-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock rustfmt.toml ./
+COPY actors ./actors
+COPY src ./src
+COPY migrations ./migrations
+COPY config ./config
+RUN cargo build --release --locked --bin payrail
+
+FROM debian:bookworm-slim AS runtime
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin payrail
+WORKDIR /app
+COPY --from=build /src/target/release/payrail /usr/local/bin/payrail
+COPY config ./config
+RUN mkdir -p /app/data && chown payrail /app/data
+USER payrail
+ENV ENVIRONMENT=production \
+    HOST=0.0.0.0 \
+    PORT=8080
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=3s CMD ["/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080"]
+ENTRYPOINT ["/usr/local/bin/payrail"]
+CMD ["serve"]

@@ -1,0 +1,13 @@
+//! payrail's black-box tests: the real server on a random port, real SQLite and PostgreSQL, HTTP
+//! like a merchant's backend would speak it. One binary, so it compiles and links once.
+
+mod helpers;
+
+mod auth;
+mod concurrency;
+mod lifecycle;
+mod listing;
+mod persistence;
+mod store_conformance;
+mod supervision;
+mod validation;
