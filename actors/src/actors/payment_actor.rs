@@ -6,7 +6,7 @@
 //! interleave two read-decide-write sequences and lose an update. The logic itself lives in
 //! [`crate::operation`]; this file is only the shell: cache, serialise, passivate.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,8 +17,15 @@ use crate::domain::{Payment, PaymentId};
 use crate::operation::{self, Dependencies, Operation, Outcome, PaymentError};
 
 /// Run one operation on the payment, serialised with every other operation on it.
+///
+/// `started` is set the moment the actor begins the operation. If the actor then dies without
+/// answering, the supervisor knows the outcome is unknown (the store holds the truth) and must not
+/// run it again; if it was never started, retrying on a fresh actor is safe.
 #[derive(Clone, Debug)]
-pub struct Execute(pub Operation);
+pub struct Execute {
+    pub operation: Operation,
+    pub started: Arc<AtomicBool>,
+}
 
 impl Message for Execute {
     type Result = Result<Outcome, PaymentError>;
@@ -91,7 +98,8 @@ impl Actor for PaymentActor {
 impl Handler<Execute> for PaymentActor {
     type Result = AtomicResponse<Self, Result<Outcome, PaymentError>>;
 
-    fn handle(&mut self, Execute(operation): Execute, _ctx: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, Execute { operation, started }: Execute, _ctx: &mut Self::Context) -> Self::Result {
+        started.store(true, Ordering::Release);
         let deps = Arc::clone(&self.deps);
         let id = self.id.clone();
         let cached = self.state.take();

@@ -9,10 +9,12 @@
 //! Actix does not restart a panicked actor: every later `send` fails with `MailboxError::Closed`.
 //! The supervisor treats that as a death: it evicts the dead address (only if it is still the one
 //! registered), logs `actor restarted`, counts it, and retries once on a fresh actor that
-//! rehydrates from the store. Passivated actors remove themselves first, so racing them is a
-//! silent retry, not a restart.
+//! rehydrates from the store — but only when the dead actor never started the operation; one that
+//! died mid-operation leaves an unknown outcome, which is answered as a retryable 503 rather than
+//! risked twice. Passivated actors remove themselves first, so racing them is a silent retry, not a
+//! restart.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -110,12 +112,23 @@ impl PaymentSupervisor {
         for _attempt in 0..2 {
             let handle = self.actor_for(id);
             let queued = Admission::try_new(&handle.queued, inner.settings.queue_per_payment)?;
-            let sent = handle.addr.send(Execute(operation.clone())).await;
+            let started = Arc::new(AtomicBool::new(false));
+            let message = Execute {
+                operation: operation.clone(),
+                started: Arc::clone(&started),
+            };
+            let sent = handle.addr.send(message).await;
             drop(queued);
             match sent {
                 Ok(result) => return result,
                 Err(MailboxError::Closed) | Err(MailboxError::Timeout) => {
-                    self.evict(id, &handle.addr, "mailbox closed")
+                    self.evict(id, &handle.addr, "mailbox closed");
+                    if started.load(Ordering::Acquire) {
+                        // It died mid-operation: the change may or may not be committed. Running it
+                        // again could refund twice, so the caller gets a retryable error and the
+                        // store keeps the truth.
+                        return Err(PaymentError::ActorUnavailable);
+                    }
                 }
             }
         }
