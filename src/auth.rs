@@ -87,7 +87,11 @@ impl FromRequest for AuthenticatedMerchant {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        ready(authenticate(req).map(AuthenticatedMerchant))
+        let result = authenticate(req);
+        if let Err(error) = &result {
+            crate::http::audit::authentication_failed(req, error);
+        }
+        ready(result.map(AuthenticatedMerchant))
     }
 }
 

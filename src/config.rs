@@ -65,6 +65,8 @@ pub struct Settings {
     pub sandbox: SandboxSettings,
     pub actors: ActorSettings,
     pub providers: ProviderSettings,
+    pub idempotency: IdempotencySettings,
+    pub audit: AuditSettings,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -134,6 +136,23 @@ pub struct ProviderSettings {
     pub max_concurrency: usize,
 }
 
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdempotencySettings {
+    /// Key for the request fingerprints' HMAC; derived from `auth.jwt_secret` when unset.
+    pub secret: Option<Secret>,
+    pub lock_timeout_secs: u64,
+    pub ttl_secs: u64,
+    pub reap_interval_secs: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSettings {
+    pub interval_ms: u64,
+    pub batch_size: u32,
+}
+
 /// A configuration problem, naming the key at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -167,6 +186,20 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("QUEUE_PER_PAYMENT", "actors.queue_per_payment", Kind::Int),
     ("MAX_IN_FLIGHT", "actors.max_in_flight", Kind::Int),
     ("PROVIDER_TIMEOUT_SECS", "providers.timeout_secs", Kind::Int),
+    ("IDEMPOTENCY_SECRET", "idempotency.secret", Kind::Str),
+    (
+        "IDEMPOTENCY_LOCK_TIMEOUT_SECS",
+        "idempotency.lock_timeout_secs",
+        Kind::Int,
+    ),
+    ("IDEMPOTENCY_KEY_TTL_SECS", "idempotency.ttl_secs", Kind::Int),
+    (
+        "IDEMPOTENCY_REAP_INTERVAL_SECS",
+        "idempotency.reap_interval_secs",
+        Kind::Int,
+    ),
+    ("AUDIT_INTERVAL_MS", "audit.interval_ms", Kind::Int),
+    ("AUDIT_BATCH_SIZE", "audit.batch_size", Kind::Int),
 ];
 
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");
@@ -242,6 +275,15 @@ impl Settings {
         }
         if self.providers.timeout_secs == 0 || self.providers.max_concurrency == 0 {
             return invalid("providers", "timeout_secs and max_concurrency must be at least 1");
+        }
+        if self.idempotency.lock_timeout_secs == 0 || self.idempotency.reap_interval_secs == 0 {
+            return invalid(
+                "idempotency",
+                "lock_timeout_secs and reap_interval_secs must be at least 1",
+            );
+        }
+        if self.audit.interval_ms == 0 || self.audit.batch_size == 0 {
+            return invalid("audit", "interval_ms and batch_size must be at least 1");
         }
         if self.log.level.parse::<tracing_subscriber::EnvFilter>().is_err() {
             return invalid("log.level", "not a valid log filter (e.g. info, payrail=debug)");

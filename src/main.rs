@@ -30,6 +30,17 @@ enum Command {
         #[arg(long, default_value_t = 86_400)]
         ttl_secs: u64,
     },
+    /// Work with the hash-chained audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk the audit chain; exit non-zero naming the first broken entry.
+    Verify,
 }
 
 #[actix_web::main]
@@ -46,6 +57,9 @@ async fn main() -> ExitCode {
         Command::Serve => serve(settings).await,
         Command::Migrate => migrate(settings).await,
         Command::Token { merchant, ttl_secs } => token(&settings, &merchant, ttl_secs),
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => audit_verify(settings).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -84,6 +98,21 @@ async fn migrate(settings: Settings) -> Result<(), String> {
     database.migrate().await.map_err(|e| e.to_string())?;
     println!("migrations applied ({})", database.backend());
     Ok(())
+}
+
+async fn audit_verify(settings: Settings) -> Result<(), String> {
+    let database = store::open(&settings.database).await.map_err(|e| e.to_string())?;
+    let verdict = store::verify_chain(database.audit_store().as_ref())
+        .await
+        .map_err(|e| e.to_string())?;
+    database.close().await;
+    match verdict {
+        Ok(entries) => {
+            println!("audit chain intact: {entries} entries verified");
+            Ok(())
+        }
+        Err(broken) => Err(broken.to_string()),
+    }
 }
 
 fn token(settings: &Settings, merchant: &str, ttl_secs: u64) -> Result<(), String> {

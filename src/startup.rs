@@ -18,6 +18,8 @@ use payrail_actors::ports::SystemClock;
 
 use crate::auth::{generate_secret, Jwt};
 use crate::config::{Environment, Settings};
+use crate::http::audit::AuditTrail;
+use crate::http::idempotency::{fingerprint_key, IdempotencyService};
 use crate::http::{self, AppState};
 use crate::providers;
 use crate::store::{self, Database, OpenError};
@@ -60,6 +62,7 @@ impl Application {
             None => return Err(StartupError::Config("JWT_SECRET is required".into())),
         };
         let jwt = Jwt::hs256(&secret);
+        let (audit, idempotency) = start_audit_and_idempotency(&settings, &database, &secret);
         let dev_token = match settings.environment {
             Environment::Development => {
                 let merchant = MerchantId::parse(&settings.auth.dev_merchant)
@@ -99,6 +102,8 @@ impl Application {
             default_provider: providers::DEFAULT_PROVIDER.to_owned(),
         });
         let jwt = web::Data::new(jwt);
+        let audit = web::Data::new(audit);
+        let idempotency = web::Data::new(idempotency);
         let address = format!("{}:{}", settings.http.host, settings.http.port);
         let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
             address: address.clone(),
@@ -113,6 +118,8 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(jwt.clone())
+                .app_data(audit.clone())
+                .app_data(idempotency.clone())
                 .app_data(web::PayloadConfig::new(max_body_bytes))
                 .configure(http::routes)
                 .default_service(web::to(http::not_found))
@@ -162,4 +169,36 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Starts the `AuditActor` and the `IdempotencyActor` (singletons, before the HTTP workers).
+fn start_audit_and_idempotency(
+    settings: &Settings,
+    database: &Database,
+    jwt_secret: &crate::config::Secret,
+) -> (AuditTrail, IdempotencyService) {
+    use actix::Actor;
+    use payrail_actors::audit::{AuditActor, AuditSettings};
+    use payrail_actors::idempotency::{Idempotency, IdempotencyActor, IdempotencySettings};
+
+    let clock = Arc::new(SystemClock);
+    let audit_settings = AuditSettings {
+        interval: Duration::from_millis(settings.audit.interval_ms),
+        batch_size: settings.audit.batch_size,
+        ..AuditSettings::default()
+    };
+    let audit = AuditTrail::new(AuditActor::new(database.audit_store(), clock.clone(), audit_settings).start());
+    let config = &settings.idempotency;
+    let logic = Idempotency::new(
+        database.idempotency_store(),
+        clock,
+        IdempotencySettings {
+            lock_timeout: Duration::from_secs(config.lock_timeout_secs),
+            ttl: Duration::from_secs(config.ttl_secs),
+            reap_interval: Duration::from_secs(config.reap_interval_secs),
+        },
+    );
+    let key = fingerprint_key(config.secret.as_ref(), jwt_secret);
+    let idempotency = IdempotencyService::new(IdempotencyActor::new(logic).start(), audit.clone(), key);
+    (audit, idempotency)
 }

@@ -149,8 +149,28 @@ async fn current(deps: &Dependencies, id: &PaymentId, cached: Option<Payment>) -
 }
 
 async fn create(deps: &Dependencies, new: NewPayment, card: CardDetails) -> Result<Outcome, PaymentError> {
+    let merchant = new.merchant_id.clone();
     let created = Payment::create(new, deps.clock.now());
-    let pending = deps.commit(created).await?;
+    let id = created.payment.id.clone();
+    let pending = match deps.commit(created).await {
+        Ok(pending) => pending,
+        // The id exists: an idempotent retry resuming a create whose process died. The payment's
+        // persisted state decides: still `pending` → authorise it now (same provider key, so the
+        // provider acts once); anything else → it was finished, answer with it.
+        Err(StoreError::Conflict) => match deps.store.load(&id).await? {
+            Some(existing) if existing.merchant_id == merchant => {
+                if existing.status != crate::domain::PaymentStatus::Pending {
+                    return Ok(Outcome {
+                        payment: existing,
+                        refund: None,
+                    });
+                }
+                existing
+            }
+            _ => return Err(StoreError::Conflict.into()),
+        },
+        Err(error) => return Err(error.into()),
+    };
     let request = AuthorizeRequest {
         payment_id: pending.id.clone(),
         amount: pending.amount,

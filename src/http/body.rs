@@ -11,6 +11,8 @@ use crate::http::ApiError;
 
 /// A JSON request body deserialised into `T`. An empty body reads as `{}`, so operations whose
 /// fields are all optional (capture, cancel, refund) accept no body at all.
+/// (The mutating payment endpoints use `KeyedJson`, which also reads `Idempotency-Key`.)
+#[allow(dead_code)]
 pub struct JsonBody<T>(pub T);
 
 impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
@@ -20,19 +22,22 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
-            let bytes = bytes.await.map_err(|error| {
-                if error.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge
-                } else {
-                    ApiError::InvalidRequest {
-                        code: "invalid_body",
-                        message: "the request body could not be read".into(),
-                        param: None,
-                    }
-                }
-            })?;
+            let bytes = bytes.await.map_err(read_error)?;
             parse_json(&bytes).map(JsonBody)
         })
+    }
+}
+
+/// A body that could not be read: too large, or broken off.
+pub fn read_error(error: actix_web::Error) -> ApiError {
+    if error.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge
+    } else {
+        ApiError::InvalidRequest {
+            code: "invalid_body",
+            message: "the request body could not be read".into(),
+            param: None,
+        }
     }
 }
 

@@ -35,6 +35,12 @@ pub enum ApiError {
     /// 409: another writer changed the payment at the same time; retry.
     #[error("the payment was changed concurrently; retry the request")]
     Conflict,
+    /// 409: a request with this idempotency key is still being processed.
+    #[error("a request with this Idempotency-Key is still being processed; retry later")]
+    IdempotencyInProgress { retry_after_secs: u64 },
+    /// 422: the idempotency key was used before with a different request.
+    #[error("this Idempotency-Key was already used with a different request")]
+    IdempotencyKeyReused,
     /// 413: body larger than the configured limit.
     #[error("request body too large")]
     PayloadTooLarge,
@@ -78,6 +84,16 @@ impl ApiError {
             ),
             InvalidState(_) => (StatusCode::CONFLICT, "invalid_request_error", "invalid_state".into()),
             Conflict => (StatusCode::CONFLICT, "api_error", "concurrent_modification".into()),
+            IdempotencyInProgress { .. } => (
+                StatusCode::CONFLICT,
+                "idempotency_error",
+                "idempotency_in_progress".into(),
+            ),
+            IdempotencyKeyReused => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_error",
+                "idempotency_key_reused".into(),
+            ),
             PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "invalid_request_error",
@@ -115,6 +131,9 @@ impl ResponseError for ApiError {
             }
             ApiError::Unavailable { .. } | ApiError::Conflict => {
                 response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            ApiError::IdempotencyInProgress { retry_after_secs } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
             _ => {}
         }

@@ -3,11 +3,14 @@
 //! Canonical paths live under `/api/v1`; the seed paths under `/payments` are aliases served by
 //! the same handlers.
 
+pub mod audit;
 mod body;
 mod error;
 mod health;
+pub mod idempotency;
 mod parse;
 mod payments;
+mod resume;
 mod wire;
 
 use std::sync::Arc;

@@ -6,35 +6,45 @@
 //! so the store is never behind a reply.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use payrail_actors::domain::PaymentId;
+use payrail_actors::domain::{MerchantId, PaymentId};
 use payrail_actors::operation::{Change, Operation, Outcome};
 use payrail_actors::ports::PaymentFilter;
 
 use crate::auth::AuthenticatedMerchant;
-use crate::http::body::{parse_query, JsonBody};
+use crate::http::body::parse_query;
+use crate::http::idempotency::{IdempotencyService, KeyedJson, KeyedRequest, Target};
 use crate::http::wire::{
     CancelBody, CaptureBody, CreatePaymentBody, EventView, ListQuery, ListView, PaymentView, RefundBody, RefundView,
 };
-use crate::http::{parse, ApiError, AppState};
+use crate::http::{parse, resume, ApiError, AppState};
 
 pub async fn create(
     state: web::Data<AppState>,
+    idempotency: web::Data<IdempotencyService>,
     AuthenticatedMerchant(merchant): AuthenticatedMerchant,
-    JsonBody(body): JsonBody<CreatePaymentBody>,
+    KeyedJson { body, key }: KeyedJson<CreatePaymentBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let (payment, card) = parse::new_payment(merchant, body, &state.provider_names, &state.default_provider)?;
-    let id = payment.id.clone();
-    let outcome = state
-        .supervisor
-        .execute(
-            &id,
-            Operation::Create {
+    let (mut payment, card) =
+        parse::new_payment(merchant.clone(), body, &state.provider_names, &state.default_provider)?;
+    let target = Target {
+        payment_id: Some(payment.id.clone()),
+        payment_version: None,
+    };
+    idempotency
+        .run(&merchant, key, target, |resumed| async move {
+            // A retry after a crash continues the payment its first attempt created.
+            if let Some(id) = resumed.and_then(|r| r.payment_id) {
+                payment.id = id;
+            }
+            let id = payment.id.clone();
+            let operation = Operation::Create {
                 payment,
                 card: Box::new(card),
-            },
-        )
-        .await?;
-    Ok(HttpResponse::Created().json(PaymentView::from(outcome.payment)))
+            };
+            let outcome = state.supervisor.execute(&id, operation).await?;
+            Ok(HttpResponse::Created().json(PaymentView::from(outcome.payment)))
+        })
+        .await
 }
 
 pub async fn get(
@@ -78,7 +88,7 @@ pub async fn list_by_order(
 
 async fn list_payments(
     state: &AppState,
-    merchant: &payrail_actors::domain::MerchantId,
+    merchant: &MerchantId,
     filter: PaymentFilter,
     query: &ListQuery,
 ) -> Result<HttpResponse, ApiError> {
@@ -93,53 +103,94 @@ async fn list_payments(
 
 pub async fn capture(
     state: web::Data<AppState>,
+    idempotency: web::Data<IdempotencyService>,
     AuthenticatedMerchant(merchant): AuthenticatedMerchant,
     path: web::Path<String>,
-    JsonBody(body): JsonBody<CaptureBody>,
+    KeyedJson { body, key }: KeyedJson<CaptureBody>,
 ) -> Result<HttpResponse, ApiError> {
     let change = Change::Capture {
         amount: parse::optional_amount(body.amount)?,
     };
-    let outcome = change_payment(&state, merchant, &path, change).await?;
-    Ok(HttpResponse::Ok().json(PaymentView::from(outcome.payment)))
+    change_payment(&state, &idempotency, merchant, &path, key, change, |outcome| {
+        Ok(HttpResponse::Ok().json(PaymentView::from(outcome.payment)))
+    })
+    .await
 }
 
 pub async fn cancel(
     state: web::Data<AppState>,
+    idempotency: web::Data<IdempotencyService>,
     AuthenticatedMerchant(merchant): AuthenticatedMerchant,
     path: web::Path<String>,
-    JsonBody(_): JsonBody<CancelBody>,
+    KeyedJson {
+        body: CancelBody {},
+        key,
+    }: KeyedJson<CancelBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let outcome = change_payment(&state, merchant, &path, Change::Cancel).await?;
-    Ok(HttpResponse::Ok().json(PaymentView::from(outcome.payment)))
+    change_payment(&state, &idempotency, merchant, &path, key, Change::Cancel, |outcome| {
+        Ok(HttpResponse::Ok().json(PaymentView::from(outcome.payment)))
+    })
+    .await
 }
 
 pub async fn refund(
     state: web::Data<AppState>,
+    idempotency: web::Data<IdempotencyService>,
     AuthenticatedMerchant(merchant): AuthenticatedMerchant,
     path: web::Path<String>,
-    JsonBody(body): JsonBody<RefundBody>,
+    KeyedJson { body, key }: KeyedJson<RefundBody>,
 ) -> Result<HttpResponse, ApiError> {
     let change = Change::Refund {
         amount: parse::optional_amount(body.amount)?,
         reason: parse::refund_reason(body.reason)?,
     };
-    let outcome = change_payment(&state, merchant, &path, change).await?;
-    let refund = outcome.refund.ok_or(ApiError::Internal)?;
-    Ok(HttpResponse::Created().json(RefundView::from(refund)))
+    change_payment(&state, &idempotency, merchant, &path, key, change, |outcome| {
+        let refund = outcome.refund.ok_or(ApiError::Internal)?;
+        Ok(HttpResponse::Created().json(RefundView::from(refund)))
+    })
+    .await
 }
 
+/// Runs a merchant's change through the payment's actor, under its idempotency key if it has one.
 async fn change_payment(
     state: &AppState,
-    merchant: payrail_actors::domain::MerchantId,
+    idempotency: &IdempotencyService,
+    merchant: MerchantId,
     raw_id: &str,
+    key: Option<KeyedRequest>,
     change: Change,
-) -> Result<Outcome, ApiError> {
+    render: impl FnOnce(Outcome) -> Result<HttpResponse, ApiError>,
+) -> Result<HttpResponse, ApiError> {
     let id: PaymentId = parse::payment_id(raw_id)?;
-    Ok(state
-        .supervisor
-        .execute(&id, Operation::Change { merchant, change })
-        .await?)
+    let mut target = Target::default();
+    if key.is_some() {
+        // Record the version the change starts from, so a retry after a crash can tell whether it
+        // was committed. An unknown payment is a 404 before anything is claimed.
+        let payment = state
+            .store
+            .find(&merchant, &id)
+            .await?
+            .ok_or(ApiError::NotFound("payment"))?;
+        target = Target {
+            payment_id: Some(id.clone()),
+            payment_version: Some(payment.version),
+        };
+    }
+    let owner = merchant.clone();
+    idempotency
+        .run(&owner, key, target, |resumed| async move {
+            if let Some(version) = resumed.and_then(|r| r.payment_version) {
+                if let Some(outcome) = resume::committed_change(state, &merchant, &id, version, &change).await? {
+                    return render(outcome);
+                }
+            }
+            let outcome = state
+                .supervisor
+                .execute(&id, Operation::Change { merchant, change })
+                .await?;
+            render(outcome)
+        })
+        .await
 }
 
 pub async fn events(

@@ -1,8 +1,12 @@
 //! Storage: the [`PaymentStore`] port implemented over sqlx for SQLite (the embedded default) and
 //! PostgreSQL (production), with their migrations. [`open`] picks the backend from the URL.
 
+mod audit;
+mod idempotency;
 mod rows;
 mod sql;
+
+pub use audit::verify_chain;
 
 use std::str::FromStr;
 use std::sync::Arc;

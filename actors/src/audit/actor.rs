@@ -1,0 +1,197 @@
+//! `AuditActor`: the audit log's single writer in this process.
+//!
+//! Every tick it reads committed payment events that have no audit entry yet (an anti-join, not a
+//! high-water mark: on PostgreSQL an event can commit after a later-created one, and a high-water
+//! mark would skip it), adds the refusals recorded since the last tick, and appends them all as one
+//! chained batch. After a crash nothing is lost from the events: whatever was not appended is still
+//! unaudited and is found again. Refusals are buffered in memory, so a crash may lose the last
+//! tick's worth of them.
+//!
+//! To keep the anti-join cheap, steady-state ticks look only at events created within a lookback
+//! window of the newest event audited so far; a full sweep runs at start and then periodically, to
+//! catch any transaction that stayed open longer than the window.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use chrono::{DateTime, Utc};
+
+use crate::audit::{payment_event_entry, AuditRecord, AuditStore, NewAuditEntry};
+use crate::ports::{Clock, StoreError};
+
+#[derive(Clone, Debug)]
+pub struct AuditSettings {
+    /// How often new events are looked for.
+    pub interval: Duration,
+    /// Most entries appended in one transaction.
+    pub batch_size: u32,
+    /// Steady-state ticks look back this far before the newest audited event.
+    pub lookback: Duration,
+    /// How often the whole events table is checked for unaudited events.
+    pub full_sweep_every: Duration,
+    /// Refusals kept in memory while the database is unavailable; beyond this they are dropped
+    /// (and logged).
+    pub max_buffered: usize,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_millis(200),
+            batch_size: 500,
+            lookback: Duration::from_secs(300),
+            full_sweep_every: Duration::from_secs(600),
+            max_buffered: 10_000,
+        }
+    }
+}
+
+/// Audit a refusal (appended with the next batch).
+#[derive(Clone, Debug, Message)]
+#[rtype(result = "()")]
+pub struct Record(pub AuditRecord);
+
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Tick;
+
+pub struct AuditActor {
+    store: Arc<dyn AuditStore>,
+    clock: Arc<dyn Clock>,
+    settings: AuditSettings,
+    buffered: Vec<NewAuditEntry>,
+    busy: bool,
+    /// Newest `created_at` among audited events; `None` until the first sweep finishes.
+    newest_audited: Option<DateTime<Utc>>,
+    sweep_due: bool,
+    last_sweep: Instant,
+}
+
+/// What one batch did.
+struct Batch {
+    events: usize,
+    newest: Option<DateTime<Utc>>,
+    swept: bool,
+}
+
+impl AuditActor {
+    pub fn new(store: Arc<dyn AuditStore>, clock: Arc<dyn Clock>, settings: AuditSettings) -> Self {
+        Self {
+            store,
+            clock,
+            settings,
+            buffered: Vec::new(),
+            busy: false,
+            newest_audited: None,
+            sweep_due: true,
+            last_sweep: Instant::now(),
+        }
+    }
+
+    fn run_batch(&mut self, ctx: &mut Context<Self>) {
+        if self.busy {
+            return;
+        }
+        if self.last_sweep.elapsed() >= self.settings.full_sweep_every {
+            self.sweep_due = true;
+        }
+        self.busy = true;
+        let since = match (self.sweep_due, self.newest_audited) {
+            (false, Some(newest)) => {
+                let lookback = chrono::Duration::from_std(self.settings.lookback).unwrap_or(chrono::Duration::MAX);
+                newest.checked_sub_signed(lookback)
+            }
+            _ => None,
+        };
+        let swept = since.is_none();
+        let records = std::mem::take(&mut self.buffered);
+        let store = Arc::clone(&self.store);
+        let clock = Arc::clone(&self.clock);
+        let limit = self.settings.batch_size;
+        let work = async move {
+            let result = async {
+                let events = store.unaudited_events(since, limit).await?;
+                let now = clock.now();
+                let mut entries: Vec<NewAuditEntry> = events.iter().map(|e| payment_event_entry(e, now)).collect();
+                entries.extend(records.iter().cloned());
+                if !entries.is_empty() {
+                    store.append(&entries).await?;
+                }
+                Ok::<_, StoreError>(Batch {
+                    events: events.len(),
+                    newest: events.iter().map(|e| e.created_at).max(),
+                    swept,
+                })
+            }
+            .await;
+            (result, records)
+        };
+        ctx.spawn(work.into_actor(self).map(|(result, records), actor, ctx| {
+            actor.busy = false;
+            match result {
+                Ok(batch) => {
+                    actor.newest_audited = actor.newest_audited.max(batch.newest);
+                    let full = batch.events >= usize::try_from(actor.settings.batch_size).unwrap_or(usize::MAX);
+                    if batch.swept && !full {
+                        actor.sweep_due = false;
+                        actor.last_sweep = Instant::now();
+                    }
+                    if full {
+                        // More are waiting: don't sleep until the next tick.
+                        ctx.notify(Tick);
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "audit batch not appended; will retry");
+                    let mut records = records;
+                    records.append(&mut actor.buffered);
+                    actor.buffered = records;
+                    actor.trim_buffer();
+                }
+            }
+        }));
+    }
+
+    fn trim_buffer(&mut self) {
+        let excess = self.buffered.len().saturating_sub(self.settings.max_buffered);
+        if excess > 0 {
+            self.buffered.drain(..excess);
+            tracing::error!(dropped = excess, "audit buffer full; oldest refusals dropped");
+        }
+    }
+}
+
+impl Actor for AuditActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.notify(Tick);
+        ctx.run_interval(self.settings.interval, |actor, ctx| actor.run_batch(ctx));
+    }
+}
+
+impl Handler<Tick> for AuditActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Tick, ctx: &mut Self::Context) {
+        self.run_batch(ctx);
+    }
+}
+
+impl Handler<Record> for AuditActor {
+    type Result = ();
+
+    fn handle(&mut self, Record(record): Record, _ctx: &mut Self::Context) {
+        tracing::info!(
+            kind = record.kind,
+            actor = record.actor.as_deref().unwrap_or("-"),
+            address = record.address.as_deref().unwrap_or("-"),
+            action = %record.action,
+            outcome = %record.outcome,
+            "audited refusal"
+        );
+        self.buffered.push(record.entry());
+        self.trim_buffer();
+    }
+}

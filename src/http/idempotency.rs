@@ -1,0 +1,300 @@
+//! `Idempotency-Key` on the mutating endpoints (create, capture, cancel, refund): the header and
+//! body are read by the [`KeyedJson`] extractor, and [`IdempotencyService::run`] wraps a handler's
+//! work in a claim held by the `IdempotencyActor`.
+//!
+//! Validation happens before the claim, so a request rejected up front (400, 401, 429) stores
+//! nothing. Responses that are the final word on the request (2xx, and the state machine's 409
+//! `invalid_state` / 422 `amount_too_large`) are stored and replayed byte for byte with
+//! `Idempotent-Replayed: true`; responses after which nothing changed and a retry may succeed (5xx,
+//! 404, a lost version race) release the key instead.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use actix::Addr;
+use actix_web::body::to_bytes;
+use actix_web::http::StatusCode;
+use actix_web::{dev::Payload, web, FromRequest, HttpRequest, HttpResponse, ResponseError};
+use futures_util::future::LocalBoxFuture;
+use hmac::{Hmac, Mac};
+use payrail_actors::domain::{MerchantId, PaymentId};
+use payrail_actors::idempotency::{
+    Claim, ClaimOutcome, ClaimRequest, Complete, IdempotencyActor, IdempotencyKey, Release, Resumed,
+};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use sha2::Sha256;
+
+use crate::config::Secret;
+use crate::http::audit::{AuditTrail, RequestOrigin};
+use crate::http::body::parse_json;
+use crate::http::ApiError;
+
+pub const HEADER: &str = "Idempotency-Key";
+pub const REPLAYED_HEADER: &str = "Idempotent-Replayed";
+
+/// The claim logic's front door for handlers (shared through `web::Data`).
+pub struct IdempotencyService {
+    actor: Addr<IdempotencyActor>,
+    audit: AuditTrail,
+    fingerprint_key: Vec<u8>,
+}
+
+/// A keyed request: its key, its fingerprint, and where it came from (for the audit).
+#[derive(Debug)]
+pub struct KeyedRequest {
+    key: IdempotencyKey,
+    fingerprint: String,
+    origin: RequestOrigin,
+}
+
+/// A JSON body and, when the `Idempotency-Key` header is present, the keyed request.
+pub struct KeyedJson<T> {
+    pub body: T,
+    pub key: Option<KeyedRequest>,
+}
+
+/// The HMAC key for fingerprints: `idempotency.secret`, or one derived from the JWT secret.
+pub fn fingerprint_key(configured: Option<&Secret>, jwt_secret: &Secret) -> Vec<u8> {
+    match configured {
+        Some(secret) => secret.expose().as_bytes().to_vec(),
+        None => hmac_sha256(jwt_secret.expose().as_bytes(), b"payrail idempotency fingerprint v1"),
+    }
+}
+
+fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
+    // HMAC accepts keys of any length; this cannot fail.
+    #[allow(clippy::expect_used)]
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts keys of any length");
+    mac.update(message);
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// JSON with object keys sorted and no insignificant whitespace, so that the same request spelled
+/// differently has the same fingerprint.
+fn canonical_json(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                canonical_json(&map[key], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical_json(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+fn invalid_key() -> ApiError {
+    ApiError::invalid(
+        "invalid_idempotency_key",
+        "Idempotency-Key must be 1 to 255 printable ASCII characters",
+        HEADER,
+    )
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for KeyedJson<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let key = req.headers().get(HEADER).map(|value| {
+            value
+                .to_str()
+                .ok()
+                .and_then(IdempotencyKey::parse)
+                .ok_or_else(invalid_key)
+        });
+        let service = req.app_data::<web::Data<IdempotencyService>>().cloned();
+        let origin = RequestOrigin::of(req);
+        let bytes = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let key = key.transpose()?;
+            let bytes = bytes.await.map_err(crate::http::body::read_error)?;
+            let body: T = parse_json(&bytes)?;
+            let Some(key) = key else {
+                return Ok(KeyedJson { body, key: None });
+            };
+            let service = service.ok_or(ApiError::Internal)?;
+            let value: Value = parse_json(&bytes)?;
+            // "METHOD path", then the canonical body.
+            let mut message = format!("{}\n", origin.action);
+            canonical_json(&value, &mut message);
+            let fingerprint = hex::encode(hmac_sha256(&service.fingerprint_key, message.as_bytes()));
+            Ok(KeyedJson {
+                body,
+                key: Some(KeyedRequest {
+                    key,
+                    fingerprint,
+                    origin,
+                }),
+            })
+        })
+    }
+}
+
+/// What the claim records about the payment, so a retry after a crash can consult it.
+#[derive(Clone, Debug, Default)]
+pub struct Target {
+    pub payment_id: Option<PaymentId>,
+    pub payment_version: Option<i64>,
+}
+
+impl IdempotencyService {
+    pub fn new(actor: Addr<IdempotencyActor>, audit: AuditTrail, fingerprint_key: Vec<u8>) -> Self {
+        Self {
+            actor,
+            audit,
+            fingerprint_key,
+        }
+    }
+
+    /// Runs `execute` at most once per (merchant, key): the first time, or again only if the first
+    /// attempt released the key or died (then `execute` gets what it was working on).
+    pub async fn run<F, Fut>(
+        &self,
+        merchant: &MerchantId,
+        keyed: Option<KeyedRequest>,
+        target: Target,
+        execute: F,
+    ) -> Result<HttpResponse, ApiError>
+    where
+        F: FnOnce(Option<Resumed>) -> Fut,
+        Fut: Future<Output = Result<HttpResponse, ApiError>>,
+    {
+        let Some(keyed) = keyed else {
+            return execute(None).await;
+        };
+        let claim = ClaimRequest {
+            merchant: merchant.clone(),
+            key: keyed.key.clone(),
+            fingerprint: keyed.fingerprint.clone(),
+            payment_id: target.payment_id,
+            payment_version: target.payment_version,
+        };
+        let outcome = self.actor.send(Claim(claim)).await.map_err(|_| unavailable())??;
+        let lease = match outcome {
+            ClaimOutcome::Acquired(lease) => lease,
+            ClaimOutcome::Replay { status, body } => return Ok(replay(status, body)),
+            ClaimOutcome::InProgress { retry_after } => {
+                let error = ApiError::IdempotencyInProgress {
+                    retry_after_secs: retry_after.as_secs().max(1),
+                };
+                self.audit_conflict(merchant, &keyed, "409 idempotency_in_progress");
+                return Err(error);
+            }
+            ClaimOutcome::KeyReused => {
+                self.audit_conflict(merchant, &keyed, "422 idempotency_key_reused");
+                return Err(ApiError::IdempotencyKeyReused);
+            }
+        };
+        let result = execute(lease.resumed).await;
+        let store = is_final(&result);
+        let response = match result {
+            Ok(response) => response,
+            Err(error) => error.error_response(),
+        };
+        if !store {
+            let release = Release {
+                merchant: merchant.clone(),
+                key: keyed.key,
+                token: lease.token,
+            };
+            if !matches!(self.actor.send(release).await, Ok(Ok(()))) {
+                tracing::warn!(merchant_id = %merchant, "idempotency key not released; it frees up after the lock timeout");
+            }
+            return Ok(response);
+        }
+        let (head, body) = response.into_parts();
+        let bytes = to_bytes(body).await.map_err(|_| ApiError::Internal)?;
+        let complete = Complete {
+            merchant: merchant.clone(),
+            key: keyed.key,
+            token: lease.token,
+            status: head.status().as_u16(),
+            body: bytes.to_vec(),
+        };
+        if !matches!(self.actor.send(complete).await, Ok(Ok(()))) {
+            // The change is committed; a retry after the lock timeout finds it from the payment.
+            tracing::warn!(merchant_id = %merchant, "idempotent response not stored");
+        }
+        Ok(head.set_body(bytes).map_into_boxed_body())
+    }
+
+    fn audit_conflict(&self, merchant: &MerchantId, keyed: &KeyedRequest, outcome: &str) {
+        let detail = BTreeMap::from([("idempotency_key".to_owned(), keyed.key.as_str().to_owned())]);
+        self.audit.refusal(
+            "idempotency_conflict",
+            &keyed.origin,
+            Some(merchant),
+            outcome.to_owned(),
+            detail,
+        );
+    }
+}
+
+/// Whether a result is the request's final answer (stored) or leaves nothing changed (released).
+fn is_final(result: &Result<HttpResponse, ApiError>) -> bool {
+    match result {
+        Ok(response) => response.status().is_success(),
+        Err(ApiError::InvalidState(_) | ApiError::AmountTooLarge(_)) => true,
+        Err(_) => false,
+    }
+}
+
+fn replay(status: u16, body: Vec<u8>) -> HttpResponse {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    HttpResponse::build(status)
+        .content_type("application/json")
+        .insert_header((REPLAYED_HEADER, "true"))
+        .body(body)
+}
+
+fn unavailable() -> ApiError {
+    ApiError::Unavailable {
+        code: "idempotency_unavailable",
+        message: "idempotency keys cannot be checked right now; retry shortly",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_json_ignores_key_order_and_whitespace() {
+        let a: Value = serde_json::from_str(r#"{"b": 1, "a": {"y": [1, 2], "x": null}}"#).unwrap();
+        let b: Value = serde_json::from_str(r#"{"a":{"x":null,"y":[1,2]},"b":1}"#).unwrap();
+        let (mut ca, mut cb) = (String::new(), String::new());
+        canonical_json(&a, &mut ca);
+        canonical_json(&b, &mut cb);
+        assert_eq!(ca, cb);
+        assert_eq!(ca, r#"{"a":{"x":null,"y":[1,2]},"b":1}"#);
+    }
+
+    #[test]
+    fn fingerprint_keys_are_configured_or_derived() {
+        let jwt = Secret::new("jwt");
+        assert_eq!(fingerprint_key(Some(&Secret::new("k")), &jwt), b"k".to_vec());
+        let derived = fingerprint_key(None, &jwt);
+        assert_eq!(derived.len(), 32);
+        assert_ne!(derived, b"jwt".to_vec());
+    }
+}

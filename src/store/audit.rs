@@ -1,0 +1,170 @@
+//! [`AuditStore`] over sqlx, for both backends (stamped out by `audit_store!`).
+//!
+//! Unaudited events are found by an anti-join against `audit_log.event_id`, never by "id greater
+//! than the last one seen": on PostgreSQL a transaction that started earlier can commit later, and
+//! a high-water mark would skip its event for good. `append` reads the chain's head and writes the
+//! batch in one transaction; the primary key on `seq` and the unique `event_id` make a concurrent
+//! writer (another node) fail cleanly instead of forking the chain.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use payrail_actors::audit::{chain, AuditEntry, AuditStore, NewAuditEntry};
+use payrail_actors::domain::PaymentEvent;
+use payrail_actors::ports::StoreError;
+
+use crate::store::rows::{EventRow, EVENT_COLUMNS};
+use crate::store::{Database, PostgresStore, SqliteStore};
+
+fn unaudited_events_sql() -> String {
+    format!(
+        "SELECT {EVENT_COLUMNS} FROM payment_events WHERE created_at >= $1 \
+         AND NOT EXISTS (SELECT 1 FROM audit_log WHERE audit_log.event_id = payment_events.id) \
+         ORDER BY created_at, payment_id, sequence LIMIT $2"
+    )
+}
+
+const HEAD_SQL: &str = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1";
+
+const INSERT_ENTRY_SQL: &str = "INSERT INTO audit_log (seq, kind, event_id, payload, recorded_at, prev_hash, hash) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+const READ_CHAIN_SQL: &str = "SELECT seq, kind, event_id, payload, recorded_at, prev_hash, hash FROM audit_log \
+     WHERE seq > $1 ORDER BY seq LIMIT $2";
+
+#[derive(sqlx::FromRow)]
+struct EntryRow {
+    seq: i64,
+    kind: String,
+    event_id: Option<String>,
+    payload: String,
+    recorded_at: i64,
+    prev_hash: String,
+    hash: String,
+}
+
+impl From<EntryRow> for AuditEntry {
+    fn from(row: EntryRow) -> Self {
+        AuditEntry {
+            seq: row.seq,
+            kind: row.kind,
+            event_id: row.event_id,
+            payload: row.payload,
+            recorded_at_micros: row.recorded_at,
+            prev_hash: row.prev_hash,
+            hash: row.hash,
+        }
+    }
+}
+
+/// `entries` linked after the head (`seq`, `hash`), ready to insert.
+fn link(head: Option<(i64, String)>, entries: &[NewAuditEntry]) -> Vec<AuditEntry> {
+    let (mut seq, mut prev) = head.unwrap_or_else(|| (0, chain::GENESIS.to_owned()));
+    entries
+        .iter()
+        .map(|entry| {
+            seq += 1;
+            let recorded_at_micros = entry.recorded_at.timestamp_micros();
+            let hash = chain::entry_hash(
+                seq,
+                &entry.kind,
+                entry.event_id.as_deref(),
+                &entry.payload,
+                recorded_at_micros,
+                &prev,
+            );
+            let linked = AuditEntry {
+                seq,
+                kind: entry.kind.clone(),
+                event_id: entry.event_id.clone(),
+                payload: entry.payload.clone(),
+                recorded_at_micros,
+                prev_hash: std::mem::replace(&mut prev, hash.clone()),
+                hash,
+            };
+            linked
+        })
+        .collect()
+}
+
+macro_rules! audit_store {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl AuditStore for $store {
+            async fn unaudited_events(
+                &self,
+                since: Option<DateTime<Utc>>,
+                limit: u32,
+            ) -> Result<Vec<PaymentEvent>, StoreError> {
+                let rows: Vec<EventRow> = sqlx::query_as(&unaudited_events_sql())
+                    .bind(since.map_or(i64::MIN, |at| at.timestamp_micros()))
+                    .bind(i64::from(limit))
+                    .fetch_all(self.pool())
+                    .await
+                    .map_err(crate::store::sql::store_error)?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn append(&self, entries: &[NewAuditEntry]) -> Result<(), StoreError> {
+                use crate::store::sql::store_error;
+                let mut tx = self.pool().begin().await.map_err(store_error)?;
+                let head: Option<(i64, String)> = sqlx::query_as(HEAD_SQL)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                for entry in link(head, entries) {
+                    sqlx::query(INSERT_ENTRY_SQL)
+                        .bind(entry.seq)
+                        .bind(&entry.kind)
+                        .bind(entry.event_id.as_deref())
+                        .bind(&entry.payload)
+                        .bind(entry.recorded_at_micros)
+                        .bind(&entry.prev_hash)
+                        .bind(&entry.hash)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(store_error)?;
+                }
+                tx.commit().await.map_err(store_error)
+            }
+
+            async fn read_chain(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+                let rows: Vec<EntryRow> = sqlx::query_as(READ_CHAIN_SQL)
+                    .bind(after)
+                    .bind(i64::from(limit))
+                    .fetch_all(self.pool())
+                    .await
+                    .map_err(crate::store::sql::store_error)?;
+                Ok(rows.into_iter().map(AuditEntry::from).collect())
+            }
+        }
+    };
+}
+
+audit_store!(SqliteStore);
+audit_store!(PostgresStore);
+
+impl Database {
+    pub fn audit_store(&self) -> Arc<dyn AuditStore> {
+        match self {
+            Database::Sqlite(store) => Arc::new(store.clone()),
+            Database::Postgres(store) => Arc::new(store.clone()),
+        }
+    }
+}
+
+/// Walks the whole chain; `Ok(entries checked)` or the first broken entry.
+pub async fn verify_chain(store: &dyn AuditStore) -> Result<Result<u64, chain::BrokenLink>, StoreError> {
+    let mut verifier = chain::Verifier::default();
+    loop {
+        let page = store.read_chain(verifier.last_seq(), 1000).await?;
+        if page.is_empty() {
+            return Ok(Ok(verifier.checked()));
+        }
+        for entry in &page {
+            if let Err(broken) = verifier.check(entry) {
+                return Ok(Err(broken));
+            }
+        }
+    }
+}
