@@ -2,9 +2,11 @@
 //! like a merchant's backend would speak it. One binary, so it compiles and links once.
 
 mod helpers;
+mod sql;
 
 mod auth;
 mod concurrency;
+mod idempotency;
 mod lifecycle;
 mod listing;
 mod persistence;
