@@ -69,7 +69,8 @@ async fn a_replay_returns_the_same_status_and_body_and_says_so(app: TestApp) {
         .to_owned();
 
     // The same request spelled differently (key order) is the same request.
-    let respelled = json!({ "payment_method": card("4242424242424242"), "capture": false, "currency": "usd", "amount": 5_000 });
+    let respelled =
+        json!({ "payment_method": card("4242424242424242"), "capture": false, "currency": "usd", "amount": 5_000 });
     let replay = post_keyed(&app, &app.token, path, "k-replay", &respelled).await;
     assert_eq!(replay.status(), StatusCode::CREATED);
     assert_eq!(replay.headers()["idempotent-replayed"], "true");
@@ -251,11 +252,18 @@ async fn a_retry_after_a_crash_finds_the_committed_change_instead_of_repeating_i
     assert_eq!(retried["id"], first["id"], "the same refund, not a second one");
     let payment = app.payment(&id).await;
     assert_eq!(payment["refunded_amount"], 2_500);
-    assert_eq!(app.events(&id).await.len(), 4, "created, authorized, captured, refunded: once each");
+    assert_eq!(
+        app.events(&id).await.len(),
+        4,
+        "created, authorized, captured, refunded: once each"
+    );
 }
 
 async fn expired_keys_are_reaped(backend: Backend) {
-    let extra = [("IDEMPOTENCY_KEY_TTL_SECS", "1"), ("IDEMPOTENCY_REAP_INTERVAL_SECS", "1")];
+    let extra = [
+        ("IDEMPOTENCY_KEY_TTL_SECS", "1"),
+        ("IDEMPOTENCY_REAP_INTERVAL_SECS", "1"),
+    ];
     let Some(app) = spawn_app_with(backend, &extra).await else {
         return;
     };

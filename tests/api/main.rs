@@ -4,6 +4,7 @@
 mod helpers;
 mod sql;
 
+mod audit;
 mod auth;
 mod concurrency;
 mod idempotency;
