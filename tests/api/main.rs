@@ -7,6 +7,7 @@ mod sql;
 mod audit;
 mod auth;
 mod concurrency;
+mod crash;
 mod idempotency;
 mod lifecycle;
 mod listing;
