@@ -2,11 +2,12 @@
 //! the core in `payrail-actors`.
 //!
 //! # Layout
-//! - `main.rs`: the CLI (`serve`, `migrate`, `token`), a thin shell over this library.
+//! - `main.rs`: the CLI (`serve`, `migrate`, `token`, `audit verify`), a thin shell over this library.
 //! - [`startup`]: `Application::build` — pools, migrations, actors, the HTTP server.
 //! - [`config`]: layered, typed settings; [`telemetry`]: JSON logs; [`auth`]: JWT.
 //! - [`http`]: routes, request parsing, wire format, error mapping.
-//! - [`store`]: the `PaymentStore` over sqlx, SQLite and PostgreSQL, with migrations.
+//! - [`store`]: the `PaymentStore` (and the idempotency and audit stores) over sqlx, SQLite and
+//!   PostgreSQL, with migrations.
 //! - [`providers`]: provider adapters (the sandbox today) and their `ProviderClient` actors.
 
 pub mod auth;

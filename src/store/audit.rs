@@ -73,7 +73,7 @@ fn link(head: Option<(i64, String)>, entries: &[NewAuditEntry]) -> Vec<AuditEntr
                 recorded_at_micros,
                 &prev,
             );
-            let linked = AuditEntry {
+            AuditEntry {
                 seq,
                 kind: entry.kind.clone(),
                 event_id: entry.event_id.clone(),
@@ -81,14 +81,15 @@ fn link(head: Option<(i64, String)>, entries: &[NewAuditEntry]) -> Vec<AuditEntr
                 recorded_at_micros,
                 prev_hash: std::mem::replace(&mut prev, hash.clone()),
                 hash,
-            };
-            linked
+            }
         })
         .collect()
 }
 
+/// `$begin` starts the append transaction: SQLite needs `BEGIN IMMEDIATE`, or reading the head and
+/// then writing would fail with `SQLITE_BUSY_SNAPSHOT` whenever a payment committed in between.
 macro_rules! audit_store {
-    ($store:ty) => {
+    ($store:ty, $begin:literal) => {
         #[async_trait::async_trait]
         impl AuditStore for $store {
             async fn unaudited_events(
@@ -107,7 +108,7 @@ macro_rules! audit_store {
 
             async fn append(&self, entries: &[NewAuditEntry]) -> Result<(), StoreError> {
                 use crate::store::sql::store_error;
-                let mut tx = self.pool().begin().await.map_err(store_error)?;
+                let mut tx = self.pool().begin_with($begin).await.map_err(store_error)?;
                 let head: Option<(i64, String)> = sqlx::query_as(HEAD_SQL)
                     .fetch_optional(&mut *tx)
                     .await
@@ -141,8 +142,8 @@ macro_rules! audit_store {
     };
 }
 
-audit_store!(SqliteStore);
-audit_store!(PostgresStore);
+audit_store!(SqliteStore, "BEGIN IMMEDIATE");
+audit_store!(PostgresStore, "BEGIN");
 
 impl Database {
     pub fn audit_store(&self) -> Arc<dyn AuditStore> {

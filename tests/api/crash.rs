@@ -114,8 +114,14 @@ async fn keyed_creates_survive_a_sigkill_exactly_once(backend: Backend) {
     let database = payrail::store::open(&settings).await.expect("open");
     let pending = count(&database, "SELECT COUNT(*) FROM payments WHERE status = 'pending'").await;
     database.close().await;
-    eprintln!("at the kill: {} answered, {pending} payments pending at the provider", first.len());
-    assert!(pending > 0, "the kill caught payments between their commit and the provider's answer");
+    eprintln!(
+        "at the kill: {} answered, {pending} payments pending at the provider",
+        first.len()
+    );
+    assert!(
+        pending > 0,
+        "the kill caught payments between their commit and the provider's answer"
+    );
 
     // Second life: retry everything with the same keys until each has a final answer.
     let mut server = start_server(&db.url).await;
@@ -139,7 +145,10 @@ async fn keyed_creates_survive_a_sigkill_exactly_once(backend: Backend) {
         if let Some(before) = first.get(&i) {
             assert_eq!(&answer, before, "an answered request replays its answer");
         }
-        assert!(ids.insert(answer["id"].as_str().unwrap().to_owned()), "one payment per key");
+        assert!(
+            ids.insert(answer["id"].as_str().unwrap().to_owned()),
+            "one payment per key"
+        );
     }
 
     let listed: Value = client
@@ -161,7 +170,11 @@ async fn keyed_creates_survive_a_sigkill_exactly_once(backend: Backend) {
     server.child.start_kill().expect("stop");
     let _ = server.child.wait().await;
     let verified = payrail_cli(&db.url, &["audit", "verify"]).await;
-    assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stderr));
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
 }
 
 #[actix_web::test]

@@ -8,6 +8,8 @@
 
 mod actor;
 mod claim;
+#[cfg(test)]
+mod claim_tests;
 mod key;
 mod store;
 
