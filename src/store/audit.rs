@@ -6,10 +6,11 @@
 //! batch in one transaction; the primary key on `seq` and the unique `event_id` make a concurrent
 //! writer (another node) fail cleanly instead of forking the chain.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use payrail_actors::audit::{chain, AuditEntry, AuditStore, NewAuditEntry};
+use payrail_actors::audit::{chain, payment_event_entry, AuditEntry, AuditStore, NewAuditEntry};
 use payrail_actors::domain::PaymentEvent;
 use payrail_actors::ports::StoreError;
 
@@ -21,6 +22,14 @@ fn unaudited_events_sql() -> String {
         "SELECT {EVENT_COLUMNS} FROM payment_events WHERE created_at >= $1 \
          AND NOT EXISTS (SELECT 1 FROM audit_log WHERE audit_log.event_id = payment_events.id) \
          ORDER BY created_at, payment_id, sequence LIMIT $2"
+    )
+}
+
+fn events_by_id_sql(n: usize) -> String {
+    let placeholders: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
+    format!(
+        "SELECT {EVENT_COLUMNS} FROM payment_events WHERE id IN ({})",
+        placeholders.join(", ")
     )
 }
 
@@ -138,6 +147,22 @@ macro_rules! audit_store {
                     .map_err(crate::store::sql::store_error)?;
                 Ok(rows.into_iter().map(AuditEntry::from).collect())
             }
+
+            async fn payment_events(&self, ids: &[String]) -> Result<Vec<PaymentEvent>, StoreError> {
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let sql = events_by_id_sql(ids.len());
+                let mut query = sqlx::query_as::<_, EventRow>(&sql);
+                for id in ids {
+                    query = query.bind(id.as_str());
+                }
+                let rows = query
+                    .fetch_all(self.pool())
+                    .await
+                    .map_err(crate::store::sql::store_error)?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
         }
     };
 }
@@ -154,11 +179,13 @@ impl Database {
     }
 }
 
-/// Walks the whole chain; `Ok(entries checked)` or the first broken entry.
+/// Walks the whole chain, and checks every audited payment event against its row in
+/// `payment_events` (so a changed or deleted event is caught too); `Ok(entries checked)` or the
+/// first broken entry.
 pub async fn verify_chain(store: &dyn AuditStore) -> Result<Result<u64, chain::BrokenLink>, StoreError> {
     let mut verifier = chain::Verifier::default();
     loop {
-        let page = store.read_chain(verifier.last_seq(), 1000).await?;
+        let page = store.read_chain(verifier.last_seq(), 500).await?;
         if page.is_empty() {
             return Ok(Ok(verifier.checked()));
         }
@@ -167,5 +194,33 @@ pub async fn verify_chain(store: &dyn AuditStore) -> Result<Result<u64, chain::B
                 return Ok(Err(broken));
             }
         }
+        if let Some(broken) = compare_with_events(store, &page).await? {
+            return Ok(Err(broken));
+        }
     }
+}
+
+async fn compare_with_events(
+    store: &dyn AuditStore,
+    entries: &[AuditEntry],
+) -> Result<Option<chain::BrokenLink>, StoreError> {
+    let ids: Vec<String> = entries.iter().filter_map(|e| e.event_id.clone()).collect();
+    let events: HashMap<String, PaymentEvent> = store
+        .payment_events(&ids)
+        .await?
+        .into_iter()
+        .map(|event| (event.id.as_str().to_owned(), event))
+        .collect();
+    for entry in entries {
+        let Some(event_id) = &entry.event_id else { continue };
+        let reason = match events.get(event_id) {
+            None => format!("payment event {event_id} is missing from payment_events"),
+            Some(event) if payment_event_entry(event, Utc::now()).payload != entry.payload => {
+                format!("payment event {event_id} no longer matches its audited copy")
+            }
+            Some(_) => continue,
+        };
+        return Ok(Some(chain::BrokenLink { seq: entry.seq, reason }));
+    }
+    Ok(None)
 }

@@ -103,6 +103,18 @@ async fn audit_verify_passes_after_load_and_catches_a_changed_row(app: TestApp) 
     assert!(stderr.contains("audit entry 2 is broken"), "{stderr}");
 }
 
+async fn audit_verify_catches_a_changed_payment_event(app: TestApp) {
+    mixed_load(&app).await;
+    assert_every_event_audited_once(&app.database).await;
+    assert!(payrail_cli(&app.db.url, &["audit", "verify"]).await.status.success());
+    let tamper = "UPDATE payment_events SET amount = 1 WHERE amount = 4000";
+    assert_eq!(execute(&app.database, tamper).await.expect("tamper"), 1);
+    let verified = payrail_cli(&app.db.url, &["audit", "verify"]).await;
+    let stderr = String::from_utf8_lossy(&verified.stderr);
+    assert!(!verified.status.success(), "verify must fail after an event changed");
+    assert!(stderr.contains("no longer matches its audited copy"), "{stderr}");
+}
+
 async fn refusals_are_audited_without_secrets(app: TestApp) {
     let forged = format!("{}x", app.token);
     let response = app.get_as(&forged, "/api/v1/payments").await;
@@ -159,5 +171,6 @@ async fn wait_for_refusals(app: &TestApp, at_least: usize) -> Vec<(String, Value
 crate::backend_tests!(
     every_payment_event_has_exactly_one_audit_entry,
     audit_verify_passes_after_load_and_catches_a_changed_row,
+    audit_verify_catches_a_changed_payment_event,
     refusals_are_audited_without_secrets,
 );

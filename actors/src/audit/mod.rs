@@ -57,4 +57,7 @@ pub trait AuditStore: Send + Sync + 'static {
 
     /// Up to `limit` entries with `seq > after`, in chain order.
     async fn read_chain(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// The payment events with these ids, as stored now (to compare with their audited copies).
+    async fn payment_events(&self, ids: &[String]) -> Result<Vec<PaymentEvent>, StoreError>;
 }
