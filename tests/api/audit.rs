@@ -168,7 +168,38 @@ async fn wait_for_refusals(app: &TestApp, at_least: usize) -> Vec<(String, Value
     panic!("refusals were not audited");
 }
 
+/// Two payrail nodes on one database, each with its own AuditActor: one chain, every event once.
+async fn two_nodes_share_one_unbroken_chain(app: TestApp) {
+    let second = payrail::startup::Application::build(app.settings.clone())
+        .await
+        .expect("second node starts");
+    let second_address = format!("http://127.0.0.1:{}", second.port());
+    let handle = second.handle();
+    actix_web::rt::spawn(second.run_until_stopped());
+    let body = json!({ "amount": 1_000, "currency": "usd", "payment_method": card("4242424242424242") });
+    let creates = (0..40).map(|i| {
+        let address = if i % 2 == 0 { &app.address } else { &second_address };
+        app.client
+            .post(format!("{address}/api/v1/payments"))
+            .bearer_auth(&app.token)
+            .json(&body)
+            .send()
+    });
+    for response in futures::future::join_all(creates).await {
+        assert_eq!(response.expect("request").status(), StatusCode::CREATED);
+    }
+    assert_every_event_audited_once(&app.database).await;
+    handle.stop(true).await;
+    let verified = payrail_cli(&app.db.url, &["audit", "verify"]).await;
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+}
+
 crate::backend_tests!(
+    two_nodes_share_one_unbroken_chain,
     every_payment_event_has_exactly_one_audit_entry,
     audit_verify_passes_after_load_and_catches_a_changed_row,
     audit_verify_catches_a_changed_payment_event,
