@@ -3,8 +3,8 @@
 //! Handlers are short on purpose: parse the request into domain values (`parse.rs`), hand
 //! state changes to the payment's actor through the supervisor, and render the result
 //! (`wire.rs`). The mutating handlers run under their `Idempotency-Key`, if any (`idempotency.rs`,
-//! with crash recovery in `resume.rs`). Reads go straight to the store: every change is committed before it is answered,
-//! so the store is never behind a reply.
+//! with crash recovery in `resume.rs`). Reads go straight to the store: every change is committed
+//! before it is answered, so the store is never behind a reply.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use payrail_actors::domain::{MerchantId, PaymentId};
