@@ -177,7 +177,7 @@ impl IdempotencyService {
     ) -> Result<HttpResponse, ApiError>
     where
         F: FnOnce(Option<Resumed>) -> Fut,
-        Fut: Future<Output = Result<HttpResponse, ApiError>>,
+        Fut: Future<Output = Result<HttpResponse, ApiError>> + 'static,
     {
         let Some(keyed) = keyed else {
             return execute(None).await;
@@ -205,37 +205,18 @@ impl IdempotencyService {
                 return Err(ApiError::IdempotencyKeyReused);
             }
         };
-        let result = execute(lease.resumed).await;
-        let store = is_final(&result);
-        let response = match result {
-            Ok(response) => response,
-            Err(error) => error.error_response(),
-        };
-        if !store {
-            let release = Release {
-                merchant: merchant.clone(),
-                key: keyed.key,
-                token: lease.token,
-            };
-            if !matches!(self.actor.send(release).await, Ok(Ok(()))) {
-                tracing::warn!(merchant_id = %merchant, "idempotency key not released; it frees up after the lock timeout");
-            }
-            return Ok(response);
-        }
-        let (head, body) = response.into_parts();
-        let bytes = to_bytes(body).await.map_err(|_| ApiError::Internal)?;
-        let complete = Complete {
-            merchant: merchant.clone(),
-            key: keyed.key,
-            token: lease.token,
-            status: head.status().as_u16(),
-            body: bytes.to_vec(),
-        };
-        if !matches!(self.actor.send(complete).await, Ok(Ok(()))) {
-            // The change is committed; a retry after the lock timeout finds it from the payment.
-            tracing::warn!(merchant_id = %merchant, "idempotent response not stored");
-        }
-        Ok(head.set_body(bytes).map_into_boxed_body())
+        // Finish the claimed work even if the client goes away. actix-web's HTTP/1 dispatcher keeps
+        // polling a handler after a disconnect today, but nothing promises it (a timeout middleware
+        // would drop the future), and a claim abandoned half-way blocks its key until the lock
+        // timeout. A task of its own runs to the end and stores (or releases) the answer.
+        let work = finish(
+            self.actor.clone(),
+            merchant.clone(),
+            keyed.key,
+            lease.token,
+            execute(lease.resumed),
+        );
+        actix_web::rt::spawn(work).await.map_err(|_| ApiError::Internal)?
     }
 
     fn audit_conflict(&self, merchant: &MerchantId, keyed: &KeyedRequest, outcome: &str) {
@@ -248,6 +229,51 @@ impl IdempotencyService {
             detail,
         );
     }
+}
+
+/// Runs the claimed work, then stores its answer, or releases the key if nothing changed.
+async fn finish(
+    actor: Addr<IdempotencyActor>,
+    merchant: MerchantId,
+    key: IdempotencyKey,
+    token: String,
+    work: impl Future<Output = Result<HttpResponse, ApiError>>,
+) -> Result<HttpResponse, ApiError> {
+    let result = work.await;
+    let store = is_final(&result);
+    let response = match result {
+        Ok(response) => response,
+        Err(error) => error.error_response(),
+    };
+    if !store {
+        if !matches!(
+            actor
+                .send(Release {
+                    merchant: merchant.clone(),
+                    key,
+                    token
+                })
+                .await,
+            Ok(Ok(()))
+        ) {
+            tracing::warn!(merchant_id = %merchant, "idempotency key not released; it frees up after the lock timeout");
+        }
+        return Ok(response);
+    }
+    let (head, body) = response.into_parts();
+    let bytes = to_bytes(body).await.map_err(|_| ApiError::Internal)?;
+    let complete = Complete {
+        merchant: merchant.clone(),
+        key,
+        token,
+        status: head.status().as_u16(),
+        body: bytes.to_vec(),
+    };
+    if !matches!(actor.send(complete).await, Ok(Ok(()))) {
+        // The change is committed; a retry after the lock timeout finds it from the payment.
+        tracing::warn!(merchant_id = %merchant, "idempotent response not stored");
+    }
+    Ok(head.set_body(bytes).map_into_boxed_body())
 }
 
 /// Whether a result is the request's final answer (stored) or leaves nothing changed (released).

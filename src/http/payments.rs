@@ -112,7 +112,7 @@ pub async fn capture(
     let change = Change::Capture {
         amount: parse::optional_amount(body.amount)?,
     };
-    change_payment(&state, &idempotency, merchant, &path, key, change, |outcome| {
+    change_payment(state, &idempotency, merchant, &path, key, change, |outcome| {
         Ok(HttpResponse::Ok().json(PaymentView::from(outcome.payment)))
     })
     .await
@@ -128,7 +128,7 @@ pub async fn cancel(
         key,
     }: KeyedJson<CancelBody>,
 ) -> Result<HttpResponse, ApiError> {
-    change_payment(&state, &idempotency, merchant, &path, key, Change::Cancel, |outcome| {
+    change_payment(state, &idempotency, merchant, &path, key, Change::Cancel, |outcome| {
         Ok(HttpResponse::Ok().json(PaymentView::from(outcome.payment)))
     })
     .await
@@ -145,7 +145,7 @@ pub async fn refund(
         amount: parse::optional_amount(body.amount)?,
         reason: parse::refund_reason(body.reason)?,
     };
-    change_payment(&state, &idempotency, merchant, &path, key, change, |outcome| {
+    change_payment(state, &idempotency, merchant, &path, key, change, |outcome| {
         let refund = outcome.refund.ok_or(ApiError::Internal)?;
         Ok(HttpResponse::Created().json(RefundView::from(refund)))
     })
@@ -154,13 +154,13 @@ pub async fn refund(
 
 /// Runs a merchant's change through the payment's actor, under its idempotency key if it has one.
 async fn change_payment(
-    state: &AppState,
+    state: web::Data<AppState>,
     idempotency: &IdempotencyService,
     merchant: MerchantId,
     raw_id: &str,
     key: Option<KeyedRequest>,
     change: Change,
-    render: impl FnOnce(Outcome) -> Result<HttpResponse, ApiError>,
+    render: impl FnOnce(Outcome) -> Result<HttpResponse, ApiError> + 'static,
 ) -> Result<HttpResponse, ApiError> {
     let id: PaymentId = parse::payment_id(raw_id)?;
     let mut target = Target::default();
@@ -181,7 +181,7 @@ async fn change_payment(
     idempotency
         .run(&owner, key, target, |resumed| async move {
             if let Some(version) = resumed.and_then(|r| r.payment_version) {
-                if let Some(outcome) = resume::committed_change(state, &merchant, &id, version, &change).await? {
+                if let Some(outcome) = resume::committed_change(&state, &merchant, &id, version, &change).await? {
                     return render(outcome);
                 }
             }

@@ -191,6 +191,30 @@ async fn a_key_in_use_is_409_with_retry_after(backend: Backend) {
     expect_json(first, StatusCode::CREATED).await;
 }
 
+async fn a_client_that_gives_up_gets_the_answer_on_its_retry(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, &[("SANDBOX_LATENCY_MS", "800")]).await else {
+        return;
+    };
+    let body = new_payment(1_000, true);
+    let gave_up = app
+        .client
+        .post(app.url("/api/v1/payments"))
+        .bearer_auth(&app.token)
+        .header("Idempotency-Key", "k-impatient")
+        .json(&body)
+        .timeout(Duration::from_millis(200))
+        .send()
+        .await;
+    assert!(gave_up.is_err(), "the client hung up before the answer");
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    // The work went on without the client, so the retry is answered at once, not blocked for the
+    // lock timeout.
+    let retry = post_keyed(&app, &app.token, "/api/v1/payments", "k-impatient", &body).await;
+    assert_eq!(retry.headers()["idempotent-replayed"], "true");
+    assert_eq!(expect_json(retry, StatusCode::CREATED).await["status"], "succeeded");
+    assert_eq!(payment_count(&app, &app.token).await, 1);
+}
+
 /// Simulates a process that died after committing the change but before storing its response:
 /// the claim is back in progress, with a lock long expired.
 async fn orphan_the_claim(app: &TestApp, key: &str) {
@@ -311,6 +335,16 @@ mod by_backend {
     #[actix_web::test]
     async fn a_retry_after_a_crash_finds_the_committed_change_postgres() {
         a_retry_after_a_crash_finds_the_committed_change_instead_of_repeating_it(Backend::Postgres).await;
+    }
+
+    #[actix_web::test]
+    async fn a_client_that_gives_up_gets_the_answer_on_its_retry_sqlite() {
+        a_client_that_gives_up_gets_the_answer_on_its_retry(Backend::Sqlite).await;
+    }
+
+    #[actix_web::test]
+    async fn a_client_that_gives_up_gets_the_answer_on_its_retry_postgres() {
+        a_client_that_gives_up_gets_the_answer_on_its_retry(Backend::Postgres).await;
     }
 
     #[actix_web::test]
