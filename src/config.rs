@@ -133,7 +133,32 @@ pub struct ActorSettings {
 #[serde(deny_unknown_fields)]
 pub struct ProviderSettings {
     pub timeout_secs: u64,
+    /// Overrides `timeout_secs` with millisecond precision when set.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
     pub max_concurrency: usize,
+    pub max_attempts: u32,
+    pub base_backoff_ms: u64,
+    pub max_backoff_ms: u64,
+    pub breaker_threshold: u32,
+    pub breaker_cooldown_secs: u64,
+    pub reconcile_interval_secs: u64,
+    pub reconcile_min_age_secs: u64,
+    pub webhook_tolerance_secs: u64,
+    #[serde(default)]
+    pub routes: Vec<crate::providers::config::RouteRule>,
+    pub stripe: crate::providers::config::StripeSettings,
+    pub paystack: crate::providers::config::PaystackSettings,
+    pub flutterwave: crate::providers::config::FlutterwaveSettings,
+    pub paypal: crate::providers::config::PaypalSettings,
+}
+
+impl ProviderSettings {
+    pub fn timeout(&self) -> Duration {
+        self.timeout_ms
+            .map(Duration::from_millis)
+            .unwrap_or(Duration::from_secs(self.timeout_secs))
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -167,6 +192,8 @@ pub enum ConfigError {
 enum Kind {
     Str,
     Int,
+    /// A JSON document (lists and tables, e.g. routing rules).
+    Json,
 }
 
 const ENV_KEYS: &[(&str, &str, Kind)] = &[
@@ -200,6 +227,50 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ),
     ("AUDIT_INTERVAL_MS", "audit.interval_ms", Kind::Int),
     ("AUDIT_BATCH_SIZE", "audit.batch_size", Kind::Int),
+    ("PROVIDER_TIMEOUT_MS", "providers.timeout_ms", Kind::Int),
+    ("PROVIDER_MAX_ATTEMPTS", "providers.max_attempts", Kind::Int),
+    ("PROVIDER_BACKOFF_MS", "providers.base_backoff_ms", Kind::Int),
+    ("PROVIDER_BREAKER_THRESHOLD", "providers.breaker_threshold", Kind::Int),
+    (
+        "PROVIDER_BREAKER_COOLDOWN_SECS",
+        "providers.breaker_cooldown_secs",
+        Kind::Int,
+    ),
+    (
+        "RECONCILE_INTERVAL_SECS",
+        "providers.reconcile_interval_secs",
+        Kind::Int,
+    ),
+    ("RECONCILE_MIN_AGE_SECS", "providers.reconcile_min_age_secs", Kind::Int),
+    ("WEBHOOK_TOLERANCE_SECS", "providers.webhook_tolerance_secs", Kind::Int),
+    ("PROVIDER_ROUTES", "providers.routes", Kind::Json),
+    // Aliases first: when both are set, the documented name wins.
+    ("STRIPE_API_KEY", "providers.stripe.secret_key", Kind::Str),
+    ("STRIPE_SECRET_KEY", "providers.stripe.secret_key", Kind::Str),
+    ("STRIPE_WEBHOOK_SECRET", "providers.stripe.webhook_secret", Kind::Str),
+    ("STRIPE_API_BASE", "providers.stripe.api_base", Kind::Str),
+    ("PAYSTACK_API_KEY", "providers.paystack.secret_key", Kind::Str),
+    ("PAYSTACK_SECRET_KEY", "providers.paystack.secret_key", Kind::Str),
+    ("PAYSTACK_API_BASE", "providers.paystack.api_base", Kind::Str),
+    ("FLUTTERWAVE_API_KEY", "providers.flutterwave.secret_key", Kind::Str),
+    ("FLUTTERWAVE_SECRET_KEY", "providers.flutterwave.secret_key", Kind::Str),
+    (
+        "FLUTTERWAVE_SECRET_HASH",
+        "providers.flutterwave.secret_hash",
+        Kind::Str,
+    ),
+    ("FLUTTERWAVE_API_BASE", "providers.flutterwave.api_base", Kind::Str),
+    ("PAYPAL_CLIENT_ID", "providers.paypal.client_id", Kind::Str),
+    ("PAYPAL_CLIENT_SECRET", "providers.paypal.client_secret", Kind::Str),
+    ("PAYPAL_MODE", "providers.paypal.mode", Kind::Str),
+    ("PAYPAL_WEBHOOK_ID", "providers.paypal.webhook_id", Kind::Str),
+    ("PAYPAL_API_BASE", "providers.paypal.api_base", Kind::Str),
+    (
+        "PAYPAL_WEBHOOK_VERIFICATION",
+        "providers.paypal.webhook_verification",
+        Kind::Str,
+    ),
+    ("PAYPAL_CERT_HOSTS", "providers.paypal.cert_hosts", Kind::Str),
 ];
 
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");
@@ -233,6 +304,10 @@ impl Settings {
                         key: format!("{key} (from {var})"),
                         message: "expected an integer".into(),
                     })?),
+                    Kind::Json => serde_json::from_str::<toml::Value>(raw).map_err(|e| ConfigError::Invalid {
+                        key: format!("{key} (from {var})"),
+                        message: format!("expected JSON: {e}"),
+                    })?,
                 };
                 set(&mut merged, key, value);
             }
@@ -285,6 +360,10 @@ impl Settings {
         if self.audit.interval_ms == 0 || self.audit.batch_size == 0 {
             return invalid("audit", "interval_ms and batch_size must be at least 1");
         }
+        crate::providers::config::validate(&self.providers).map_err(|(key, message)| ConfigError::Invalid {
+            key: format!("providers.{key}"),
+            message,
+        })?;
         if self.log.level.parse::<tracing_subscriber::EnvFilter>().is_err() {
             return invalid("log.level", "not a valid log filter (e.g. info, payrail=debug)");
         }

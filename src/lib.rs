@@ -8,12 +8,15 @@
 //! - [`http`]: routes, request parsing, wire format, error mapping.
 //! - [`store`]: the `PaymentStore` (and the idempotency and audit stores) over sqlx, SQLite and
 //!   PostgreSQL, with migrations.
-//! - [`providers`]: provider adapters (the sandbox today) and their `ProviderClient` actors.
+//! - [`providers`]: provider adapters (sandbox, Stripe, …), routing, and their `ProviderClient` actors.
+//! - [`webhooks`]: signed provider webhooks in: verify, dedupe, apply; [`reconcile`]: the reconciler.
 
 pub mod auth;
 pub mod config;
 pub mod http;
 pub mod providers;
+pub mod reconcile;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod webhooks;

@@ -22,6 +22,8 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Ask providers about payments left pending or processing, settle them, and exit.
+    Reconcile,
     /// Print a bearer token for a merchant, signed with the configured JWT_SECRET.
     Token {
         #[arg(long)]
@@ -56,6 +58,7 @@ async fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
         Command::Migrate => migrate(settings).await,
+        Command::Reconcile => reconcile(settings).await,
         Command::Token { merchant, ttl_secs } => token(&settings, &merchant, ttl_secs),
         Command::Audit {
             command: AuditCommand::Verify,
@@ -72,11 +75,16 @@ async fn main() -> ExitCode {
 
 async fn serve(settings: Settings) -> Result<(), String> {
     telemetry::init(&settings.log);
+    let providers: Vec<String> = payrail::providers::configured(&settings)
+        .iter()
+        .map(|p| p.name().to_owned())
+        .collect();
     let summary = format!(
-        "payrail listening on http://{}:{{port}} ({}, database {}, providers: sandbox)",
+        "payrail listening on http://{}:{{port}} ({}, database {}, providers: {})",
         settings.http.host,
         format!("{:?}", settings.environment).to_lowercase(),
-        redact_url(&settings.database.url)
+        redact_url(&settings.database.url),
+        providers.join(", ")
     );
     let app = Application::build(settings).await.map_err(|e| e.to_string())?;
     println!("{}", summary.replace("{port}", &app.port().to_string()));
@@ -113,6 +121,25 @@ async fn audit_verify(settings: Settings) -> Result<(), String> {
         }
         Err(broken) => Err(broken.to_string()),
     }
+}
+
+async fn reconcile(settings: Settings) -> Result<(), String> {
+    telemetry::init(&settings.log);
+    let database = store::open(&settings.database).await.map_err(|e| e.to_string())?;
+    database.migrate().await.map_err(|e| e.to_string())?;
+    let (supervisor, providers) = payrail::startup::start_supervisor(&settings, database.store());
+    let report = payrail::reconcile::run_once(&database, &supervisor, std::time::Duration::ZERO).await;
+    println!(
+        "reconciled: {} examined, {} settled, {} errors (providers: {})",
+        report.examined,
+        report.settled,
+        report.errors,
+        providers.join(", ")
+    );
+    if report.errors > 0 {
+        return Err("some payments could not be reconciled".into());
+    }
+    Ok(())
 }
 
 fn token(settings: &Settings, merchant: &str, ttl_secs: u64) -> Result<(), String> {

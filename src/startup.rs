@@ -14,7 +14,7 @@ use actix_web::{web, App, HttpServer};
 use payrail_actors::actors::{PaymentSupervisor, SupervisorSettings};
 use payrail_actors::domain::MerchantId;
 use payrail_actors::operation::Dependencies;
-use payrail_actors::ports::SystemClock;
+use payrail_actors::ports::{PaymentStore, SystemClock};
 
 use crate::auth::{generate_secret, Jwt};
 use crate::config::{Environment, Settings};
@@ -79,20 +79,23 @@ impl Application {
             Environment::Production => None,
         };
 
-        let clients = providers::start_clients(&settings);
-        let mut provider_names: Vec<String> = clients.keys().cloned().collect();
-        provider_names.sort();
-        let supervisor = PaymentSupervisor::new(
-            Dependencies {
-                store: Arc::clone(&store),
-                providers: clients,
-                clock: Arc::new(SystemClock),
-            },
-            SupervisorSettings {
-                idle_timeout: Duration::from_secs(settings.actors.idle_timeout_secs),
-                queue_per_payment: settings.actors.queue_per_payment,
-                max_in_flight: settings.actors.max_in_flight,
-            },
+        let (supervisor, provider_names) = start_supervisor(&settings, Arc::clone(&store));
+        let routes = providers::Router::new(
+            settings.providers.routes.clone(),
+            provider_names.clone(),
+            providers::DEFAULT_PROVIDER,
+        );
+        let webhooks = Arc::new(crate::webhooks::Webhooks::new(
+            &settings,
+            database.clone(),
+            supervisor.clone(),
+        ));
+        // At start-up, then periodically: settle payments left awaiting their provider.
+        crate::reconcile::spawn_periodic(
+            database.clone(),
+            supervisor.clone(),
+            Duration::from_secs(settings.providers.reconcile_interval_secs.max(1)),
+            Duration::from_secs(settings.providers.reconcile_min_age_secs),
         );
 
         let state = web::Data::new(AppState {
@@ -100,6 +103,8 @@ impl Application {
             store,
             provider_names,
             default_provider: providers::DEFAULT_PROVIDER.to_owned(),
+            routes,
+            webhooks,
         });
         let jwt = web::Data::new(jwt);
         let audit = web::Data::new(audit);
@@ -201,4 +206,25 @@ fn start_audit_and_idempotency(
     let key = fingerprint_key(config.secret.as_ref(), jwt_secret);
     let idempotency = IdempotencyService::new(IdempotencyActor::new(logic).start(), audit.clone(), key);
     (audit, idempotency)
+}
+
+/// The provider clients and the payment supervisor over `store`; also what `payrail reconcile`
+/// runs without the HTTP server. Returns the configured provider names, sorted.
+pub fn start_supervisor(settings: &Settings, store: Arc<dyn PaymentStore>) -> (PaymentSupervisor, Vec<String>) {
+    let clients = providers::start_clients(settings);
+    let mut provider_names: Vec<String> = clients.keys().cloned().collect();
+    provider_names.sort();
+    let supervisor = PaymentSupervisor::new(
+        Dependencies {
+            store,
+            providers: clients,
+            clock: Arc::new(SystemClock),
+        },
+        SupervisorSettings {
+            idle_timeout: Duration::from_secs(settings.actors.idle_timeout_secs),
+            queue_per_payment: settings.actors.queue_per_payment,
+            max_in_flight: settings.actors.max_in_flight,
+        },
+    );
+    (supervisor, provider_names)
 }

@@ -4,6 +4,7 @@
 //! - [`domain`]: money, ids, cards, statuses, events and the state machine (`Payment::apply`).
 //! - [`ports`]: the traits the service implements — `PaymentStore`, `Provider`, `Clock`.
 //! - [`operation`]: what a payment actor does with one request (decide, call provider, persist).
+//! - [`settlement`]: reconciliation and provider webhooks settling what the provider decided.
 //! - [`actors`]: `PaymentActor`, `PaymentSupervisor`, `ProviderClient`.
 //! - [`idempotency`]: idempotency keys — the claim logic, its store port and `IdempotencyActor`.
 //! - [`audit`]: the hash-chained audit log — the chain, its store port and `AuditActor`.
@@ -17,3 +18,4 @@ pub mod domain;
 pub mod idempotency;
 pub mod operation;
 pub mod ports;
+pub mod settlement;

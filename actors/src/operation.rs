@@ -13,22 +13,30 @@ use actix::Addr;
 
 use crate::actors::{ProviderCall, ProviderClient};
 use crate::domain::{
-    Amount, AuthorizationOutcome, CardDetails, Command, DomainError, MerchantId, NewPayment, Payment, PaymentId,
+    Amount, AuthorizationOutcome, Command, DomainError, MerchantId, NewPayment, Payment, PaymentId, PaymentMethod,
     Refund, RefundId, RefundReason, Transition,
 };
 use crate::ports::{
     AuthorizeRequest, CancelRequest, CaptureRequest, Clock, PaymentStore, ProviderError, RefundRequest, StoreError,
 };
+use crate::settlement;
+pub use crate::settlement::ProviderUpdate;
 
 /// A state-changing request for one payment.
 #[derive(Clone, Debug)]
 pub enum Operation {
     Create {
         payment: NewPayment,
-        card: Box<CardDetails>,
+        method: Box<PaymentMethod>,
+        /// Providers to try, in order, if `payment.provider` certainly did not act (routing rules).
+        fallbacks: Vec<String>,
     },
     /// A change a merchant asks of one of its existing payments.
     Change { merchant: MerchantId, change: Change },
+    /// Ask the provider what became of a payment still awaiting its answer, and settle it.
+    Reconcile,
+    /// `provider` told us (by webhook) what became of the payment or one of its refunds.
+    ProviderUpdate { provider: String, update: ProviderUpdate },
 }
 
 /// A merchant's change to an existing payment.
@@ -48,6 +56,8 @@ impl Operation {
     pub fn name(&self) -> &'static str {
         match self {
             Operation::Create { .. } => "create",
+            Operation::Reconcile => "reconcile",
+            Operation::ProviderUpdate { .. } => "provider_update",
             Operation::Change {
                 change: Change::Capture { .. },
                 ..
@@ -98,7 +108,11 @@ pub struct Dependencies {
 }
 
 impl Dependencies {
-    async fn call<R: Send + 'static>(&self, provider: &str, call: ProviderCall<R>) -> Result<R, ProviderError> {
+    pub(crate) async fn call<R: Send + 'static>(
+        &self,
+        provider: &str,
+        call: ProviderCall<R>,
+    ) -> Result<R, ProviderError> {
         let client = self
             .providers
             .get(provider)
@@ -109,7 +123,7 @@ impl Dependencies {
             .map_err(|_| ProviderError::Unavailable("provider client stopped".into()))?
     }
 
-    async fn commit(&self, transition: Transition) -> Result<Payment, StoreError> {
+    pub(crate) async fn commit(&self, transition: Transition) -> Result<Payment, StoreError> {
         self.store.commit(&transition).await?;
         Ok(transition.payment)
     }
@@ -126,7 +140,21 @@ pub async fn execute(
     let started = Instant::now();
     let name = operation.name();
     let result = match operation {
-        Operation::Create { payment, card } => create(deps, payment, *card).await,
+        Operation::Create {
+            payment,
+            method,
+            fallbacks,
+        } => create(deps, payment, *method, fallbacks).await,
+        Operation::Reconcile => match current(deps, id, cached).await {
+            Ok(payment) => settlement::reconcile(deps, payment).await,
+            Err(error) => Err(error),
+        },
+        Operation::ProviderUpdate { provider, update } => match current(deps, id, cached).await {
+            // Only the payment's own provider speaks for it.
+            Ok(payment) if payment.provider == provider => settlement::apply_update(deps, payment, update).await,
+            Ok(_) => Err(PaymentError::NotFound),
+            Err(error) => Err(error),
+        },
         Operation::Change {
             merchant,
             change: requested,
@@ -148,11 +176,16 @@ async fn current(deps: &Dependencies, id: &PaymentId, cached: Option<Payment>) -
     }
 }
 
-async fn create(deps: &Dependencies, new: NewPayment, card: CardDetails) -> Result<Outcome, PaymentError> {
+async fn create(
+    deps: &Dependencies,
+    new: NewPayment,
+    method: PaymentMethod,
+    fallbacks: Vec<String>,
+) -> Result<Outcome, PaymentError> {
     let merchant = new.merchant_id.clone();
     let created = Payment::create(new, deps.clock.now());
     let id = created.payment.id.clone();
-    let pending = match deps.commit(created).await {
+    let mut pending = match deps.commit(created).await {
         Ok(pending) => pending,
         // The id exists: an idempotent retry resuming a create whose process died. The payment's
         // persisted state decides: still `pending` → authorise it now (same provider key, so the
@@ -171,40 +204,57 @@ async fn create(deps: &Dependencies, new: NewPayment, card: CardDetails) -> Resu
         },
         Err(error) => return Err(error.into()),
     };
-    let request = AuthorizeRequest {
-        payment_id: pending.id.clone(),
-        amount: pending.amount,
-        currency: pending.currency,
-        capture: pending.capture_method == crate::domain::CaptureMethod::Automatic,
-        card,
-        description: pending.description.clone(),
-        idempotency_key: format!("{}:authorize", pending.id),
-    };
-    let answer = deps
-        .call(
-            &pending.provider,
-            ProviderCall::new(move |provider| {
-                let request = request.clone();
-                async move { provider.authorize(request).await }
-            }),
-        )
-        .await;
-    let outcome = match answer {
-        Ok(outcome) => outcome,
-        Err(ProviderError::Timeout) => AuthorizationOutcome::Unknown {
-            provider_reference: None,
-        },
-        // Certainly not executed, or refused outright: no money moved, so the payment fails.
-        Err(ProviderError::Unavailable(message)) => AuthorizationOutcome::Declined {
-            provider_reference: None,
-            code: "provider_unavailable".into(),
-            message,
-        },
-        Err(ProviderError::Rejected { code, message }) => AuthorizationOutcome::Declined {
-            provider_reference: None,
-            code,
-            message,
-        },
+    let mut fallbacks = fallbacks
+        .into_iter()
+        .filter(|p| *p != pending.provider)
+        .collect::<Vec<_>>()
+        .into_iter();
+    let outcome = loop {
+        let request = AuthorizeRequest {
+            payment_id: pending.id.clone(),
+            amount: pending.amount,
+            currency: pending.currency,
+            capture: pending.capture_method == crate::domain::CaptureMethod::Automatic,
+            method: method.clone(),
+            description: pending.description.clone(),
+            idempotency_key: format!("{}:authorize", pending.id),
+        };
+        let answer = deps
+            .call(
+                &pending.provider,
+                ProviderCall::new(move |provider| {
+                    let request = request.clone();
+                    async move { provider.authorize(request).await }
+                }),
+            )
+            .await;
+        break match answer {
+            Ok(outcome) => outcome,
+            // Sent, and maybe acted on: never guess, never charge elsewhere; reconcile later.
+            Err(ProviderError::Timeout) | Err(ProviderError::Failed(_)) => AuthorizationOutcome::Unknown {
+                provider_reference: None,
+            },
+            // Certainly not executed: no money moved, so the next provider may be tried. The move
+            // is committed before that provider hears of the payment.
+            Err(ProviderError::Unavailable(message)) => match fallbacks.next() {
+                Some(next) => {
+                    tracing::warn!(payment_id = %pending.id, from = %pending.provider, to = %next, reason = %message, "payment rerouted to fallback provider");
+                    let reroute = pending.apply(Command::Reroute { provider: next }, deps.clock.now())?;
+                    pending = deps.commit(reroute).await?;
+                    continue;
+                }
+                None => AuthorizationOutcome::Declined {
+                    provider_reference: None,
+                    code: "provider_unavailable".into(),
+                    message,
+                },
+            },
+            Err(ProviderError::Rejected { code, message }) => AuthorizationOutcome::Declined {
+                provider_reference: None,
+                code,
+                message,
+            },
+        };
     };
     let transition = pending.apply(Command::RecordAuthorization(outcome), deps.clock.now())?;
     let payment = deps.commit(transition).await?;

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    Amount, AuthorizationOutcome, CardDetails, Currency, EventId, MerchantId, Payment, PaymentEvent, PaymentId, Refund,
-    RefundId, RefundReason, RefundStatus, Transition,
+    Amount, AuthorizationOutcome, Currency, EventId, MerchantId, Payment, PaymentEvent, PaymentId, PaymentMethod,
+    Refund, RefundId, RefundReason, RefundStatus, Transition,
 };
 
 /// Why the store could not do what was asked.
@@ -97,6 +97,23 @@ pub enum ProviderError {
     /// Sent, but no answer in time: the outcome is unknown and must be reconciled, never guessed.
     #[error("provider timed out; outcome unknown")]
     Timeout,
+    /// The provider failed while handling the request (a 5xx other than 503): it may have acted.
+    /// Retrying with the same idempotency key is safe, routing elsewhere is not; if retries run
+    /// out, the outcome is unknown, as for a timeout.
+    #[error("provider failed while processing: {0}")]
+    Failed(String),
+}
+
+impl ProviderError {
+    /// Worth another attempt with the same idempotency key.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, ProviderError::Unavailable(_) | ProviderError::Failed(_))
+    }
+
+    /// Counts against the provider's circuit breaker (a refusal is a healthy provider's answer).
+    pub fn is_provider_fault(&self) -> bool {
+        !matches!(self, ProviderError::Rejected { .. })
+    }
 }
 
 /// What the provider is asked to authorise.
@@ -107,7 +124,7 @@ pub struct AuthorizeRequest {
     pub currency: Currency,
     /// Capture in the same step (automatic capture).
     pub capture: bool,
-    pub card: CardDetails,
+    pub method: PaymentMethod,
     pub description: Option<String>,
     /// payrail's own idempotency key for this call, stable across retries.
     pub idempotency_key: String,
@@ -140,6 +157,16 @@ pub struct RefundRequest {
     pub idempotency_key: String,
 }
 
+/// Ask the provider what became of a payment, by payrail's payment id (which every adapter sends
+/// as its reference or metadata) and the provider's own reference when payrail has one.
+#[derive(Debug, Clone)]
+pub struct RetrieveRequest {
+    pub payment_id: PaymentId,
+    pub provider_reference: Option<String>,
+    pub amount: Amount,
+    pub currency: Currency,
+}
+
 /// The provider's answer to a refund request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundOutcome {
@@ -157,6 +184,13 @@ pub trait Provider: Send + Sync + 'static {
     async fn capture(&self, request: CaptureRequest) -> Result<(), ProviderError>;
     async fn cancel(&self, request: CancelRequest) -> Result<(), ProviderError>;
     async fn refund(&self, request: RefundRequest) -> Result<RefundOutcome, ProviderError>;
+    /// The provider's current view of an authorisation, for reconciliation. `Unknown` when the
+    /// provider has no record of it (yet) or cannot say.
+    async fn retrieve(&self, _request: RetrieveRequest) -> Result<AuthorizationOutcome, ProviderError> {
+        Ok(AuthorizationOutcome::Unknown {
+            provider_reference: None,
+        })
+    }
 }
 
 /// The time, injectable so logic that depends on it can be tested.

@@ -191,6 +191,13 @@ impl From<PaymentError> for ApiError {
                 code: "provider_unavailable".into(),
                 message: "the payment provider could not be reached; nothing was changed".into(),
             },
+            PaymentError::Provider(ProviderError::Failed(reason)) => {
+                tracing::warn!(%reason, "provider failed while processing");
+                ApiError::Provider {
+                    code: "provider_error".into(),
+                    message: "the payment provider failed; retry the same request".into(),
+                }
+            }
             PaymentError::Provider(ProviderError::Timeout) => ApiError::Provider {
                 code: "provider_timeout".into(),
                 message: "the payment provider did not answer in time; retry with the same request".into(),

@@ -11,6 +11,7 @@ pub mod idempotency;
 mod parse;
 mod payments;
 mod resume;
+mod webhooks;
 mod wire;
 
 use std::sync::Arc;
@@ -27,12 +28,18 @@ pub struct AppState {
     pub store: Arc<dyn PaymentStore>,
     pub provider_names: Vec<String>,
     pub default_provider: String,
+    /// Provider routing rules (currency, amount, priority → providers in order).
+    pub routes: crate::providers::Router,
+    /// Webhook verification, dedupe and dispatch.
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
 }
 
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(health::health))
         .route("/ready", web::get().to(health::ready))
+        .route("/api/v1/webhooks/{provider}", web::post().to(webhooks::receive))
+        .route("/api/v1/payments/webhook", web::post().to(webhooks::receive_by_query))
         .service(web::scope("/api/v1/payments").configure(payment_routes))
         .service(web::scope("/payments").configure(payment_routes));
 }

@@ -4,7 +4,7 @@
 use chrono::Datelike;
 use payrail_actors::domain::{
     Amount, CaptureMethod, CardDetails, CardNumber, Currency, Cvc, DomainError, EventId, MerchantId, NewPayment,
-    PaymentId, RefundReason,
+    PaymentId, PaymentMethod, PaymentToken, RefundReason,
 };
 use payrail_actors::ports::PageRequest;
 
@@ -51,13 +51,13 @@ fn bounded(value: Option<String>, max: usize, param: &str) -> Result<Option<Stri
     }
 }
 
-/// A create request as a new payment plus the card to authorise (kept only in memory).
+/// A create request as a new payment plus the card or token to authorise (kept only in memory).
 pub fn new_payment(
     merchant: MerchantId,
     body: CreatePaymentBody,
     providers: &[String],
     default_provider: &str,
-) -> Result<(NewPayment, CardDetails), ApiError> {
+) -> Result<(NewPayment, PaymentMethod), ApiError> {
     let amount = amount(body.amount, "amount")?;
     let currency = Currency::parse(&body.currency).map_err(|_| {
         ApiError::invalid(
@@ -94,22 +94,7 @@ pub fn new_payment(
             ));
         }
     }
-    let method = body.payment_method;
-    if method.kind != "card" {
-        return Err(ApiError::invalid(
-            "invalid_payment_method",
-            "payment_method.type must be card",
-            "payment_method.type",
-        ));
-    }
-    let card = method.card.ok_or_else(|| {
-        ApiError::invalid(
-            "parameter_missing",
-            "missing required parameter `payment_method.card`",
-            "payment_method.card",
-        )
-    })?;
-    let card = card_details(card.number, card.exp_month, card.exp_year, card.cvc)?;
+    let method = payment_method(body.payment_method)?;
     let new = NewPayment {
         id: PaymentId::generate(),
         merchant_id: merchant,
@@ -124,9 +109,37 @@ pub fn new_payment(
         order_id: bounded(body.order_id, ORDER_ID_MAX, "order_id")?,
         description: bounded(body.description, DESCRIPTION_MAX, "description")?,
         metadata,
-        card: Some(card.summary()),
+        card: method.card().map(CardDetails::summary),
     };
-    Ok((new, card))
+    Ok((new, method))
+}
+
+fn payment_method(method: crate::http::wire::PaymentMethodBody) -> Result<PaymentMethod, ApiError> {
+    let missing = |param: &'static str| {
+        ApiError::invalid(
+            "parameter_missing",
+            format!("missing required parameter `{param}`"),
+            param,
+        )
+    };
+    match method.kind.as_str() {
+        "card" => {
+            let card = method.card.ok_or_else(|| missing("payment_method.card"))?;
+            let card = card_details(card.number, card.exp_month, card.exp_year, card.cvc)?;
+            Ok(PaymentMethod::Card(card))
+        }
+        "token" => {
+            let token = method.token.ok_or_else(|| missing("payment_method.token"))?;
+            let token = PaymentToken::parse(&token)
+                .map_err(|e| ApiError::invalid("invalid_payment_method", e.to_string(), "payment_method.token"))?;
+            Ok(PaymentMethod::Token(token))
+        }
+        _ => Err(ApiError::invalid(
+            "invalid_payment_method",
+            "payment_method.type must be card or token",
+            "payment_method.type",
+        )),
+    }
 }
 
 fn card_details(number: String, exp_month: i64, exp_year: i64, cvc: String) -> Result<CardDetails, ApiError> {

@@ -25,8 +25,22 @@ pub async fn create(
     AuthenticatedMerchant(merchant): AuthenticatedMerchant,
     KeyedJson { body, key }: KeyedJson<CreatePaymentBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let (mut payment, card) =
+    let requested = body.provider.is_some();
+    let (mut payment, method) =
         parse::new_payment(merchant.clone(), body, &state.provider_names, &state.default_provider)?;
+    // A provider the request names is used alone; otherwise the routing rules pick it and the
+    // fallbacks to try if it certainly does not act.
+    let mut fallbacks = Vec::new();
+    if !requested {
+        let mut route = state
+            .routes
+            .route(payment.currency.code(), payment.amount.minor_units())
+            .into_iter();
+        if let Some(first) = route.next() {
+            payment.provider = first;
+        }
+        fallbacks = route.collect();
+    }
     let target = Target {
         payment_id: Some(payment.id.clone()),
         payment_version: None,
@@ -40,7 +54,8 @@ pub async fn create(
             let id = payment.id.clone();
             let operation = Operation::Create {
                 payment,
-                card: Box::new(card),
+                method: Box::new(method),
+                fallbacks,
             };
             let outcome = state.supervisor.execute(&id, operation).await?;
             Ok(HttpResponse::Created().json(PaymentView::from(outcome.payment)))

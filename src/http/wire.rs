@@ -28,6 +28,8 @@ pub struct PaymentMethodBody {
     #[serde(rename = "type")]
     pub kind: String,
     pub card: Option<CardBody>,
+    /// A provider-issued token (`"type": "token"`), e.g. Stripe's `pm_…`.
+    pub token: Option<String>,
 }
 
 /// Raw card details: they live only in memory until the provider call.

@@ -8,11 +8,14 @@
 //! | 4000000000009995 | declined, `insufficient_funds` |
 //! | 4000000000000119 | failed, `processing_error` |
 //! | 4000002500003155 | `requires_action` (3-D Secure) |
+//!
+//! Tokens follow Stripe's test PaymentMethods: `pm_card_visa_chargeDeclined` declines,
+//! `pm_card_visa_chargeDeclinedInsufficientFunds` is refused for funds, any other token succeeds.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
-use payrail_actors::domain::{AuthorizationOutcome, RefundStatus};
+use payrail_actors::domain::{AuthorizationOutcome, PaymentMethod, RefundStatus};
 use payrail_actors::ports::{
     AuthorizeRequest, CancelRequest, CaptureRequest, Provider, ProviderError, RefundOutcome, RefundRequest,
 };
@@ -54,7 +57,15 @@ impl Provider for Sandbox {
             code: code.into(),
             message: message.into(),
         };
-        Ok(match request.card.number.expose() {
+        let number = match &request.method {
+            PaymentMethod::Card(card) => card.number.expose(),
+            PaymentMethod::Token(token) => match token.expose() {
+                "pm_card_visa_chargeDeclined" => "4000000000000002",
+                "pm_card_visa_chargeDeclinedInsufficientFunds" => "4000000000009995",
+                _ => "4242424242424242",
+            },
+        };
+        Ok(match number {
             "4000000000000002" => declined("card_declined", "Your card was declined."),
             "4000000000009995" => declined("insufficient_funds", "Your card has insufficient funds."),
             "4000000000000119" => declined("processing_error", "An error occurred while processing your card."),

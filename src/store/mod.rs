@@ -5,6 +5,7 @@ mod audit;
 mod idempotency;
 mod rows;
 mod sql;
+mod webhooks;
 
 pub use audit::verify_chain;
 
@@ -17,6 +18,8 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::config::DatabaseSettings;
+
+pub use webhooks::InboundEvent;
 
 pub static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 pub static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");

@@ -1,6 +1,8 @@
 //! payrail's black-box tests: the real server on a random port, real SQLite and PostgreSQL, HTTP
 //! like a merchant's backend would speak it. One binary, so it compiles and links once.
 
+mod fakes;
+mod flutterwave;
 mod helpers;
 mod sql;
 
@@ -11,7 +13,13 @@ mod crash;
 mod idempotency;
 mod lifecycle;
 mod listing;
+mod paypal;
+mod paystack;
 mod persistence;
+mod resilience;
+mod secrets;
 mod store_conformance;
+mod stripe;
 mod supervision;
 mod validation;
+mod webhooks;

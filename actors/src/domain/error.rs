@@ -33,4 +33,6 @@ pub enum DomainError {
     },
     #[error("unknown refund")]
     UnknownRefund,
+    #[error("the payment method token is malformed")]
+    InvalidPaymentToken,
 }

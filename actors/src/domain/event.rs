@@ -21,10 +21,11 @@ pub enum EventKind {
     Canceled,
     Refunded,
     RefundUpdated,
+    Rerouted,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 10] = [
+    pub const ALL: [EventKind; 11] = [
         EventKind::Created,
         EventKind::Authorized,
         EventKind::Succeeded,
@@ -35,6 +36,7 @@ impl EventKind {
         EventKind::Canceled,
         EventKind::Refunded,
         EventKind::RefundUpdated,
+        EventKind::Rerouted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -49,6 +51,7 @@ impl EventKind {
             EventKind::Canceled => "payment.canceled",
             EventKind::Refunded => "payment.refunded",
             EventKind::RefundUpdated => "refund.updated",
+            EventKind::Rerouted => "payment.rerouted",
         }
     }
 

@@ -105,6 +105,19 @@ pub enum Command {
         status: RefundStatus,
         provider_reference: Option<String>,
     },
+    /// The provider settled (or failed) a refund after it was requested: `refund` is the record as
+    /// stored, `status` what the provider now says.
+    SettleRefund {
+        refund: Refund,
+        status: RefundStatus,
+        provider_reference: Option<String>,
+    },
+    /// A fresh payment moves to a fallback provider because the first one certainly did not act
+    /// (unavailable or circuit open). Persisted before the fallback is called, so a crash never
+    /// leaves the payment pointing at a provider that knows nothing of it.
+    Reroute {
+        provider: String,
+    },
 }
 
 /// A change to persist atomically: the payment row (guarded by `expected_version`), its event, and
@@ -241,6 +254,20 @@ impl Payment {
                 });
                 (EventKind::Refunded, Some(amount.minor_units()))
             }
+            Command::SettleRefund {
+                refund: current,
+                status,
+                provider_reference,
+            } => {
+                let (kind, amount, settled) = next.settle_refund(current, status, provider_reference, now)?;
+                refund = Some(settled);
+                (kind, amount)
+            }
+            Command::Reroute { provider } => {
+                self.require(&[PaymentStatus::Pending], "reroute")?;
+                next.provider = provider;
+                (EventKind::Rerouted, None)
+            }
         };
         let refund_id = refund.as_ref().map(|r: &Refund| r.id.clone());
         let mut event = next.event(kind, Some(self.status), amount, refund_id, now);
@@ -302,6 +329,42 @@ impl Payment {
                 (EventKind::Processing, None)
             }
         })
+    }
+
+    /// A refund's later status. Money promised back (pending, succeeded) stays counted in
+    /// `refunded_amount`; a refund that fails or is canceled gives its amount back to refundable.
+    fn settle_refund(
+        &mut self,
+        mut refund: Refund,
+        status: RefundStatus,
+        provider_reference: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<(EventKind, Option<i64>, Refund), DomainError> {
+        let counts = |s: RefundStatus| matches!(s, RefundStatus::Pending | RefundStatus::Succeeded);
+        if refund.payment_id != self.id {
+            return Err(DomainError::UnknownRefund);
+        }
+        // A settled refund does not come back to life, and a repeated status changes nothing.
+        if refund.status == status
+            || !counts(refund.status)
+            || (refund.status == RefundStatus::Succeeded && counts(status))
+        {
+            return Err(DomainError::InvalidState {
+                operation: "settle a refund of",
+                status: self.status,
+            });
+        }
+        if !counts(status) {
+            self.refunded_amount -= refund.amount.minor_units();
+            self.status = match self.refunded_amount {
+                0 => PaymentStatus::Succeeded,
+                _ => PaymentStatus::PartiallyRefunded,
+            };
+        }
+        refund.status = status;
+        refund.provider_reference = provider_reference.or(refund.provider_reference.take());
+        refund.updated_at = now;
+        Ok((EventKind::RefundUpdated, Some(refund.amount.minor_units()), refund))
     }
 
     fn require(&self, allowed: &[PaymentStatus], operation: &'static str) -> Result<(), DomainError> {

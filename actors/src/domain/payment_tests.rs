@@ -299,3 +299,66 @@ proptest! {
         }
     }
 }
+
+mod provider_updates {
+    use super::*;
+    use crate::domain::{EventKind, RefundId, RefundStatus};
+
+    fn refunded(payment: &Payment, amount: i64, status: RefundStatus) -> (Payment, Refund) {
+        let t = payment
+            .apply(
+                Command::Refund {
+                    id: RefundId::generate(),
+                    amount: Amount::new(amount).unwrap(),
+                    reason: None,
+                    status,
+                    provider_reference: Some("re_1".into()),
+                },
+                Utc::now(),
+            )
+            .unwrap();
+        (t.payment, t.refund.unwrap())
+    }
+
+    fn settle(payment: &Payment, refund: Refund, status: RefundStatus) -> Result<Transition, DomainError> {
+        payment.apply(
+            Command::SettleRefund {
+                refund,
+                status,
+                provider_reference: None,
+            },
+            Utc::now(),
+        )
+    }
+
+    #[test]
+    fn a_failed_refund_gives_its_amount_back_and_a_settled_one_stays_settled() {
+        let paid = captured(1000);
+        let (p, refund) = refunded(&paid, 1000, RefundStatus::Pending);
+        assert_eq!(p.status, PaymentStatus::Refunded);
+        let failed = settle(&p, refund.clone(), RefundStatus::Failed).unwrap();
+        assert_eq!(failed.payment.refunded_amount, 0);
+        assert_eq!(failed.payment.status, PaymentStatus::Succeeded);
+        assert_eq!(failed.event.kind, EventKind::RefundUpdated);
+        assert_eq!(failed.refund.unwrap().status, RefundStatus::Failed);
+        let ok = settle(&p, refund.clone(), RefundStatus::Succeeded).unwrap();
+        assert_eq!(ok.payment.refunded_amount, 1000);
+        let done = ok.refund.unwrap();
+        assert!(
+            settle(&ok.payment, done.clone(), RefundStatus::Succeeded).is_err(),
+            "repeat changes nothing"
+        );
+        assert!(
+            settle(&ok.payment, done, RefundStatus::Pending).is_err(),
+            "no way back to pending"
+        );
+    }
+
+    #[test]
+    fn only_a_pending_payment_is_rerouted() {
+        let paid = captured(1000);
+        assert!(paid
+            .apply(Command::Reroute { provider: "x".into() }, Utc::now())
+            .is_err());
+    }
+}

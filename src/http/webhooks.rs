@@ -1,0 +1,90 @@
+//! `POST /api/v1/webhooks/{provider}` and its alias `POST /api/v1/payments/webhook?gateway=…`.
+//! Authenticated by the provider's signature, not a JWT; the body is taken as raw bytes because
+//! the signature covers them exactly.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+use std::collections::BTreeMap;
+
+use crate::http::audit::{AuditTrail, RequestOrigin};
+use crate::http::{ApiError, AppState};
+use crate::webhooks::{Receipt, WebhookError};
+
+pub async fn receive(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    handle(&state, &path, &req, &body).await
+}
+
+#[derive(Deserialize)]
+pub struct GatewayQuery {
+    gateway: Option<String>,
+}
+
+pub async fn receive_by_query(
+    state: web::Data<AppState>,
+    query: web::Query<GatewayQuery>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let gateway = query
+        .into_inner()
+        .gateway
+        .ok_or_else(|| ApiError::invalid("parameter_missing", "missing required parameter `gateway`", "gateway"))?;
+    handle(&state, &gateway, &req, &body).await
+}
+
+async fn handle(state: &AppState, provider: &str, req: &HttpRequest, body: &[u8]) -> Result<HttpResponse, ApiError> {
+    let receipt = match state.webhooks.receive(provider, req.headers(), body).await {
+        Ok(receipt) => receipt,
+        Err(WebhookError::Signature(reason)) => {
+            // Refused deliveries go to the audit log: provider, reason, address; never the body.
+            if let Some(trail) = req.app_data::<web::Data<AuditTrail>>() {
+                let detail = BTreeMap::from([
+                    ("provider".to_owned(), provider.to_owned()),
+                    ("reason".to_owned(), reason.to_string()),
+                ]);
+                let origin = RequestOrigin::of(req);
+                trail.refusal(
+                    "webhook_signature_rejected",
+                    &origin,
+                    None,
+                    "400 invalid_signature".into(),
+                    detail,
+                );
+            }
+            return Err(WebhookError::Signature(reason).into());
+        }
+        Err(other) => return Err(other.into()),
+    };
+    Ok(HttpResponse::Ok().json(json!({ "received": true, "duplicate": receipt == Receipt::Duplicate })))
+}
+
+impl From<WebhookError> for ApiError {
+    fn from(error: WebhookError) -> Self {
+        match error {
+            WebhookError::NotConfigured(_) => ApiError::NotFound("webhook endpoint"),
+            WebhookError::Signature(reason) => ApiError::InvalidRequest {
+                code: "invalid_signature",
+                message: format!("the webhook could not be verified: {reason}"),
+                param: None,
+            },
+            WebhookError::Malformed => ApiError::InvalidRequest {
+                code: "invalid_event",
+                message: "the webhook body is not a valid event".into(),
+                param: None,
+            },
+            WebhookError::VerifierUnavailable => ApiError::Unavailable {
+                code: "verifier_unavailable",
+                message: "the webhook could not be verified right now; redeliver later",
+            },
+            WebhookError::Store(error) => error.into(),
+            WebhookError::Payment(error) => error.into(),
+        }
+    }
+}

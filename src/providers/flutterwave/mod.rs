@@ -1,0 +1,146 @@
+//! The Flutterwave v3 adapter: tokenized card charges, verification by `tx_ref`, and partial
+//! refunds, in major units, behind the core's `Provider` port. Wire mappings are in
+//! [`transformers`], webhook checks in [`webhook`].
+//!
+//! Raw card charges (`/v3/charges?type=card`) need a 3DES-encrypted payload, a separate encryption
+//! key and PCI DSS enablement by Flutterwave; payrail refuses them with a clear error and takes
+//! Flutterwave card tokens instead. v3 has no idempotency header: `tx_ref` (payrail's payment id)
+//! identifies the charge, and a refund whose answer was lost is reported as an unknown outcome
+//! rather than resent, because a resend could refund twice.
+
+pub mod transformers;
+pub mod webhook;
+
+use async_trait::async_trait;
+use payrail_actors::domain::{AuthorizationOutcome, PaymentMethod};
+use payrail_actors::ports::{
+    AuthorizeRequest, CancelRequest, CaptureRequest, Provider, ProviderError, RefundOutcome, RefundRequest,
+    RetrieveRequest,
+};
+use serde::de::DeserializeOwned;
+
+use crate::config::Secret;
+use crate::providers::http;
+use transformers as wire;
+
+pub struct Flutterwave {
+    client: reqwest::Client,
+    base: String,
+    secret_key: Secret,
+}
+
+impl Flutterwave {
+    pub const NAME: &'static str = "flutterwave";
+
+    pub fn new(client: reqwest::Client, api_base: &str, secret_key: Secret) -> Self {
+        Self {
+            client,
+            base: format!("{}/v3", api_base.trim_end_matches('/')),
+            secret_key,
+        }
+    }
+
+    async fn send<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T, ProviderError> {
+        let response = request
+            .header(reqwest::header::AUTHORIZATION, http::bearer(self.secret_key.expose()))
+            .send()
+            .await
+            .map_err(|e| http::transport_error(Self::NAME, e))?;
+        let status = response.status();
+        let body = response
+            .text()
+            .await
+            .map_err(|e| http::transport_error(Self::NAME, e))?;
+        if !status.is_success() {
+            return Err(wire::error_from(status, &body));
+        }
+        let envelope: wire::Envelope<T> = serde_json::from_str(&body)
+            .map_err(|e| ProviderError::Failed(format!("flutterwave: unexpected response: {e}")))?;
+        match envelope.data {
+            Some(data) if envelope.status == "success" => Ok(data),
+            _ => Err(ProviderError::Rejected {
+                code: "invalid_request".into(),
+                message: envelope.message,
+            }),
+        }
+    }
+}
+
+fn unsupported(what: &str) -> ProviderError {
+    ProviderError::Rejected {
+        code: "operation_not_supported".into(),
+        message: format!("Flutterwave: {what} is not supported"),
+    }
+}
+
+#[async_trait]
+impl Provider for Flutterwave {
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+
+    async fn authorize(&self, request: AuthorizeRequest) -> Result<AuthorizationOutcome, ProviderError> {
+        if !request.capture {
+            return Err(unsupported("manual capture"));
+        }
+        let PaymentMethod::Token(token) = &request.method else {
+            return Err(unsupported("raw card details (send a Flutterwave card token)"));
+        };
+        let body = wire::tokenized_charge_body(&request, token.expose());
+        let sent = self.client.post(format!("{}/tokenized-charges", self.base)).json(&body);
+        let tx: wire::Transaction = self.send(sent).await?;
+        Ok(wire::transaction_outcome(
+            &tx,
+            Some(request.currency),
+            Some(request.amount.minor_units()),
+        ))
+    }
+
+    async fn capture(&self, _request: CaptureRequest) -> Result<(), ProviderError> {
+        Err(unsupported("a separate capture"))
+    }
+
+    async fn cancel(&self, _request: CancelRequest) -> Result<(), ProviderError> {
+        Err(unsupported("voiding an authorisation"))
+    }
+
+    async fn refund(&self, request: RefundRequest) -> Result<RefundOutcome, ProviderError> {
+        let id = request
+            .provider_reference
+            .as_deref()
+            .ok_or_else(|| ProviderError::Rejected {
+                code: "missing_provider_reference".into(),
+                message: "the payment has no Flutterwave transaction".into(),
+            })?;
+        let url = format!("{}/transactions/{id}/refund", self.base);
+        let refund: wire::RefundObject = match self
+            .send(self.client.post(url).json(&wire::refund_body(&request)))
+            .await
+        {
+            Ok(refund) => refund,
+            // No idempotency key: a resend after a lost answer could refund twice.
+            Err(ProviderError::Failed(_)) => return Err(ProviderError::Timeout),
+            Err(other) => return Err(other),
+        };
+        Ok(RefundOutcome {
+            status: wire::refund_status(&refund.status),
+            provider_reference: Some(refund.id.to_string()),
+        })
+    }
+
+    async fn retrieve(&self, request: RetrieveRequest) -> Result<AuthorizationOutcome, ProviderError> {
+        let url = format!("{}/transactions/verify_by_reference", self.base);
+        let sent = self.client.get(url).query(&[("tx_ref", request.payment_id.as_str())]);
+        match self.send::<wire::Transaction>(sent).await {
+            Ok(tx) => Ok(wire::transaction_outcome(
+                &tx,
+                Some(request.currency),
+                Some(request.amount.minor_units()),
+            )),
+            Err(ProviderError::Rejected { .. }) => Ok(AuthorizationOutcome::Unknown {
+                provider_reference: None,
+            }),
+            Err(other) => Err(other),
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! Pure mappings between payrail's provider requests and PayPal's REST JSON: Orders v2 with
+//! `intent` CAPTURE or AUTHORIZE and a card `payment_source` (raw details, or a vaulted card's
+//! `vault_id` for tokens), amounts as **decimal strings in major units**, and PayPal's order,
+//! capture, authorization and refund statuses and `{name, message, details[{issue}]}` errors.
+
+use payrail_actors::domain::{AuthorizationOutcome, Currency, PaymentMethod, RefundStatus};
+use payrail_actors::ports::{AuthorizeRequest, ProviderError};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+pub fn money(currency: Currency, minor_units: i64) -> Value {
+    json!({ "currency_code": currency.code().to_ascii_uppercase(), "value": currency.to_major_string(minor_units) })
+}
+
+/// `POST /v2/checkout/orders`: a single-step order paid by card. `custom_id` and `reference_id`
+/// carry payrail's payment id so webhooks and reconciliation can find the payment.
+pub fn order_body(request: &AuthorizeRequest) -> Value {
+    let card = match &request.method {
+        PaymentMethod::Card(card) => json!({
+            "number": card.number.expose(),
+            "expiry": format!("{}-{:02}", card.exp_year, card.exp_month),
+            "security_code": card.cvc.expose(),
+        }),
+        PaymentMethod::Token(token) => json!({ "vault_id": token.expose() }),
+    };
+    json!({
+        "intent": if request.capture { "CAPTURE" } else { "AUTHORIZE" },
+        "purchase_units": [{
+            "reference_id": request.payment_id.as_str(),
+            "custom_id": request.payment_id.as_str(),
+            "description": request.description,
+            "amount": money(request.currency, request.amount.minor_units()),
+        }],
+        "payment_source": { "card": card },
+    })
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Order {
+    pub id: String,
+    pub status: String,
+    #[serde(default)]
+    pub purchase_units: Vec<PurchaseUnit>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PurchaseUnit {
+    #[serde(default)]
+    pub payments: Payments,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Payments {
+    #[serde(default)]
+    pub captures: Vec<Resource>,
+    #[serde(default)]
+    pub authorizations: Vec<Resource>,
+}
+
+/// A capture, authorization or refund: PayPal gives them the same shape where payrail looks.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Resource {
+    pub id: String,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ErrorBody {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub details: Vec<ErrorDetail>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ErrorDetail {
+    pub issue: String,
+    pub description: Option<String>,
+}
+
+impl Order {
+    fn payments(&self) -> Payments {
+        self.purchase_units
+            .first()
+            .map(|u| u.payments.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn capture_id(&self) -> Option<String> {
+        self.payments().captures.first().map(|c| c.id.clone())
+    }
+
+    pub fn authorization_id(&self) -> Option<String> {
+        self.payments().authorizations.first().map(|a| a.id.clone())
+    }
+}
+
+fn declined(order: &str, message: &str) -> AuthorizationOutcome {
+    AuthorizationOutcome::Declined {
+        provider_reference: Some(order.to_owned()),
+        code: "card_declined".into(),
+        message: message.into(),
+    }
+}
+
+/// What an order says about the authorisation; the order id is payrail's provider reference.
+pub fn order_outcome(order: &Order) -> AuthorizationOutcome {
+    let reference = order.id.clone();
+    let payments = order.payments();
+    if let Some(capture) = payments.captures.first() {
+        return match capture.status.as_str() {
+            "COMPLETED" | "PARTIALLY_REFUNDED" | "REFUNDED" => AuthorizationOutcome::Captured {
+                provider_reference: reference,
+            },
+            "DECLINED" | "FAILED" => declined(&reference, "The card was declined."),
+            _ => AuthorizationOutcome::Unknown {
+                provider_reference: Some(reference),
+            },
+        };
+    }
+    if let Some(authorization) = payments.authorizations.first() {
+        return match authorization.status.as_str() {
+            "CREATED" | "CAPTURED" | "PARTIALLY_CAPTURED" => AuthorizationOutcome::Authorized {
+                provider_reference: reference,
+            },
+            "DENIED" | "VOIDED" => declined(&reference, "The authorization was denied."),
+            _ => AuthorizationOutcome::Unknown {
+                provider_reference: Some(reference),
+            },
+        };
+    }
+    match order.status.as_str() {
+        "PAYER_ACTION_REQUIRED" => AuthorizationOutcome::RequiresAction {
+            provider_reference: reference,
+        },
+        "VOIDED" => declined(&reference, "The order was voided."),
+        _ => AuthorizationOutcome::Unknown {
+            provider_reference: Some(reference),
+        },
+    }
+}
+
+pub fn refund_status(status: &str) -> RefundStatus {
+    match status {
+        "COMPLETED" => RefundStatus::Succeeded,
+        "FAILED" => RefundStatus::Failed,
+        "CANCELLED" => RefundStatus::Canceled,
+        _ => RefundStatus::Pending,
+    }
+}
+
+fn error_body(body: &str) -> ErrorBody {
+    serde_json::from_str(body).unwrap_or_default()
+}
+
+/// A card decline (422 `INSTRUMENT_DECLINED` and friends) as an authorisation outcome.
+pub fn decline_from(status: reqwest::StatusCode, body: &str) -> Option<AuthorizationOutcome> {
+    let error = error_body(body);
+    let issue = error.details.first()?;
+    let declines = [
+        "INSTRUMENT_DECLINED",
+        "CARD_EXPIRED",
+        "TRANSACTION_REFUSED",
+        "PAYER_CANNOT_PAY",
+    ];
+    (status == reqwest::StatusCode::UNPROCESSABLE_ENTITY && declines.contains(&issue.issue.as_str())).then(|| {
+        AuthorizationOutcome::Declined {
+            provider_reference: None,
+            code: if issue.issue == "CARD_EXPIRED" {
+                "expired_card".into()
+            } else {
+                "card_declined".into()
+            },
+            message: issue.description.clone().unwrap_or(error.message),
+        }
+    })
+}
+
+pub fn error_from(status: reqwest::StatusCode, body: &str) -> ProviderError {
+    if let Some(error) = crate::providers::http::status_error("paypal", status) {
+        return error;
+    }
+    let error = error_body(body);
+    let code = error
+        .details
+        .first()
+        .map(|d| d.issue.to_ascii_lowercase())
+        .or_else(|| (!error.name.is_empty()).then(|| error.name.to_ascii_lowercase()))
+        .unwrap_or_else(|| format!("http_{}", status.as_u16()));
+    ProviderError::Rejected {
+        code,
+        message: if error.message.is_empty() {
+            format!("paypal: HTTP {status}")
+        } else {
+            error.message
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orders_map_by_their_capture_or_authorization() {
+        let order = |json: &str| -> Order { serde_json::from_str(json).unwrap() };
+        let captured = order(
+            r#"{"id":"O1","status":"COMPLETED","purchase_units":[{"payments":{"captures":[{"id":"C1","status":"COMPLETED"}]}}]}"#,
+        );
+        assert_eq!(
+            order_outcome(&captured),
+            AuthorizationOutcome::Captured {
+                provider_reference: "O1".into()
+            }
+        );
+        assert_eq!(captured.capture_id().as_deref(), Some("C1"));
+        let held = order(
+            r#"{"id":"O2","status":"COMPLETED","purchase_units":[{"payments":{"authorizations":[{"id":"A1","status":"CREATED"}]}}]}"#,
+        );
+        assert!(matches!(order_outcome(&held), AuthorizationOutcome::Authorized { .. }));
+        let declined = order(
+            r#"{"id":"O3","status":"COMPLETED","purchase_units":[{"payments":{"captures":[{"id":"C3","status":"DECLINED"}]}}]}"#,
+        );
+        assert!(matches!(
+            order_outcome(&declined),
+            AuthorizationOutcome::Declined { .. }
+        ));
+        let body = r#"{"name":"UNPROCESSABLE_ENTITY","message":"The requested action could not be performed","details":[{"issue":"INSTRUMENT_DECLINED","description":"The instrument presented was declined."}]}"#;
+        assert!(decline_from(reqwest::StatusCode::UNPROCESSABLE_ENTITY, body).is_some());
+        let body =
+            r#"{"name":"UNPROCESSABLE_ENTITY","message":"x","details":[{"issue":"MAX_CAPTURE_AMOUNT_EXCEEDED"}]}"#;
+        assert!(decline_from(reqwest::StatusCode::UNPROCESSABLE_ENTITY, body).is_none());
+        assert!(
+            matches!(error_from(reqwest::StatusCode::UNPROCESSABLE_ENTITY, body), ProviderError::Rejected { ref code, .. } if code == "max_capture_amount_exceeded")
+        );
+    }
+
+    #[test]
+    fn amounts_are_decimal_strings_in_major_units() {
+        let usd = Currency::parse("usd").unwrap();
+        assert_eq!(money(usd, 1050), json!({ "currency_code": "USD", "value": "10.50" }));
+        let jpy = Currency::parse("jpy").unwrap();
+        assert_eq!(money(jpy, 500)["value"], "500");
+    }
+}

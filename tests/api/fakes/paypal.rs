@@ -1,0 +1,327 @@
+//! A fake PayPal REST API: OAuth2 client credentials (Basic auth → Bearer token with
+//! `expires_in`), Orders v2 paid by card in one step (decimal-string major-unit amounts,
+//! `PayPal-Request-Id` required and replayed with the latest state), authorization capture and
+//! void, capture refunds, 422 `UNPROCESSABLE_ENTITY` errors with `details[].issue`, and the
+//! verify-webhook-signature API for deliveries it signed itself.
+//! Cards: 4000000000000002 is declined; vault id `declined` is refused with INSTRUMENT_DECLINED.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Value};
+
+use super::FakeServer;
+
+pub const CLIENT_ID: &str = "AfakeClientId-payrail";
+pub const CLIENT_SECRET: &str = "EfakeClientSecret-payrail-0123456789";
+pub const WEBHOOK_ID: &str = "WH-FAKE-0123456789";
+
+#[derive(Default)]
+struct State {
+    tokens: Vec<String>,
+    orders: HashMap<String, Value>,
+    /// PayPal-Request-Id → order id or resource JSON.
+    request_ids: HashMap<String, Value>,
+    /// transmission id → (signature, event) the fake signed.
+    deliveries: HashMap<String, (String, Value)>,
+    stall_next: Option<Duration>,
+    certificates: Vec<String>,
+    requests: Vec<String>,
+    counter: u64,
+}
+
+#[derive(Clone)]
+pub struct FakePaypal {
+    state: Arc<Mutex<State>>,
+    pub base_url: String,
+    _server: Arc<FakeServer>,
+}
+
+impl FakePaypal {
+    pub fn start() -> Self {
+        let state = Arc::new(Mutex::new(State::default()));
+        let shared = Arc::clone(&state);
+        let server = FakeServer::start(move |cfg| {
+            cfg.app_data(web::Data::from(Arc::clone(&shared)))
+                .default_service(web::to(handle));
+        });
+        Self {
+            state,
+            base_url: server.base_url.clone(),
+            _server: Arc::new(server),
+        }
+    }
+
+    pub fn stall_next(&self, delay: Duration) {
+        self.state.lock().unwrap().stall_next = Some(delay);
+    }
+
+    /// Requests as `METHOD /path request-id`.
+    pub fn requests(&self) -> Vec<String> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    pub fn order(&self, id: &str) -> Value {
+        self.state.lock().unwrap().orders.get(id).cloned().expect("order")
+    }
+
+    pub fn order_for(&self, payment_id: &str) -> Value {
+        let state = self.state.lock().unwrap();
+        state
+            .orders
+            .values()
+            .find(|o| o["purchase_units"][0]["custom_id"] == payment_id)
+            .cloned()
+            .expect("order")
+    }
+
+    /// Serves a PEM certificate (as PayPal serves its webhook signing certs); returns its URL.
+    pub fn serve_certificate(&self, pem: String) -> String {
+        let mut state = self.state.lock().unwrap();
+        state.certificates.push(pem);
+        format!(
+            "{}/v1/notifications/certs/CERT-{}",
+            self.base_url,
+            state.certificates.len() - 1
+        )
+    }
+
+    /// The transmission headers PayPal would send with `event`, registered for verification.
+    pub fn sign_delivery(&self, event: &Value) -> Vec<(&'static str, String)> {
+        let mut state = self.state.lock().unwrap();
+        state.counter += 1;
+        let id = format!("transmission-{}", state.counter);
+        let signature = format!("c2lnbmF0dXJl{}", state.counter);
+        state.deliveries.insert(id.clone(), (signature.clone(), event.clone()));
+        vec![
+            ("PAYPAL-AUTH-ALGO", "SHA256withRSA".into()),
+            (
+                "PAYPAL-CERT-URL",
+                "https://api.sandbox.paypal.com/v1/notifications/certs/CERT-fake".into(),
+            ),
+            ("PAYPAL-TRANSMISSION-ID", id),
+            ("PAYPAL-TRANSMISSION-SIG", signature),
+            ("PAYPAL-TRANSMISSION-TIME", chrono::Utc::now().to_rfc3339()),
+        ]
+    }
+}
+
+fn unprocessable(issue: &str, description: &str) -> (u16, Value) {
+    (
+        422,
+        json!({ "name": "UNPROCESSABLE_ENTITY", "message": "The requested action could not be performed, semantically incorrect, or failed business validation.",
+            "debug_id": "fake0debug", "details": [{ "issue": issue, "description": description }] }),
+    )
+}
+
+async fn handle(state: web::Data<Mutex<State>>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let request_id = req
+        .headers()
+        .get("paypal-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (status, answer, stall) = {
+        let mut s = state.lock().unwrap();
+        s.requests.push(format!(
+            "{} {} {}",
+            req.method(),
+            req.path(),
+            request_id.clone().unwrap_or_default()
+        ));
+        let auth = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        if let Some(n) = req.path().strip_prefix("/v1/notifications/certs/CERT-") {
+            let pem = n.parse::<usize>().ok().and_then(|n| s.certificates.get(n).cloned());
+            return match pem {
+                Some(pem) => HttpResponse::Ok().content_type("application/x-pem-file").body(pem),
+                None => reply(404, json!({ "name": "RESOURCE_NOT_FOUND" })),
+            };
+        }
+        if req.path() == "/v1/oauth2/token" {
+            use base64::Engine;
+            let expected = base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"));
+            if auth != format!("Basic {expected}") {
+                return reply(
+                    401,
+                    json!({ "error": "invalid_client", "error_description": "Client Authentication failed" }),
+                );
+            }
+            let token = format!("A21AA.fake.{}", s.tokens.len());
+            s.tokens.push(token.clone());
+            return reply(
+                200,
+                json!({ "scope": "https://uri.paypal.com/services/payments", "access_token": token,
+                "token_type": "Bearer", "app_id": "APP-FAKE", "expires_in": 32400, "nonce": "fake" }),
+            );
+        }
+        if !s.tokens.iter().any(|t| auth == format!("Bearer {t}")) {
+            return reply(
+                401,
+                json!({ "error": "invalid_token", "error_description": "Token signature verification failed" }),
+            );
+        }
+        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let stall = s.stall_next.take();
+        let (status, answer) = process(&mut s, &req, &body, request_id);
+        (status, answer, stall)
+    };
+    if let Some(delay) = stall {
+        tokio::time::sleep(delay).await;
+    }
+    reply(status, answer)
+}
+
+fn reply(status: u16, body: Value) -> HttpResponse {
+    let mut response = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
+    if status == 204 {
+        return response.finish();
+    }
+    response.json(body)
+}
+
+fn minor(value: &Value) -> i64 {
+    let text = value["value"].as_str().unwrap_or("0");
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, "00"));
+    whole.parse::<i64>().unwrap() * 100 + format!("{fraction:0<2}").parse::<i64>().unwrap()
+}
+
+fn process(s: &mut State, req: &HttpRequest, body: &Value, request_id: Option<String>) -> (u16, Value) {
+    s.counter += 1;
+    let n = s.counter;
+    let path = req.path().to_owned();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    if req.method() == "POST" && path != "/v1/notifications/verify-webhook-signature" {
+        if let Some(saved) = request_id.as_ref().and_then(|id| s.request_ids.get(id)) {
+            // A repeat returns the latest state of what the first request created.
+            let latest = saved["order"]
+                .as_str()
+                .and_then(|o| s.orders.get(o))
+                .cloned()
+                .unwrap_or(saved.clone());
+            return (200, latest);
+        }
+    }
+    let remember = |s: &mut State, value: Value| {
+        if let Some(id) = request_id.clone() {
+            s.request_ids.insert(id, value);
+        }
+    };
+    match (req.method().as_str(), segments.as_slice()) {
+        ("POST", ["v2", "checkout", "orders"]) => {
+            if request_id.is_none() && !body["payment_source"].is_null() {
+                return unprocessable(
+                    "PAYPAL_REQUEST_ID_REQUIRED",
+                    "A PayPal-Request-Id is required if you are trying to process payment for an Order.",
+                );
+            }
+            let card = &body["payment_source"]["card"];
+            if card["vault_id"] == "declined" {
+                return unprocessable("INSTRUMENT_DECLINED", "The instrument presented was declined.");
+            }
+            let unit = body["purchase_units"][0].clone();
+            let declined = card["number"] == "4000000000000002";
+            let id = format!("ORDER-{n}");
+            let payments = if body["intent"] == "CAPTURE" {
+                json!({ "captures": [{ "id": format!("CAP-{n}"), "status": if declined { "DECLINED" } else { "COMPLETED" }, "amount": unit["amount"] }] })
+            } else {
+                json!({ "authorizations": [{ "id": format!("AUTH-{n}"), "status": if declined { "DENIED" } else { "CREATED" }, "amount": unit["amount"] }] })
+            };
+            let order = json!({ "id": id, "intent": body["intent"], "status": "COMPLETED",
+                "purchase_units": [{ "reference_id": unit["reference_id"], "custom_id": unit["custom_id"], "amount": unit["amount"], "payments": payments }] });
+            s.orders.insert(id.clone(), order.clone());
+            remember(s, json!({ "order": id }));
+            (201, order)
+        }
+        ("GET", ["v2", "checkout", "orders", id]) => match s.orders.get(*id) {
+            Some(order) => (200, order.clone()),
+            None => (
+                404,
+                json!({ "name": "RESOURCE_NOT_FOUND", "message": "The specified resource does not exist.", "details": [{ "issue": "INVALID_RESOURCE_ID" }] }),
+            ),
+        },
+        ("POST", ["v2", "payments", "authorizations", auth, action]) => {
+            let Some(order_id) = s
+                .orders
+                .iter()
+                .find(|(_, o)| o["purchase_units"][0]["payments"]["authorizations"][0]["id"] == *auth)
+                .map(|(id, _)| id.clone())
+            else {
+                return (
+                    404,
+                    json!({ "name": "RESOURCE_NOT_FOUND", "message": "not found", "details": [{ "issue": "INVALID_RESOURCE_ID" }] }),
+                );
+            };
+            let order = s.orders.get_mut(&order_id).unwrap();
+            let payments = &mut order["purchase_units"][0]["payments"];
+            if payments["authorizations"][0]["status"] != "CREATED" {
+                return unprocessable(
+                    "AUTHORIZATION_ALREADY_CAPTURED",
+                    "Authorization has already been captured or voided.",
+                );
+            }
+            if *action == "void" {
+                payments["authorizations"][0]["status"] = json!("VOIDED");
+                remember(s, json!({}));
+                return (204, Value::Null);
+            }
+            if minor(&body["amount"]) > minor(&payments["authorizations"][0]["amount"]) {
+                return unprocessable("MAX_CAPTURE_AMOUNT_EXCEEDED", "Capture amount exceeds allowable limit.");
+            }
+            payments["authorizations"][0]["status"] = json!("CAPTURED");
+            let capture = json!({ "id": format!("CAP-{n}"), "status": "COMPLETED", "amount": body["amount"] });
+            payments["captures"] = json!([capture.clone()]);
+            remember(s, capture.clone());
+            (201, capture)
+        }
+        ("POST", ["v2", "payments", "captures", capture, "refund"]) => {
+            let Some(order) = s
+                .orders
+                .values()
+                .find(|o| o["purchase_units"][0]["payments"]["captures"][0]["id"] == *capture)
+                .cloned()
+            else {
+                return (
+                    404,
+                    json!({ "name": "RESOURCE_NOT_FOUND", "message": "not found", "details": [{ "issue": "INVALID_RESOURCE_ID" }] }),
+                );
+            };
+            let captured = minor(&order["purchase_units"][0]["payments"]["captures"][0]["amount"]);
+            let refunded: i64 = order["purchase_units"][0]["payments"]["refunds"]
+                .as_array()
+                .map(|r| r.iter().map(|r| minor(&r["amount"])).sum())
+                .unwrap_or(0);
+            if minor(&body["amount"]) + refunded > captured {
+                return unprocessable("REFUND_AMOUNT_EXCEEDED", "The refund amount must be less than or equal to the capture amount that has not yet been refunded.");
+            }
+            let refund = json!({ "id": format!("REF-{n}"), "status": "COMPLETED", "amount": body["amount"] });
+            let order = s.orders.get_mut(order["id"].as_str().unwrap()).unwrap();
+            let refunds = &mut order["purchase_units"][0]["payments"]["refunds"];
+            if refunds.is_null() {
+                *refunds = json!([]);
+            }
+            refunds.as_array_mut().unwrap().push(refund.clone());
+            remember(s, refund.clone());
+            (201, refund)
+        }
+        ("POST", ["v1", "notifications", "verify-webhook-signature"]) => {
+            let id = body["transmission_id"].as_str().unwrap_or_default();
+            let verified = s.deliveries.get(id).is_some_and(|(sig, event)| {
+                body["transmission_sig"] == *sig && body["webhook_event"] == *event && body["webhook_id"] == WEBHOOK_ID
+            });
+            (
+                200,
+                json!({ "verification_status": if verified { "SUCCESS" } else { "FAILURE" } }),
+            )
+        }
+        _ => (
+            404,
+            json!({ "name": "RESOURCE_NOT_FOUND", "message": "The specified resource does not exist." }),
+        ),
+    }
+}
