@@ -6,6 +6,7 @@ COPY actors ./actors
 COPY src ./src
 COPY migrations ./migrations
 COPY config ./config
+COPY openapi ./openapi
 RUN cargo build --release --locked --bin payrail
 
 FROM debian:bookworm-slim AS runtime

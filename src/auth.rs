@@ -1,8 +1,13 @@
-//! Merchant authentication: HS256 bearer tokens whose `sub` is the merchant (DESIGN §9).
+//! Merchant authentication: bearer JWTs whose `sub` is the merchant (DESIGN §9).
 //!
-//! The algorithm is pinned by payrail, never taken from the token, and `exp` is required. Handlers
-//! receive an [`AuthenticatedMerchant`] extractor, so a handler that forgets authentication does not
-//! compile into one that skips it.
+//! The algorithm is pinned by configuration — HS256 with `JWT_SECRET`, or RS256 with the PEM in
+//! `JWT_PUBLIC_KEY` — and never taken from the token, so `alg: none` and HS/RS confusion (an HS256
+//! token "signed" with the RSA public key as its secret) are refused. `exp` is required, `nbf`
+//! honoured, both with a small leeway for clock skew; `aud` and `iss` are checked when configured.
+//! Every failure is a 401 with `WWW-Authenticate` and one of three codes (`missing_token`,
+//! `invalid_token`, `token_expired`): nothing says which check failed. Handlers receive an
+//! [`AuthenticatedMerchant`] extractor, so a handler that forgets authentication does not compile
+//! into one that skips it.
 
 use std::future::{ready, Ready};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -12,62 +17,175 @@ use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, 
 use payrail_actors::domain::MerchantId;
 use serde::{Deserialize, Serialize};
 
-use crate::config::Secret;
+use crate::config::{Environment, JwtAlgorithm, Secret, Settings};
 use crate::http::ApiError;
 
-#[derive(Debug, Serialize, Deserialize)]
+/// Clock skew tolerated on `exp` and `nbf`, in seconds.
+pub const LEEWAY_SECS: u64 = 30;
+
+/// What payrail reads from a verified token; `exp`, `nbf`, `aud` and `iss` are checked by the
+/// library (`aud` may be a string or a list, so it is not read here).
+#[derive(Debug, Deserialize)]
+struct VerifiedClaims {
+    sub: String,
+}
+
+/// What payrail signs.
+#[derive(Debug, Serialize)]
 struct Claims {
     sub: String,
     exp: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     iat: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aud: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iss: Option<String>,
 }
 
-/// Checks tokens and issues them (for `payrail token` and the development token).
+/// Checks tokens and, with HS256, issues them (for `payrail token` and the development token).
 #[derive(Clone)]
 pub struct Jwt {
-    encoding: EncodingKey,
+    algorithm: Algorithm,
+    /// `None` with RS256: payrail holds only the public key and cannot sign.
+    encoding: Option<EncodingKey>,
     decoding: DecodingKey,
     validation: Validation,
+    audience: Option<String>,
+    issuer: Option<String>,
+    /// The HS256 secret (configured or generated), for keys derived from it.
+    secret: Option<Secret>,
 }
 
 impl Jwt {
-    pub fn hs256(secret: &Secret) -> Self {
-        let mut validation = Validation::new(Algorithm::HS256);
+    fn with_keys(algorithm: Algorithm, encoding: Option<EncodingKey>, decoding: DecodingKey) -> Self {
+        // Only the configured algorithm is accepted; the token's header cannot widen this list.
+        let mut validation = Validation::new(algorithm);
         validation.set_required_spec_claims(&["exp", "sub"]);
-        validation.leeway = 30;
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.leeway = LEEWAY_SECS;
         Self {
-            encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
-            decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
+            algorithm,
+            encoding,
+            decoding,
             validation,
+            audience: None,
+            issuer: None,
+            secret: None,
         }
     }
 
-    /// A token for `merchant`, valid for `ttl_secs`.
+    /// HS256 with a shared secret.
+    pub fn hs256(secret: &Secret) -> Self {
+        Self {
+            secret: Some(secret.clone()),
+            ..Self::with_keys(
+                Algorithm::HS256,
+                Some(EncodingKey::from_secret(secret.expose().as_bytes())),
+                DecodingKey::from_secret(secret.expose().as_bytes()),
+            )
+        }
+    }
+
+    /// The HS256 shared secret, if that is the configured algorithm (RS256 has none).
+    pub fn shared_secret(&self) -> Option<&Secret> {
+        self.secret.as_ref()
+    }
+
+    /// RS256 with the issuer's public key (PEM, PKCS#1 or SPKI). Verifies only; cannot issue.
+    pub fn rs256(public_key_pem: &str) -> Result<Self, jsonwebtoken::errors::Error> {
+        let decoding = DecodingKey::from_rsa_pem(public_key_pem.as_bytes())?;
+        Ok(Self::with_keys(Algorithm::RS256, None, decoding))
+    }
+
+    /// Requires `aud` (one of the token's audiences) and/or `iss` to match. Per RFC 7519 §4.1.3 a
+    /// token that carries an `aud` is refused when no audience is configured.
+    pub fn expecting(mut self, audience: Option<&str>, issuer: Option<&str>) -> Self {
+        let mut required = vec!["exp", "sub"];
+        if let Some(audience) = audience {
+            self.validation.set_audience(&[audience]);
+            required.push("aud");
+        }
+        if let Some(issuer) = issuer {
+            self.validation.set_issuer(&[issuer]);
+            required.push("iss");
+        }
+        self.validation.set_required_spec_claims(&required);
+        self.audience = audience.map(str::to_owned);
+        self.issuer = issuer.map(str::to_owned);
+        self
+    }
+
+    /// The verifier configured by `settings.auth`, and whether its HS256 secret was generated for
+    /// this run (development without `JWT_SECRET`).
+    pub fn from_settings(settings: &Settings) -> Result<(Self, bool), String> {
+        let auth = &settings.auth;
+        let (jwt, ephemeral) = match auth.algorithm() {
+            JwtAlgorithm::Rs256 => {
+                let value = auth
+                    .jwt_public_key
+                    .as_deref()
+                    .ok_or("JWT_PUBLIC_KEY is required for RS256")?;
+                // The PEM itself, or (easier to pass around than a multi-line variable) a path to it.
+                let pem = if value.contains("-----BEGIN") {
+                    value.to_owned()
+                } else {
+                    std::fs::read_to_string(value).map_err(|e| format!("JWT_PUBLIC_KEY file {value}: {e}"))?
+                };
+                let jwt = Self::rs256(&pem).map_err(|e| format!("JWT_PUBLIC_KEY is not an RSA public key PEM: {e}"))?;
+                (jwt, false)
+            }
+            JwtAlgorithm::Hs256 => match &auth.jwt_secret {
+                Some(secret) => (Self::hs256(secret), false),
+                None if settings.environment == Environment::Development => (Self::hs256(&generate_secret()), true),
+                None => return Err("JWT_SECRET is required".into()),
+            },
+        };
+        Ok((
+            jwt.expecting(auth.jwt_audience.as_deref(), auth.jwt_issuer.as_deref()),
+            ephemeral,
+        ))
+    }
+
+    /// Whether this verifier can also sign tokens (HS256 only).
+    pub fn can_issue(&self) -> bool {
+        self.encoding.is_some()
+    }
+
+    /// A token for `merchant`, valid for `ttl_secs`, carrying the configured `aud` and `iss`.
     pub fn issue(&self, merchant: &MerchantId, ttl_secs: u64) -> Result<String, jsonwebtoken::errors::Error> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let encoding = self
+            .encoding
+            .as_ref()
+            .ok_or_else(|| jsonwebtoken::errors::Error::from(jsonwebtoken::errors::ErrorKind::InvalidKeyFormat))?;
+        let now = now_secs();
         let claims = Claims {
             sub: merchant.as_str().to_owned(),
             iat: Some(now),
             exp: now + ttl_secs,
+            aud: self.audience.clone(),
+            iss: self.issuer.clone(),
         };
-        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        encode(&Header::new(self.algorithm), &claims, encoding)
     }
 
-    /// The merchant a bearer token speaks for, or why not.
-    pub fn verify(&self, token: &str) -> Result<MerchantId, ApiError> {
-        let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|error| {
-            use jsonwebtoken::errors::ErrorKind;
-            match error.kind() {
-                ErrorKind::ExpiredSignature => ApiError::Unauthorized("token_expired"),
-                _ => ApiError::Unauthorized("invalid_token"),
-            }
-        })?;
-        MerchantId::parse(&data.claims.sub).map_err(|_| ApiError::Unauthorized("invalid_token"))
+    /// The merchant a bearer token speaks for, or the client-facing code of why not.
+    pub fn verify(&self, token: &str) -> Result<MerchantId, &'static str> {
+        let data =
+            decode::<VerifiedClaims>(token, &self.decoding, &self.validation).map_err(|error| match error.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => "token_expired",
+                _ => "invalid_token",
+            })?;
+        MerchantId::parse(&data.claims.sub).map_err(|_| "invalid_token")
     }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// Generates a random HS256 secret (development mode without `JWT_SECRET`).
@@ -78,6 +196,10 @@ pub fn generate_secret() -> Secret {
     Secret::new(hex::encode(bytes))
 }
 
+/// A merchant whose token was already verified for this request (by the rate limiter).
+#[derive(Debug, Clone)]
+pub struct VerifiedMerchant(pub MerchantId);
+
 /// The merchant making the request, from a valid `Authorization: Bearer` token.
 #[derive(Debug, Clone)]
 pub struct AuthenticatedMerchant(pub MerchantId);
@@ -87,28 +209,49 @@ impl FromRequest for AuthenticatedMerchant {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        let result = authenticate(req);
-        if let Err(error) = &result {
-            crate::http::audit::authentication_failed(req, error);
-        }
-        ready(result.map(AuthenticatedMerchant))
+        ready(
+            authenticate(req)
+                .map(AuthenticatedMerchant)
+                .map_err(|code| rejected(req, code)),
+        )
     }
 }
 
-fn authenticate(req: &HttpRequest) -> Result<MerchantId, ApiError> {
-    let jwt = req.app_data::<web::Data<Jwt>>().ok_or(ApiError::Internal)?;
-    let header = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .ok_or(ApiError::Unauthorized("missing_token"))?;
-    let token = header
-        .to_str()
-        .ok()
-        .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
+/// The bearer token of a request, if it carries one (the rate limiter keys on it too).
+pub fn bearer_token(headers: &actix_web::http::header::HeaderMap) -> Option<&str> {
+    let value = headers.get(actix_web::http::header::AUTHORIZATION)?.to_str().ok()?;
+    value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
         .map(str::trim)
         .filter(|token| !token.is_empty())
-        .ok_or(ApiError::Unauthorized("invalid_token"))?;
+}
+
+fn authenticate(req: &HttpRequest) -> Result<MerchantId, &'static str> {
+    use actix_web::HttpMessage;
+    if let Some(verified) = req.extensions().get::<VerifiedMerchant>() {
+        return Ok(verified.0.clone());
+    }
+    let Some(jwt) = req.app_data::<web::Data<Jwt>>() else {
+        tracing::error!("JWT verifier missing from app data");
+        return Err("invalid_token");
+    };
+    if !req.headers().contains_key(actix_web::http::header::AUTHORIZATION) {
+        return Err("missing_token");
+    }
+    let token = bearer_token(req.headers()).ok_or("invalid_token")?;
     jwt.verify(token)
+}
+
+/// Every authentication failure passes here: one warn line with the request id and client address
+/// (never the token), then the 401.
+fn rejected(req: &HttpRequest, code: &'static str) -> ApiError {
+    let client = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    let request_id = crate::http::request_id(req);
+    tracing::warn!(code, client = %client, request_id = %request_id, path = req.path(), "authentication failed");
+    let error = ApiError::Unauthorized(code);
+    crate::http::audit::authentication_failed(req, &error);
+    error
 }
 
 #[cfg(test)]
@@ -129,5 +272,59 @@ mod tests {
             .issue(&MerchantId::parse("m").unwrap(), 60)
             .unwrap();
         assert!(Jwt::hs256(&Secret::new("b")).verify(&token).is_err());
+    }
+
+    #[test]
+    fn issued_tokens_carry_the_configured_audience_and_issuer() {
+        let jwt = Jwt::hs256(&Secret::new("s")).expecting(Some("payrail"), Some("https://issuer"));
+        let token = jwt.issue(&MerchantId::parse("m").unwrap(), 60).unwrap();
+        assert!(jwt.verify(&token).is_ok());
+        let other = Jwt::hs256(&Secret::new("s")).expecting(Some("elsewhere"), None);
+        assert_eq!(other.verify(&token), Err("invalid_token"));
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn jwt() -> Jwt {
+            Jwt::hs256(&Secret::new("property-secret"))
+        }
+
+        proptest! {
+            #[test]
+            fn arbitrary_tokens_are_refused_without_panicking(token in ".{0,300}") {
+                prop_assert!(jwt().verify(&token).is_err());
+            }
+
+            #[test]
+            fn token_shaped_garbage_is_refused(parts in proptest::collection::vec("[A-Za-z0-9_-]{0,80}", 0..5)) {
+                prop_assert!(jwt().verify(&parts.join(".")).is_err());
+            }
+
+            #[test]
+            fn any_single_character_change_invalidates_a_token(position in any::<prop::sample::Index>(), replacement in "[A-Za-z0-9_.-]") {
+                let jwt = jwt();
+                let token = jwt.issue(&MerchantId::parse("merchant_p").unwrap(), 600).unwrap();
+                let index = position.index(token.len());
+                let original = &token[index..=index];
+                // The last character of a segment can carry unused base64 bits; skip those.
+                let segment_end = token.len() == index + 1 || &token[index + 1..=index + 1] == ".";
+                prop_assume!(original != replacement && !segment_end && original != ".");
+                let mut tampered = token.clone();
+                tampered.replace_range(index..=index, &replacement);
+                prop_assert!(jwt.verify(&tampered).is_err(), "{} accepted", tampered);
+            }
+
+            #[test]
+            fn bearer_parsing_never_panics(value in proptest::collection::vec(any::<u8>(), 0..200)) {
+                let mut headers = actix_web::http::header::HeaderMap::new();
+                if let Ok(value) = actix_web::http::header::HeaderValue::from_bytes(&value) {
+                    headers.insert(actix_web::http::header::AUTHORIZATION, value);
+                }
+                let _ = bearer_token(&headers);
+            }
+        }
     }
 }

@@ -67,6 +67,8 @@ pub struct Settings {
     pub providers: ProviderSettings,
     pub idempotency: IdempotencySettings,
     pub audit: AuditSettings,
+    pub rate_limit: RateLimitSettings,
+    pub security: SecuritySettings,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -77,6 +79,9 @@ pub struct HttpSettings {
     pub workers: usize,
     pub max_body_bytes: usize,
     pub shutdown_timeout_secs: u64,
+    /// Browser origins allowed by CORS (`CORS_ORIGINS`, comma-separated); empty = none.
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -97,8 +102,70 @@ impl DatabaseSettings {
 #[serde(deny_unknown_fields)]
 pub struct AuthSettings {
     pub jwt_secret: Option<Secret>,
+    /// `HS256` or `RS256`; unset = RS256 when `jwt_public_key` is set, else HS256.
+    #[serde(default)]
+    pub jwt_algorithm: Option<String>,
+    /// PEM of the RSA public key that verifies RS256 tokens.
+    #[serde(default)]
+    pub jwt_public_key: Option<String>,
+    #[serde(default)]
+    pub jwt_audience: Option<String>,
+    #[serde(default)]
+    pub jwt_issuer: Option<String>,
     pub dev_merchant: String,
     pub token_ttl_secs: u64,
+}
+
+/// The one JWT algorithm payrail accepts, fixed by configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JwtAlgorithm {
+    Hs256,
+    Rs256,
+}
+
+impl AuthSettings {
+    /// The configured algorithm (validated at start-up, so an unknown name cannot reach here).
+    pub fn algorithm(&self) -> JwtAlgorithm {
+        match self.jwt_algorithm.as_deref().map(str::to_ascii_uppercase).as_deref() {
+            Some("RS256") => JwtAlgorithm::Rs256,
+            Some(_) => JwtAlgorithm::Hs256,
+            None if self.jwt_public_key.is_some() => JwtAlgorithm::Rs256,
+            None => JwtAlgorithm::Hs256,
+        }
+    }
+
+    fn validate(&self, environment: Environment) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: &str| {
+            Err(ConfigError::Invalid {
+                key: key.into(),
+                message: message.into(),
+            })
+        };
+        match self.jwt_algorithm.as_deref().map(str::to_ascii_uppercase).as_deref() {
+            None if self.jwt_secret.is_some() && self.jwt_public_key.is_some() => {
+                return invalid(
+                    "auth.jwt_algorithm",
+                    "both JWT_SECRET and JWT_PUBLIC_KEY are set: choose one with JWT_ALGORITHM",
+                )
+            }
+            None | Some("HS256" | "RS256") => {}
+            Some(_) => return invalid("auth.jwt_algorithm", "must be HS256 or RS256"),
+        }
+        match self.algorithm() {
+            JwtAlgorithm::Rs256 if self.jwt_public_key.is_none() => {
+                invalid("auth.jwt_public_key", "JWT_PUBLIC_KEY is required for RS256")
+            }
+            JwtAlgorithm::Rs256 => Ok(()),
+            JwtAlgorithm::Hs256 if environment == Environment::Production => match &self.jwt_secret {
+                None => invalid("auth.jwt_secret", "JWT_SECRET is required in production"),
+                Some(secret) if secret.expose().len() < 32 => {
+                    invalid("auth.jwt_secret", "must be at least 32 bytes in production")
+                }
+                Some(_) => Ok(()),
+            },
+            JwtAlgorithm::Hs256 => Ok(()),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -178,6 +245,103 @@ pub struct AuditSettings {
     pub batch_size: u32,
 }
 
+/// Token buckets per merchant / client IP, in memory per node (see `http/rate_limit.rs`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+/// Keys for data at rest (issue 5). Development falls back to fixed, public development keys;
+/// production refuses to start without real ones.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecuritySettings {
+    #[serde(default)]
+    pub card_fingerprint_key: Option<Secret>,
+    /// AES-256-GCM key, 64 hex digits (`ENCRYPTION_KEY`).
+    #[serde(default)]
+    pub encryption_key: Option<Secret>,
+    /// The id stored beside every value sealed with `encryption_key` (`ENCRYPTION_KEY_ID`).
+    pub encryption_key_id: String,
+    /// Older keys that rows may still be sealed with: `id:hex,id:hex` (`ENCRYPTION_PREVIOUS_KEYS`).
+    #[serde(default)]
+    pub previous_encryption_keys: Option<Secret>,
+}
+
+impl SecuritySettings {
+    pub fn card_fingerprint_key(&self) -> Secret {
+        self.card_fingerprint_key
+            .clone()
+            .unwrap_or_else(|| Secret::new(crate::crypto::DEVELOPMENT_FINGERPRINT_KEY))
+    }
+
+    /// The cipher for data at rest; development without `ENCRYPTION_KEY` uses the public
+    /// development key under id `dev`.
+    pub fn cipher(&self) -> Result<crate::crypto::Cipher, crate::crypto::CryptoError> {
+        let development = Secret::new(crate::crypto::DEVELOPMENT_ENCRYPTION_KEY);
+        let current = match &self.encryption_key {
+            Some(key) => (self.encryption_key_id.as_str(), key),
+            None => ("dev", &development),
+        };
+        let mut previous = Vec::new();
+        if let Some(list) = &self.previous_encryption_keys {
+            for entry in list.expose().split(',').map(str::trim).filter(|e| !e.is_empty()) {
+                let (id, key) = entry
+                    .split_once(':')
+                    .ok_or_else(|| crate::crypto::CryptoError::BadKey("previous_encryption_keys".into()))?;
+                previous.push((id.trim().to_owned(), Secret::new(key.trim())));
+            }
+        }
+        crate::crypto::Cipher::new(current, &previous)
+    }
+
+    fn validate(&self, environment: Environment) -> Result<(), ConfigError> {
+        let id_ok = !self.encryption_key_id.is_empty()
+            && self.encryption_key_id.len() <= 32
+            && self
+                .encryption_key_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !id_ok {
+            return Err(ConfigError::Invalid {
+                key: "security.encryption_key_id".into(),
+                message: "1-32 characters of [A-Za-z0-9_-]".into(),
+            });
+        }
+        if let Err(error) = self.cipher() {
+            return Err(ConfigError::Invalid {
+                key: "security.encryption_key".into(),
+                message: error.to_string(),
+            });
+        }
+        if environment != Environment::Production {
+            return Ok(());
+        }
+        match &self.encryption_key {
+            Some(key) if key.expose().trim() != crate::crypto::DEVELOPMENT_ENCRYPTION_KEY => {}
+            _ => {
+                return Err(ConfigError::Invalid {
+                    key: "security.encryption_key".into(),
+                    message: "ENCRYPTION_KEY (64 hex digits, not the development key) is required in production".into(),
+                })
+            }
+        }
+        match &self.card_fingerprint_key {
+            Some(key) if key.expose().len() >= 32 && key.expose() != crate::crypto::DEVELOPMENT_FINGERPRINT_KEY => {
+                Ok(())
+            }
+            _ => Err(ConfigError::Invalid {
+                key: "security.card_fingerprint_key".into(),
+                message: "CARD_FINGERPRINT_KEY (at least 32 bytes, not the development key) is required in production"
+                    .into(),
+            }),
+        }
+    }
+}
+
 /// A configuration problem, naming the key at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -194,6 +358,8 @@ enum Kind {
     Int,
     /// A JSON document (lists and tables, e.g. routing rules).
     Json,
+    Bool,
+    List,
 }
 
 const ENV_KEYS: &[(&str, &str, Kind)] = &[
@@ -205,7 +371,12 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("HTTP_WORKERS", "http.workers", Kind::Int),
     ("MAX_BODY_BYTES", "http.max_body_bytes", Kind::Int),
     ("SHUTDOWN_TIMEOUT", "http.shutdown_timeout_secs", Kind::Int),
+    ("CORS_ORIGINS", "http.cors_origins", Kind::List),
     ("JWT_SECRET", "auth.jwt_secret", Kind::Str),
+    ("JWT_ALGORITHM", "auth.jwt_algorithm", Kind::Str),
+    ("JWT_PUBLIC_KEY", "auth.jwt_public_key", Kind::Str),
+    ("JWT_AUDIENCE", "auth.jwt_audience", Kind::Str),
+    ("JWT_ISSUER", "auth.jwt_issuer", Kind::Str),
     ("LOG_LEVEL", "log.level", Kind::Str),
     ("LOG_FORMAT", "log.format", Kind::Str),
     ("SANDBOX_LATENCY_MS", "sandbox.latency_ms", Kind::Int),
@@ -271,6 +442,17 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
         Kind::Str,
     ),
     ("PAYPAL_CERT_HOSTS", "providers.paypal.cert_hosts", Kind::Str),
+    ("CARD_FINGERPRINT_KEY", "security.card_fingerprint_key", Kind::Str),
+    ("ENCRYPTION_KEY", "security.encryption_key", Kind::Str),
+    ("ENCRYPTION_KEY_ID", "security.encryption_key_id", Kind::Str),
+    (
+        "ENCRYPTION_PREVIOUS_KEYS",
+        "security.previous_encryption_keys",
+        Kind::Str,
+    ),
+    ("RATE_LIMIT_ENABLED", "rate_limit.enabled", Kind::Bool),
+    ("RATE_LIMIT_PER_SECOND", "rate_limit.per_second", Kind::Int),
+    ("RATE_LIMIT_BURST", "rate_limit.burst", Kind::Int),
 ];
 
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");
@@ -308,6 +490,23 @@ impl Settings {
                         key: format!("{key} (from {var})"),
                         message: format!("expected JSON: {e}"),
                     })?,
+                    Kind::List => toml::Value::Array(
+                        raw.split(',')
+                            .map(str::trim)
+                            .filter(|item| !item.is_empty())
+                            .map(|item| toml::Value::String(item.to_owned()))
+                            .collect(),
+                    ),
+                    Kind::Bool => toml::Value::Boolean(match raw.trim().to_ascii_lowercase().as_str() {
+                        "true" | "1" | "yes" | "on" => true,
+                        "false" | "0" | "no" | "off" => false,
+                        _ => {
+                            return Err(ConfigError::Invalid {
+                                key: format!("{key} (from {var})"),
+                                message: "expected true or false".into(),
+                            })
+                        }
+                    }),
                 };
                 set(&mut merged, key, value);
             }
@@ -367,15 +566,11 @@ impl Settings {
         if self.log.level.parse::<tracing_subscriber::EnvFilter>().is_err() {
             return invalid("log.level", "not a valid log filter (e.g. info, payrail=debug)");
         }
-        if self.environment == Environment::Production {
-            match &self.auth.jwt_secret {
-                None => return invalid("auth.jwt_secret", "JWT_SECRET is required in production"),
-                Some(secret) if secret.expose().len() < 32 => {
-                    return invalid("auth.jwt_secret", "must be at least 32 bytes in production")
-                }
-                Some(_) => {}
-            }
+        if self.rate_limit.enabled && (self.rate_limit.per_second == 0 || self.rate_limit.burst == 0) {
+            return invalid("rate_limit", "per_second and burst must be at least 1");
         }
+        self.auth.validate(self.environment)?;
+        self.security.validate(self.environment)?;
         Ok(())
     }
 }
@@ -472,14 +667,66 @@ mod tests {
         assert!(err.contains("database.url"), "{err}");
     }
 
+    const STRONG: &str = "0123456789abcdef0123456789abcdef";
+    const AES_KEY: &str = "a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebfc0";
+
+    fn production(extra: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let mut pairs = vec![
+            ("ENVIRONMENT", "production"),
+            ("JWT_SECRET", STRONG),
+            ("CARD_FINGERPRINT_KEY", STRONG),
+            ("ENCRYPTION_KEY", AES_KEY),
+        ];
+        pairs.extend_from_slice(extra);
+        Settings::from_env(&env(&pairs))
+    }
+
     #[test]
     fn production_requires_a_strong_jwt_secret() {
         let err = Settings::from_env(&env(&[("ENVIRONMENT", "production")]))
             .unwrap_err()
             .to_string();
         assert!(err.contains("auth.jwt_secret"), "{err}");
-        let ok = Settings::from_env(&env(&[("ENVIRONMENT", "production"), ("JWT_SECRET", &"s".repeat(32))]));
-        assert!(ok.is_ok());
+        assert!(production(&[]).is_ok());
+        let err = production(&[("JWT_SECRET", "short")]).unwrap_err().to_string();
+        assert!(err.contains("auth.jwt_secret"), "{err}");
+    }
+
+    #[test]
+    fn production_refuses_missing_or_development_data_keys() {
+        let without = Settings::from_env(&env(&[
+            ("ENVIRONMENT", "production"),
+            ("JWT_SECRET", STRONG),
+            ("ENCRYPTION_KEY", AES_KEY),
+        ]));
+        assert!(without
+            .unwrap_err()
+            .to_string()
+            .contains("security.card_fingerprint_key"));
+        let dev = production(&[("CARD_FINGERPRINT_KEY", crate::crypto::DEVELOPMENT_FINGERPRINT_KEY)]);
+        assert!(dev.unwrap_err().to_string().contains("security.card_fingerprint_key"));
+        let without = Settings::from_env(&env(&[
+            ("ENVIRONMENT", "production"),
+            ("JWT_SECRET", STRONG),
+            ("CARD_FINGERPRINT_KEY", STRONG),
+        ]));
+        assert!(without.unwrap_err().to_string().contains("security.encryption_key"));
+        let dev = production(&[("ENCRYPTION_KEY", crate::crypto::DEVELOPMENT_ENCRYPTION_KEY)]);
+        assert!(dev.unwrap_err().to_string().contains("security.encryption_key"));
+        let short = production(&[("ENCRYPTION_KEY", "abcd")]);
+        assert!(short.unwrap_err().to_string().contains("security.encryption_key"));
+    }
+
+    #[test]
+    fn the_jwt_algorithm_is_pinned_by_configuration() {
+        let s = Settings::from_env(&env(&[("JWT_PUBLIC_KEY", "pem")])).unwrap();
+        assert_eq!(s.auth.algorithm(), JwtAlgorithm::Rs256);
+        let both = Settings::from_env(&env(&[("JWT_PUBLIC_KEY", "pem"), ("JWT_SECRET", "s")]));
+        assert!(both.unwrap_err().to_string().contains("auth.jwt_algorithm"));
+        let rs_without_key = Settings::from_env(&env(&[("JWT_ALGORITHM", "RS256")]));
+        assert!(rs_without_key.unwrap_err().to_string().contains("auth.jwt_public_key"));
+        let none = Settings::from_env(&env(&[("JWT_ALGORITHM", "none")]));
+        assert!(none.unwrap_err().to_string().contains("auth.jwt_algorithm"));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! - `main.rs`: the CLI (`serve`, `migrate`, `token`, `audit verify`), a thin shell over this library.
 //! - [`startup`]: `Application::build` — pools, migrations, actors, the HTTP server.
 //! - [`config`]: layered, typed settings; [`telemetry`]: JSON logs; [`auth`]: JWT.
+//! - [`crypto`]: card fingerprints (HMAC-SHA256) and AES-256-GCM encryption at rest.
 //! - [`http`]: routes, request parsing, wire format, error mapping.
 //! - [`store`]: the `PaymentStore` (and the idempotency and audit stores) over sqlx, SQLite and
 //!   PostgreSQL, with migrations.
@@ -13,6 +14,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod crypto;
 pub mod http;
 pub mod providers;
 pub mod reconcile;

@@ -24,6 +24,9 @@ enum Command {
     Migrate,
     /// Ask providers about payments left pending or processing, settle them, and exit.
     Reconcile,
+    /// Re-encrypt every sealed value under the current ENCRYPTION_KEY / ENCRYPTION_KEY_ID (older keys
+    /// listed in ENCRYPTION_PREVIOUS_KEYS are used to open them).
+    RotateKey,
     /// Print a bearer token for a merchant, signed with the configured JWT_SECRET.
     Token {
         #[arg(long)]
@@ -59,6 +62,7 @@ async fn main() -> ExitCode {
         Command::Serve => serve(settings).await,
         Command::Migrate => migrate(settings).await,
         Command::Reconcile => reconcile(settings).await,
+        Command::RotateKey => rotate_key(settings).await,
         Command::Token { merchant, ttl_secs } => token(&settings, &merchant, ttl_secs),
         Command::Audit {
             command: AuditCommand::Verify,
@@ -142,16 +146,26 @@ async fn reconcile(settings: Settings) -> Result<(), String> {
     Ok(())
 }
 
+async fn rotate_key(settings: Settings) -> Result<(), String> {
+    telemetry::init(&settings.log);
+    let cipher = settings.security.cipher().map_err(|e| e.to_string())?;
+    let key_id = cipher.current_key_id().to_owned();
+    let database = store::open(&settings.database).await.map_err(|e| e.to_string())?;
+    database.migrate().await.map_err(|e| e.to_string())?;
+    let contacts = store::Contacts::new(database.clone(), std::sync::Arc::new(cipher));
+    let count = contacts.rotate().await.map_err(|e| e.to_string())?;
+    database.close().await;
+    println!("re-encrypted {count} value(s) under key id `{key_id}`");
+    Ok(())
+}
+
 fn token(settings: &Settings, merchant: &str, ttl_secs: u64) -> Result<(), String> {
-    let secret = settings
-        .auth
-        .jwt_secret
-        .as_ref()
-        .ok_or("JWT_SECRET is not set; set it to issue tokens")?;
+    if settings.auth.jwt_secret.is_none() {
+        return Err("JWT_SECRET is not set; set it to issue tokens (RS256 tokens come from your issuer)".into());
+    }
     let merchant = MerchantId::parse(merchant).map_err(|_| "invalid --merchant: use 1-128 printable characters")?;
-    let token = Jwt::hs256(secret)
-        .issue(&merchant, ttl_secs)
-        .map_err(|e| e.to_string())?;
+    let (jwt, _) = Jwt::from_settings(settings)?;
+    let token = jwt.issue(&merchant, ttl_secs).map_err(|e| e.to_string())?;
     println!("{token}");
     Ok(())
 }

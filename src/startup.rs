@@ -16,7 +16,7 @@ use payrail_actors::domain::MerchantId;
 use payrail_actors::operation::Dependencies;
 use payrail_actors::ports::{PaymentStore, SystemClock};
 
-use crate::auth::{generate_secret, Jwt};
+use crate::auth::Jwt;
 use crate::config::{Environment, Settings};
 use crate::http::audit::AuditTrail;
 use crate::http::idempotency::{fingerprint_key, IdempotencyService};
@@ -55,16 +55,21 @@ impl Application {
         let database = store::open(&settings.database).await?;
         database.migrate().await?;
         let store = database.store();
+        let cipher = settings
+            .security
+            .cipher()
+            .map_err(|e| StartupError::Config(format!("security.encryption_key: {e}")))?;
 
-        let (secret, ephemeral_secret) = match &settings.auth.jwt_secret {
-            Some(secret) => (secret.clone(), false),
-            None if settings.environment == Environment::Development => (generate_secret(), true),
-            None => return Err(StartupError::Config("JWT_SECRET is required".into())),
-        };
-        let jwt = Jwt::hs256(&secret);
-        let (audit, idempotency) = start_audit_and_idempotency(&settings, &database, &secret);
+        let (jwt, ephemeral_secret) = Jwt::from_settings(&settings).map_err(StartupError::Config)?;
+        // Idempotency fingerprints are keyed by IDEMPOTENCY_SECRET, else derived from the HS256 secret;
+        // with RS256 there is no shared secret, so the card fingerprint key stands in.
+        let derivation_secret = jwt
+            .shared_secret()
+            .cloned()
+            .unwrap_or_else(|| settings.security.card_fingerprint_key());
+        let (audit, idempotency) = start_audit_and_idempotency(&settings, &database, &derivation_secret);
         let dev_token = match settings.environment {
-            Environment::Development => {
+            Environment::Development if jwt.can_issue() => {
                 let merchant = MerchantId::parse(&settings.auth.dev_merchant)
                     .map_err(|_| StartupError::Config("auth.dev_merchant is not a valid merchant id".into()))?;
                 let token = jwt
@@ -76,7 +81,7 @@ impl Application {
                     ephemeral_secret,
                 })
             }
-            Environment::Production => None,
+            _ => None,
         };
 
         let (supervisor, provider_names) = start_supervisor(&settings, Arc::clone(&store));
@@ -105,10 +110,17 @@ impl Application {
             default_provider: providers::DEFAULT_PROVIDER.to_owned(),
             routes,
             webhooks,
+            card_fingerprints: crate::crypto::CardFingerprinter::new(settings.security.card_fingerprint_key()),
+            contacts: store::Contacts::new(database.clone(), Arc::new(cipher)),
         });
         let jwt = web::Data::new(jwt);
         let audit = web::Data::new(audit);
         let idempotency = web::Data::new(idempotency);
+        let cors = web::Data::new(http::CorsPolicy::new(&settings.http.cors_origins));
+        let rate_limiter = settings
+            .rate_limit
+            .enabled
+            .then(|| web::Data::new(http::RateLimiter::new(&settings.rate_limit)));
         let address = format!("{}:{}", settings.http.host, settings.http.port);
         let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
             address: address.clone(),
@@ -120,14 +132,21 @@ impl Application {
             .port();
         let max_body_bytes = settings.http.max_body_bytes;
         let mut server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
+            let mut app = App::new();
+            if let Some(limiter) = &rate_limiter {
+                app = app.app_data(limiter.clone());
+            }
+            app.app_data(state.clone())
                 .app_data(jwt.clone())
                 .app_data(audit.clone())
                 .app_data(idempotency.clone())
+                .app_data(cors.clone())
                 .app_data(web::PayloadConfig::new(max_body_bytes))
                 .configure(http::routes)
                 .default_service(web::to(http::not_found))
+                .wrap(actix_web::middleware::from_fn(http::rate_limit))
+                .wrap(actix_web::middleware::from_fn(http::cors))
+                .wrap(actix_web::middleware::from_fn(http::request_context))
         })
         .shutdown_timeout(settings.http.shutdown_timeout_secs);
         if settings.http.workers > 0 {

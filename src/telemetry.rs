@@ -12,7 +12,7 @@ pub fn init(settings: &LogSettings) {
         .with_env_filter(filter)
         .with_writer(std::io::stdout);
     let _ = match settings.format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
 }

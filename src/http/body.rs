@@ -56,12 +56,67 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "body",
         ));
     }
+    check_shape(bytes)?;
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(describe)?;
     deserializer
         .end()
         .map_err(|_| malformed("unexpected characters after the JSON document"))?;
     Ok(value)
+}
+
+/// Deepest nesting a request body may have; payrail's bodies need three levels.
+pub const MAX_JSON_DEPTH: usize = 16;
+/// Longest JSON string (in bytes, escapes counted raw) anywhere in a body; fields have tighter
+/// limits of their own, this bounds what serde allocates before they are checked.
+pub const MAX_JSON_STRING: usize = 4096;
+
+/// One pass over the raw bytes, before any allocation for the document: refuses bodies nested
+/// deeper than [`MAX_JSON_DEPTH`] or holding a string longer than [`MAX_JSON_STRING`]. Syntax is
+/// left to serde; this only tracks brackets outside strings.
+fn check_shape(bytes: &[u8]) -> Result<(), ApiError> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut string_len = 0usize;
+    for &b in bytes {
+        if in_string {
+            string_len += 1;
+            if string_len > MAX_JSON_STRING {
+                return Err(ApiError::invalid(
+                    "string_too_long",
+                    format!("strings in the request body may be at most {MAX_JSON_STRING} bytes"),
+                    "body",
+                ));
+            }
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => {
+                in_string = true;
+                string_len = 0;
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > MAX_JSON_DEPTH {
+                    return Err(ApiError::invalid(
+                        "json_too_deep",
+                        format!("the request body may nest at most {MAX_JSON_DEPTH} levels"),
+                        "body",
+                    ));
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn malformed(detail: &str) -> ApiError {
@@ -101,8 +156,9 @@ fn describe(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
         );
     }
     if quoted("unknown field `").is_some() {
-        // The path already ends with the unknown field's name.
-        let param: String = path.chars().take(128).collect();
+        // The path already ends with the unknown field's name, which the client chose: it could be
+        // a card number, so long digit runs are masked before it is echoed.
+        let param: String = mask_digit_runs(&path).chars().take(128).collect();
         return ApiError::invalid("parameter_unknown", format!("unknown parameter `{param}`"), param);
     }
     // "invalid type: integer `4242…`, expected a string": keep only what was expected.
@@ -120,6 +176,30 @@ fn describe(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
         format!("invalid value for `{param}`: expected {expected}"),
         param,
     )
+}
+
+/// Replaces runs of 6 or more digits with `*`s, so a client's field name cannot echo a PAN.
+fn mask_digit_runs(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut digits = String::new();
+    let flush = |digits: &mut String, out: &mut String| {
+        if digits.len() >= 6 {
+            out.push_str(&"*".repeat(digits.len()));
+        } else {
+            out.push_str(digits);
+        }
+        digits.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else {
+            flush(&mut digits, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut digits, &mut out);
+    out
 }
 
 /// Parses a query string into `T`; unknown parameters are ignored, as browsers and proxies add them.
@@ -175,6 +255,32 @@ mod tests {
         let (_, param, message) = error(r#"{"amount":1,"card":{"number":4242424242424242}}"#);
         assert_eq!(param.as_deref(), Some("card.number"));
         assert!(!message.contains("4242"), "{message}");
+    }
+
+    #[test]
+    fn deep_or_long_bodies_are_refused_before_parsing() {
+        let deep = format!("{}{}", "[".repeat(MAX_JSON_DEPTH + 1), "]".repeat(MAX_JSON_DEPTH + 1));
+        assert_eq!(error(&format!(r#"{{"amount":1,"x":{deep}}}"#)).0, "json_too_deep");
+        let long = format!(
+            r#"{{"amount":1,"card":{{"number":"{}"}}}}"#,
+            "4".repeat(MAX_JSON_STRING + 1)
+        );
+        assert_eq!(error(&long).0, "string_too_long");
+        // Brackets and escaped quotes inside strings are not structure.
+        let quoted = format!(
+            r#"{{"amount":1,"card":{{"number":"{}\"{}"}}}}"#,
+            "[".repeat(40),
+            "{".repeat(40)
+        );
+        assert!(parse_json::<Body>(quoted.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn unknown_field_names_never_echo_a_card_number() {
+        let (code, param, message) = error(r#"{"amount":1,"4242424242424242":"x"}"#);
+        assert_eq!(code, "parameter_unknown");
+        assert!(!param.unwrap().contains("4242424242"));
+        assert!(!message.contains("4242424242"), "{message}");
     }
 
     #[test]

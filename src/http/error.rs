@@ -53,6 +53,9 @@ pub enum ApiError {
     /// 503: too much work in flight, or the database is down; retry after a moment.
     #[error("{message}")]
     Unavailable { code: &'static str, message: &'static str },
+    /// 429: over the merchant's (or client address's) rate limit.
+    #[error("too many requests; retry after {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     /// 500: a bug; details are in the logs only.
     #[error("internal error")]
     Internal,
@@ -106,6 +109,7 @@ impl ApiError {
             ),
             Provider { code, .. } => (StatusCode::BAD_GATEWAY, "api_error", code.clone()),
             Unavailable { code, .. } => (StatusCode::SERVICE_UNAVAILABLE, "api_error", (*code).into()),
+            RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limit_error", "rate_limited".into()),
             Internal => (StatusCode::INTERNAL_SERVER_ERROR, "api_error", "internal_error".into()),
         }
     }
@@ -128,6 +132,9 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Unauthorized(_) => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"payrail\""));
+            }
+            ApiError::RateLimited { retry_after_secs } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
             ApiError::Unavailable { .. } | ApiError::Conflict => {
                 response.insert_header((header::RETRY_AFTER, "1"));

@@ -5,11 +5,18 @@
 
 pub mod audit;
 mod body;
+mod cors;
 mod error;
+mod headers;
 mod health;
 pub mod idempotency;
+mod openapi;
 mod parse;
 mod payments;
+#[cfg(test)]
+mod proptests;
+mod rate_limit;
+mod receipts;
 mod resume;
 mod webhooks;
 mod wire;
@@ -20,7 +27,10 @@ use actix_web::web;
 use payrail_actors::actors::PaymentSupervisor;
 use payrail_actors::ports::PaymentStore;
 
+pub use cors::{cors, CorsPolicy};
 pub use error::ApiError;
+pub use headers::{request_context, request_id, RequestId};
+pub use rate_limit::{rate_limit, RateLimiter};
 
 /// What every handler can reach. Built once at start-up, shared by all workers.
 pub struct AppState {
@@ -32,14 +42,19 @@ pub struct AppState {
     pub routes: crate::providers::Router,
     /// Webhook verification, dedupe and dispatch.
     pub webhooks: Arc<crate::webhooks::Webhooks>,
+    /// Keyed card fingerprints (issue 5).
+    pub card_fingerprints: crate::crypto::CardFingerprinter,
+    /// Sealed receipt emails (issue 5).
+    pub contacts: crate::store::Contacts,
 }
 
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(health::health))
-        .route("/ready", web::get().to(health::ready))
-        .route("/api/v1/webhooks/{provider}", web::post().to(webhooks::receive))
-        .route("/api/v1/payments/webhook", web::post().to(webhooks::receive_by_query))
+    cfg.service(resource("/health").route(web::get().to(health::health)))
+        .service(resource("/ready").route(web::get().to(health::ready)))
+        .service(resource("/api/v1/openapi.json").route(web::get().to(openapi::spec)))
+        .service(resource("/api/v1/webhooks/{provider}").route(web::post().to(webhooks::receive)))
+        .service(resource("/api/v1/payments/webhook").route(web::post().to(webhooks::receive_by_query)))
         .service(web::scope("/api/v1/payments").configure(payment_routes))
         .service(web::scope("/payments").configure(payment_routes));
 }
@@ -60,9 +75,7 @@ fn payment_routes(cfg: &mut web::ServiceConfig) {
 
 /// A resource that answers an unsupported method with a JSON 405 instead of an empty body.
 fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(|| async {
-        Err::<actix_web::HttpResponse, _>(ApiError::MethodNotAllowed)
-    }))
+    web::resource(path).default_service(web::to(openapi::method_not_allowed))
 }
 
 /// Unknown paths: a JSON 404 like every other error.

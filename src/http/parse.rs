@@ -40,7 +40,45 @@ pub fn refund_reason(reason: Option<String>) -> Result<Option<RefundReason>, Api
         .transpose()
 }
 
+/// Whether `text` holds something that looks like a card number: 12-19 digits, optionally grouped
+/// by single spaces or dashes, that pass Luhn. Free-text fields are stored, so a PAN pasted into
+/// one would be stored too; such fields are refused instead.
+pub fn contains_pan(text: &str) -> bool {
+    let mut run = String::new();
+    let check = |run: &mut String| {
+        let found = (12..=19).contains(&run.len()) && CardNumber::parse(run).is_ok();
+        run.clear();
+        found
+    };
+    let bytes = text.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        if b.is_ascii_digit() {
+            run.push(char::from(b));
+            continue;
+        }
+        let separator = matches!(b, b' ' | b'-') && !run.is_empty() && bytes.get(i + 1).is_some_and(u8::is_ascii_digit);
+        if !separator && check(&mut run) {
+            return true;
+        }
+    }
+    check(&mut run)
+}
+
+fn no_card_data(text: &str, param: &str) -> Result<(), ApiError> {
+    if contains_pan(text) {
+        return Err(ApiError::invalid(
+            "card_data_in_field",
+            format!("`{param}` looks like it contains a card number; card data belongs in payment_method.card"),
+            param,
+        ));
+    }
+    Ok(())
+}
+
 fn bounded(value: Option<String>, max: usize, param: &str) -> Result<Option<String>, ApiError> {
+    if let Some(text) = &value {
+        no_card_data(text, param)?;
+    }
     match value {
         Some(v) if v.chars().count() > max => Err(ApiError::invalid(
             "parameter_too_long",
@@ -49,6 +87,25 @@ fn bounded(value: Option<String>, max: usize, param: &str) -> Result<Option<Stri
         )),
         other => Ok(other),
     }
+}
+
+/// An optional receipt email: at most 254 characters, one `@` with text on both sides, no spaces.
+pub fn receipt_email(raw: Option<String>) -> Result<Option<String>, ApiError> {
+    let Some(email) = raw else { return Ok(None) };
+    let valid = email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.contains('@'));
+    if !valid {
+        return Err(ApiError::invalid(
+            "invalid_email",
+            "receipt_email must be an email address of at most 254 characters",
+            "receipt_email",
+        ));
+    }
+    no_card_data(&email, "receipt_email")?;
+    Ok(Some(email))
 }
 
 /// A create request as a new payment plus the card or token to authorise (kept only in memory).
@@ -93,6 +150,8 @@ pub fn new_payment(
                 "metadata",
             ));
         }
+        no_card_data(key, "metadata")?;
+        no_card_data(value, "metadata")?;
     }
     let method = payment_method(body.payment_method)?;
     let new = NewPayment {
@@ -172,6 +231,7 @@ pub fn page<C>(query: &ListQuery, cursor: impl Fn(&str) -> Result<C, DomainError
     let starting_after = query
         .starting_after
         .as_deref()
+        .filter(|raw| !raw.is_empty())
         .map(|raw| {
             cursor(raw).map_err(|_| {
                 ApiError::invalid(
@@ -195,4 +255,20 @@ pub fn payment_cursor(raw: &str) -> Result<PaymentId, DomainError> {
 
 pub fn event_cursor(raw: &str) -> Result<EventId, DomainError> {
     EventId::parse(raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contains_pan;
+
+    #[test]
+    fn card_numbers_are_found_in_free_text() {
+        assert!(contains_pan("4242424242424242"));
+        assert!(contains_pan("card 4242 4242 4242 4242 please"));
+        assert!(contains_pan("x5555-5555-5555-4444y"));
+        assert!(!contains_pan("4242424242424241"), "not Luhn-valid");
+        assert!(!contains_pan("order 12345 on 2026-11-22"));
+        assert!(!contains_pan("4242 4242"));
+        assert!(!contains_pan(""));
+    }
 }

@@ -17,14 +17,15 @@ use crate::http::idempotency::{IdempotencyService, KeyedJson, KeyedRequest, Targ
 use crate::http::wire::{
     CancelBody, CaptureBody, CreatePaymentBody, EventView, ListQuery, ListView, PaymentView, RefundBody, RefundView,
 };
-use crate::http::{parse, resume, ApiError, AppState};
+use crate::http::{parse, receipts, resume, ApiError, AppState};
 
 pub async fn create(
     state: web::Data<AppState>,
     idempotency: web::Data<IdempotencyService>,
     AuthenticatedMerchant(merchant): AuthenticatedMerchant,
-    KeyedJson { body, key }: KeyedJson<CreatePaymentBody>,
+    KeyedJson { mut body, key }: KeyedJson<CreatePaymentBody>,
 ) -> Result<HttpResponse, ApiError> {
+    let receipt_email = parse::receipt_email(body.receipt_email.take())?;
     let requested = body.provider.is_some();
     let (mut payment, method) =
         parse::new_payment(merchant.clone(), body, &state.provider_names, &state.default_provider)?;
@@ -41,6 +42,9 @@ pub async fn create(
         }
         fallbacks = route.collect();
     }
+    if let Some(card) = method.card() {
+        payment.card = Some(state.card_fingerprints.summary(card));
+    }
     let target = Target {
         payment_id: Some(payment.id.clone()),
         payment_version: None,
@@ -50,6 +54,11 @@ pub async fn create(
             // A retry after a crash continues the payment its first attempt created.
             if let Some(id) = resumed.and_then(|r| r.payment_id) {
                 payment.id = id;
+            }
+            if let Some(email) = &receipt_email {
+                // Sealed and stored before the payment exists, so a committed payment always has it.
+                // Not echoed in this response: responses are kept for idempotent replay, in clear.
+                state.contacts.put(&payment.merchant_id, &payment.id, email).await?;
             }
             let id = payment.id.clone();
             let operation = Operation::Create {
@@ -74,7 +83,9 @@ pub async fn get(
         .find(&merchant, &id)
         .await?
         .ok_or(ApiError::NotFound("payment"))?;
-    Ok(HttpResponse::Ok().json(PaymentView::from(payment)))
+    let mut view = PaymentView::from(payment);
+    receipts::attach(&state, &merchant, &mut view).await?;
+    Ok(HttpResponse::Ok().json(view))
 }
 
 pub async fn list(
@@ -110,7 +121,8 @@ async fn list_payments(
 ) -> Result<HttpResponse, ApiError> {
     let page = parse::page(query, parse::payment_cursor)?;
     let found = state.store.list_payments(merchant, &filter, &page).await?;
-    let data = found.data.into_iter().map(PaymentView::from).collect();
+    let mut data: Vec<PaymentView> = found.data.into_iter().map(PaymentView::from).collect();
+    receipts::attach_all(state, merchant, &mut data).await?;
     Ok(HttpResponse::Ok().json(ListView {
         data,
         has_more: found.has_more,

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePaymentBody {
+    #[serde(deserialize_with = "integral::required")]
     pub amount: i64,
     pub currency: String,
     pub capture: Option<bool>,
@@ -20,6 +21,8 @@ pub struct CreatePaymentBody {
     pub metadata: Option<BTreeMap<String, String>>,
     pub provider: Option<String>,
     pub payment_method: PaymentMethodBody,
+    /// Stored sealed (AES-256-GCM), see `store/contacts.rs`.
+    pub receipt_email: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -37,7 +40,9 @@ pub struct PaymentMethodBody {
 #[serde(deny_unknown_fields)]
 pub struct CardBody {
     pub number: String,
+    #[serde(deserialize_with = "integral::required")]
     pub exp_month: i64,
+    #[serde(deserialize_with = "integral::required")]
     pub exp_year: i64,
     pub cvc: String,
 }
@@ -52,6 +57,7 @@ impl std::fmt::Debug for CardBody {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CaptureBody {
+    #[serde(default, deserialize_with = "integral::optional")]
     pub amount: Option<i64>,
 }
 
@@ -64,6 +70,7 @@ pub struct CancelBody {}
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RefundBody {
+    #[serde(default, deserialize_with = "integral::optional")]
     pub amount: Option<i64>,
     pub reason: Option<String>,
 }
@@ -87,6 +94,7 @@ pub struct CardView {
     pub last4: String,
     pub exp_month: u8,
     pub exp_year: u16,
+    pub fingerprint: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -103,6 +111,10 @@ pub struct PaymentView {
     pub description: Option<String>,
     pub metadata: BTreeMap<String, String>,
     pub card: Option<CardView>,
+    /// Present on reads (retrieve, list) when the payment has one; never in the responses of
+    /// mutating requests, which are stored in clear for idempotent replay.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receipt_email: Option<String>,
     pub failure_code: Option<String>,
     pub failure_message: Option<String>,
     pub created_at: String,
@@ -128,7 +140,10 @@ impl From<Payment> for PaymentView {
                 last4: c.last4,
                 exp_month: c.exp_month,
                 exp_year: c.exp_year,
+                fingerprint: c.fingerprint,
             }),
+            // Filled by the handler from the sealed store (`http/contacts.rs`).
+            receipt_email: None,
             failure_code: p.failure_code,
             failure_message: p.failure_message,
             created_at: timestamp(p.created_at),
@@ -197,4 +212,74 @@ impl From<PaymentEvent> for EventView {
 pub struct ListView<T> {
     pub data: Vec<T>,
     pub has_more: bool,
+}
+
+/// Integer fields as JSON Schema (and so the OpenAPI document) defines them: `2500` and `2500.0`
+/// are both the integer 2500. Fractions, and floats beyond 2^53 (where they stop being exact), are
+/// refused as "expected an integer" like any other wrong type.
+mod integral {
+    use serde::de::{self, Deserialize, Deserializer, Unexpected, Visitor};
+
+    const EXACT_FLOAT_LIMIT: f64 = 9_007_199_254_740_992.0;
+
+    struct Integral(i64);
+
+    impl<'de> Deserialize<'de> for Integral {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_any(IntegralVisitor).map(Integral)
+        }
+    }
+
+    struct IntegralVisitor;
+
+    impl Visitor<'_> for IntegralVisitor {
+        type Value = i64;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an integer")
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<i64, E> {
+            Ok(v)
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<i64, E> {
+            i64::try_from(v).map_err(|_| E::invalid_value(Unexpected::Unsigned(v), &self))
+        }
+
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<i64, E> {
+            if v.fract() == 0.0 && v.abs() <= EXACT_FLOAT_LIMIT {
+                // Exact: |v| <= 2^53 and integral.
+                Ok(v as i64)
+            } else {
+                Err(E::invalid_type(Unexpected::Float(v), &self))
+            }
+        }
+    }
+
+    pub fn required<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+        Integral::deserialize(deserializer).map(|i| i.0)
+    }
+
+    pub fn optional<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+        Option::<Integral>::deserialize(deserializer).map(|o| o.map(|i| i.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CaptureBody;
+    use crate::http::body::parse_json;
+
+    #[test]
+    fn integers_may_be_written_as_integral_floats() {
+        let amount = |json: &str| parse_json::<CaptureBody>(json.as_bytes()).map(|b| b.amount);
+        assert_eq!(amount(r#"{"amount": 2500}"#).unwrap(), Some(2500));
+        assert_eq!(amount(r#"{"amount": 2500.0}"#).unwrap(), Some(2500));
+        assert_eq!(amount(r#"{"amount": null}"#).unwrap(), None);
+        assert_eq!(amount("{}").unwrap(), None);
+        for bad in [r#"{"amount": 10.5}"#, r#"{"amount": 1e30}"#, r#"{"amount": "1"}"#] {
+            assert!(amount(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -2,12 +2,14 @@
 //! PostgreSQL (production), with their migrations. [`open`] picks the backend from the URL.
 
 mod audit;
+mod contacts;
 mod idempotency;
 mod rows;
 mod sql;
 mod webhooks;
 
 pub use audit::verify_chain;
+pub use contacts::Contacts;
 
 use std::str::FromStr;
 use std::sync::Arc;

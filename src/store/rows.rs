@@ -12,7 +12,7 @@ use payrail_actors::ports::StoreError;
 /// The payment columns, in the order every query selects them.
 pub const PAYMENT_COLUMNS: &str = "id, merchant_id, amount, currency, status, capture_method, captured_amount, \
      refunded_amount, provider, provider_reference, order_id, description, metadata, card_brand, card_last4, \
-     card_exp_month, card_exp_year, failure_code, failure_message, version, created_at, updated_at";
+     card_exp_month, card_exp_year, failure_code, failure_message, version, created_at, updated_at, card_fingerprint";
 
 pub const EVENT_COLUMNS: &str =
     "id, payment_id, merchant_id, sequence, kind, from_status, to_status, amount, refund_id, failure_code, created_at";
@@ -44,6 +44,7 @@ pub struct PaymentRow {
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    pub card_fingerprint: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -100,6 +101,7 @@ impl TryFrom<PaymentRow> for Payment {
                 last4,
                 exp_month: u8::try_from(month).map_err(corrupt)?,
                 exp_year: u16::try_from(year).map_err(corrupt)?,
+                fingerprint: row.card_fingerprint,
             }),
             _ => None,
         };

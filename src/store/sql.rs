@@ -12,7 +12,7 @@ use crate::store::rows::{EVENT_COLUMNS, PAYMENT_COLUMNS, REFUND_COLUMNS};
 pub(crate) fn insert_payment_sql() -> String {
     format!(
         "INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)"
     )
 }
 
@@ -118,6 +118,7 @@ macro_rules! sql_store {
                             .bind(p.version)
                             .bind(micros(p.created_at))
                             .bind(micros(p.updated_at))
+                            .bind(card.and_then(|c| c.fingerprint.as_deref()))
                             .execute(&mut *tx)
                             .await?;
                     }

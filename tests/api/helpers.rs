@@ -92,6 +92,9 @@ pub fn test_settings(url: &str, extra: &[(&str, &str)]) -> Settings {
     env.insert("HTTP_WORKERS".into(), "2".into());
     env.insert("JWT_SECRET".into(), JWT_SECRET.into());
     env.insert("DATABASE_MAX_CONNECTIONS".into(), "5".into());
+    // The limiter runs in every test but only tests/api/rate_limit.rs makes it refuse.
+    env.insert("RATE_LIMIT_PER_SECOND".into(), "100000".into());
+    env.insert("RATE_LIMIT_BURST".into(), "100000".into());
     for (key, value) in extra {
         env.insert((*key).into(), (*value).into());
     }
@@ -120,6 +123,7 @@ pub fn card(number: &str) -> Value {
 
 impl TestApp {
     async fn start(db: TestDatabase, settings: Settings) -> Self {
+        crate::logs::install();
         let app = Application::build(settings.clone()).await.expect("application starts");
         let address = format!("http://127.0.0.1:{}", app.port());
         let database = app.database().clone();

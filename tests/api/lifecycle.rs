@@ -26,8 +26,11 @@ async fn automatic_capture_succeeds_in_one_request(app: TestApp) {
     assert!(payment["provider_reference"].is_string());
     assert_eq!(payment["order_id"], "order-1");
     assert_eq!(payment["metadata"]["cart"], "42");
+    let mut card = payment["card"].clone();
+    let fingerprint = card.as_object_mut().unwrap().remove("fingerprint").unwrap();
+    assert_eq!(fingerprint.as_str().map(str::len), Some(64), "keyed card fingerprint");
     assert_eq!(
-        payment["card"],
+        card,
         json!({ "brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2034 })
     );
     assert!(payment["created_at"].as_str().unwrap().ends_with('Z'));

@@ -4,18 +4,26 @@
 mod fakes;
 mod flutterwave;
 mod helpers;
+mod logs;
 mod sql;
 
 mod audit;
 mod auth;
+mod card_data;
 mod concurrency;
 mod crash;
+mod encryption;
+mod fuzz;
+mod headers;
 mod idempotency;
+mod jwt;
 mod lifecycle;
 mod listing;
+mod openapi;
 mod paypal;
 mod paystack;
 mod persistence;
+mod rate_limit;
 mod resilience;
 mod secrets;
 mod store_conformance;

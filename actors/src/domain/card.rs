@@ -1,6 +1,6 @@
 //! Card data. The full number and CVC exist only inside [`CardDetails`], in memory, on the way to a
 //! provider; nothing here can print, serialise or store them. What payrail keeps is a
-//! [`CardSummary`]: brand, last four digits and expiry.
+//! [`CardSummary`]: brand, last four digits, expiry and a keyed fingerprint.
 
 use std::fmt;
 
@@ -187,6 +187,7 @@ impl CardDetails {
             last4: self.number.last4().to_owned(),
             exp_month: self.exp_month,
             exp_year: self.exp_year,
+            fingerprint: None,
         }
     }
 }
@@ -198,6 +199,8 @@ pub struct CardSummary {
     pub last4: String,
     pub exp_month: u8,
     pub exp_year: u16,
+    /// Keyed hash of the number (HMAC-SHA256, computed at the edge), to recognise a card again.
+    pub fingerprint: Option<String>,
 }
 
 #[cfg(test)]
