@@ -5,6 +5,7 @@
 //! - `main.rs`: the CLI (`serve`, `migrate`, `token`, `audit verify`), a thin shell over this library.
 //! - [`startup`]: `Application::build` — pools, migrations, actors, the HTTP server.
 //! - [`config`]: layered, typed settings; [`telemetry`]: JSON logs; [`auth`]: JWT.
+//! - [`metrics`]: Prometheus metrics in a registry per application, `/metrics`.
 //! - [`http`]: routes, request parsing, wire format, error mapping.
 //! - [`store`]: the `PaymentStore` (and the idempotency and audit stores) over sqlx, SQLite and
 //!   PostgreSQL, with migrations.
@@ -14,6 +15,7 @@
 pub mod auth;
 pub mod config;
 pub mod http;
+pub mod metrics;
 pub mod providers;
 pub mod reconcile;
 pub mod startup;

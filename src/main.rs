@@ -127,7 +127,11 @@ async fn reconcile(settings: Settings) -> Result<(), String> {
     telemetry::init(&settings.log);
     let database = store::open(&settings.database).await.map_err(|e| e.to_string())?;
     database.migrate().await.map_err(|e| e.to_string())?;
-    let (supervisor, providers) = payrail::startup::start_supervisor(&settings, database.store());
+    let (supervisor, providers) = payrail::startup::start_supervisor(
+        &settings,
+        database.store(),
+        std::sync::Arc::new(payrail_actors::observer::NoopObserver),
+    );
     let report = payrail::reconcile::run_once(&database, &supervisor, std::time::Duration::ZERO).await;
     println!(
         "reconciled: {} examined, {} settled, {} errors (providers: {})",

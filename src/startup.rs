@@ -13,6 +13,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 use payrail_actors::actors::{PaymentSupervisor, SupervisorSettings};
 use payrail_actors::domain::MerchantId;
+use payrail_actors::observer::Observer;
 use payrail_actors::operation::Dependencies;
 use payrail_actors::ports::{PaymentStore, SystemClock};
 
@@ -21,6 +22,7 @@ use crate::config::{Environment, Settings};
 use crate::http::audit::AuditTrail;
 use crate::http::idempotency::{fingerprint_key, IdempotencyService};
 use crate::http::{self, AppState};
+use crate::metrics::{MeteredStore, Metrics};
 use crate::providers;
 use crate::store::{self, Database, OpenError};
 
@@ -47,6 +49,7 @@ pub struct Application {
     server: Server,
     supervisor: PaymentSupervisor,
     database: Database,
+    metrics: Metrics,
     dev_token: Option<DevToken>,
 }
 
@@ -54,7 +57,8 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let database = store::open(&settings.database).await?;
         database.migrate().await?;
-        let store = database.store();
+        let metrics = Metrics::new().map_err(|e| StartupError::Config(format!("metrics: {e}")))?;
+        let store: Arc<dyn PaymentStore> = Arc::new(MeteredStore::new(database.store(), metrics.clone()));
 
         let (secret, ephemeral_secret) = match &settings.auth.jwt_secret {
             Some(secret) => (secret.clone(), false),
@@ -79,7 +83,7 @@ impl Application {
             Environment::Production => None,
         };
 
-        let (supervisor, provider_names) = start_supervisor(&settings, Arc::clone(&store));
+        let (supervisor, provider_names) = start_supervisor(&settings, Arc::clone(&store), Arc::new(metrics.clone()));
         let routes = providers::Router::new(
             settings.providers.routes.clone(),
             provider_names.clone(),
@@ -98,6 +102,10 @@ impl Application {
             Duration::from_secs(settings.providers.reconcile_min_age_secs),
         );
 
+        metrics
+            .watch_supervisor(&supervisor)
+            .map_err(|e| StartupError::Config(format!("metrics: {e}")))?;
+        let prometheus = metrics.http_middleware().map_err(StartupError::Config)?;
         let state = web::Data::new(AppState {
             supervisor: supervisor.clone(),
             store,
@@ -105,6 +113,7 @@ impl Application {
             default_provider: providers::DEFAULT_PROVIDER.to_owned(),
             routes,
             webhooks,
+            metrics: metrics.clone(),
         });
         let jwt = web::Data::new(jwt);
         let audit = web::Data::new(audit);
@@ -128,6 +137,8 @@ impl Application {
                 .app_data(web::PayloadConfig::new(max_body_bytes))
                 .configure(http::routes)
                 .default_service(web::to(http::not_found))
+                // Outermost: counts every request and serves `/metrics` without auth.
+                .wrap(prometheus.clone())
         })
         .shutdown_timeout(settings.http.shutdown_timeout_secs);
         if settings.http.workers > 0 {
@@ -145,6 +156,7 @@ impl Application {
             server,
             supervisor,
             database,
+            metrics,
             dev_token,
         })
     }
@@ -164,6 +176,10 @@ impl Application {
 
     pub fn database(&self) -> &Database {
         &self.database
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     pub fn dev_token(&self) -> Option<&DevToken> {
@@ -210,7 +226,11 @@ fn start_audit_and_idempotency(
 
 /// The provider clients and the payment supervisor over `store`; also what `payrail reconcile`
 /// runs without the HTTP server. Returns the configured provider names, sorted.
-pub fn start_supervisor(settings: &Settings, store: Arc<dyn PaymentStore>) -> (PaymentSupervisor, Vec<String>) {
+pub fn start_supervisor(
+    settings: &Settings,
+    store: Arc<dyn PaymentStore>,
+    observer: Arc<dyn Observer>,
+) -> (PaymentSupervisor, Vec<String>) {
     let clients = providers::start_clients(settings);
     let mut provider_names: Vec<String> = clients.keys().cloned().collect();
     provider_names.sort();
@@ -219,6 +239,7 @@ pub fn start_supervisor(settings: &Settings, store: Arc<dyn PaymentStore>) -> (P
             store,
             providers: clients,
             clock: Arc::new(SystemClock),
+            observer,
         },
         SupervisorSettings {
             idle_timeout: Duration::from_secs(settings.actors.idle_timeout_secs),

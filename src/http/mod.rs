@@ -22,6 +22,8 @@ use payrail_actors::ports::PaymentStore;
 
 pub use error::ApiError;
 
+use crate::metrics::Metrics;
+
 /// What every handler can reach. Built once at start-up, shared by all workers.
 pub struct AppState {
     pub supervisor: PaymentSupervisor,
@@ -32,6 +34,8 @@ pub struct AppState {
     pub routes: crate::providers::Router,
     /// Webhook verification, dedupe and dispatch.
     pub webhooks: Arc<crate::webhooks::Webhooks>,
+    /// Counters other features bump (idempotent replays, webhooks, circuit breakers).
+    pub metrics: Metrics,
 }
 
 /// Registers every route.

@@ -77,6 +77,7 @@ pub struct TestApp {
     pub supervisor: PaymentSupervisor,
     pub db: TestDatabase,
     pub settings: Settings,
+    pub metrics: payrail::metrics::Metrics,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -124,6 +125,7 @@ impl TestApp {
         let address = format!("http://127.0.0.1:{}", app.port());
         let database = app.database().clone();
         let supervisor = app.supervisor().clone();
+        let metrics = app.metrics().clone();
         let handle = app.handle();
         actix_web::rt::spawn(app.run_until_stopped());
         Self {
@@ -134,6 +136,7 @@ impl TestApp {
             supervisor,
             db,
             settings,
+            metrics,
             handle,
         }
     }

@@ -13,6 +13,7 @@ mod crash;
 mod idempotency;
 mod lifecycle;
 mod listing;
+mod metrics;
 mod paypal;
 mod paystack;
 mod persistence;
