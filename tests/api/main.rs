@@ -18,6 +18,7 @@ mod paypal;
 mod paystack;
 mod persistence;
 mod resilience;
+mod restart_log;
 mod secrets;
 mod store_conformance;
 mod stripe;
