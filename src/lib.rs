@@ -4,6 +4,7 @@
 //! # Layout
 //! - `main.rs`: the CLI (`serve`, `migrate`, `token`, `audit verify`), a thin shell over this library.
 //! - [`startup`]: `Application::build` — pools, migrations, actors, the HTTP server.
+//! - [`shutdown`]: graceful shutdown on SIGTERM/SIGINT — stop accepting, drain, flush, close.
 //! - [`config`]: layered, typed settings; [`telemetry`]: JSON logs; [`auth`]: JWT.
 //! - [`metrics`]: Prometheus metrics in a registry per application, `/metrics`.
 //! - [`http`]: routes, request parsing, wire format, error mapping.
@@ -18,6 +19,7 @@ pub mod http;
 pub mod metrics;
 pub mod providers;
 pub mod reconcile;
+pub mod shutdown;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -97,7 +97,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
         println!("Development token for merchant `{}`{lifetime}:", dev.merchant);
         println!("export PAYRAIL_TOKEN={}", dev.token);
     }
-    app.run_until_stopped().await.map_err(|e| e.to_string())
+    app.run_until_signalled().await.map_err(|e| e.to_string())
 }
 
 async fn migrate(settings: Settings) -> Result<(), String> {

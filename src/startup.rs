@@ -51,6 +51,7 @@ pub struct Application {
     database: Database,
     metrics: Metrics,
     dev_token: Option<DevToken>,
+    shutdown_timeout: Duration,
 }
 
 impl Application {
@@ -140,7 +141,10 @@ impl Application {
                 // Outermost: counts every request and serves `/metrics` without auth.
                 .wrap(prometheus.clone())
         })
-        .shutdown_timeout(settings.http.shutdown_timeout_secs);
+        .shutdown_timeout(settings.http.shutdown_timeout_secs)
+        // Signals are ours (`run_until_signalled`): actix would stop abruptly on SIGINT, and a
+        // library that tests embed must not take over the process's Ctrl-C.
+        .disable_signals();
         if settings.http.workers > 0 {
             server = server.workers(settings.http.workers);
         }
@@ -158,6 +162,7 @@ impl Application {
             database,
             metrics,
             dev_token,
+            shutdown_timeout: Duration::from_secs(settings.http.shutdown_timeout_secs),
         })
     }
 
@@ -186,9 +191,31 @@ impl Application {
         self.dev_token.as_ref()
     }
 
-    /// Serves until the server is stopped (SIGINT/SIGTERM or a handle), draining in-flight requests.
+    /// Serves until the server is stopped through its handle, then drains (see `shutdown`).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let Self {
+            server,
+            supervisor,
+            database,
+            shutdown_timeout,
+            ..
+        } = self;
+        let served = server.await;
+        crate::shutdown::drain(&supervisor, &database, shutdown_timeout).await;
+        served
+    }
+
+    /// Serves until SIGTERM or SIGINT, then shuts down gracefully: the binary's way to run.
+    pub async fn run_until_signalled(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let signals = actix_web::rt::spawn(async move {
+            let signal = crate::shutdown::signal().await;
+            tracing::info!(signal, "shutting down: no new connections, draining in-flight work");
+            handle.stop(true).await;
+        });
+        let served = self.run_until_stopped().await;
+        signals.abort();
+        served
     }
 }
 

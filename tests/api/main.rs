@@ -20,6 +20,7 @@ mod persistence;
 mod resilience;
 mod restart_log;
 mod secrets;
+mod shutdown;
 mod store_conformance;
 mod stripe;
 mod supervision;
