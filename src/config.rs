@@ -199,6 +199,11 @@ enum Kind {
 const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("DATABASE_URL", "database.url", Kind::Str),
     ("DATABASE_MAX_CONNECTIONS", "database.max_connections", Kind::Int),
+    (
+        "DATABASE_ACQUIRE_TIMEOUT_SECS",
+        "database.acquire_timeout_secs",
+        Kind::Int,
+    ),
     ("HOST", "http.host", Kind::Str),
     ("HTTP_PORT", "http.port", Kind::Int),
     ("PORT", "http.port", Kind::Int),

@@ -120,7 +120,8 @@ pub fn card(number: &str) -> Value {
 }
 
 impl TestApp {
-    async fn start(db: TestDatabase, settings: Settings) -> Self {
+    /// Starts payrail with `settings` (whose database URL may differ from `db.url`, e.g. a proxy).
+    pub async fn start(db: TestDatabase, settings: Settings) -> Self {
         let app = Application::build(settings.clone()).await.expect("application starts");
         let address = format!("http://127.0.0.1:{}", app.port());
         let database = app.database().clone();

@@ -10,6 +10,7 @@ mod audit;
 mod auth;
 mod concurrency;
 mod crash;
+mod db_outage;
 mod idempotency;
 mod lifecycle;
 mod listing;
