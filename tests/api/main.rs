@@ -11,6 +11,7 @@ mod auth;
 mod concurrency;
 mod crash;
 mod db_outage;
+mod group_commit;
 mod idempotency;
 mod lifecycle;
 mod listing;
