@@ -85,6 +85,9 @@ pub struct DatabaseSettings {
     pub url: String,
     pub max_connections: u32,
     pub acquire_timeout_secs: u64,
+    /// Group-commit transactions in flight at once on PostgreSQL (0 = three quarters of the pool).
+    #[serde(default)]
+    pub commit_writers: usize,
 }
 
 impl DatabaseSettings {

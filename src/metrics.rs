@@ -18,6 +18,8 @@ use payrail_actors::observer::{CallOutcome, Observer};
 use payrail_actors::ports::{Page, PageRequest, PaymentFilter, PaymentStore, StoreError};
 use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, PullingGauge, Registry};
 
+use crate::store::Database;
+
 /// Latency buckets for payment operations: sub-millisecond commits up to slow providers.
 const OPERATION_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
@@ -124,6 +126,24 @@ impl Metrics {
             "payment_actors_active",
             "Payment actors alive (not passivated)",
             Box::new(move || supervisor.active_actors() as f64),
+        )?;
+        self.inner.registry.register(Box::new(gauge))
+    }
+
+    /// Exposes `database_commit_batch_size_mean`: transitions per group-commit transaction so far.
+    pub fn watch_database(&self, database: &Database) -> Result<(), prometheus::Error> {
+        let database = database.clone();
+        let gauge = PullingGauge::new(
+            "database_commit_batch_size_mean",
+            "Mean number of payment transitions committed per database transaction (group commit)",
+            Box::new(move || {
+                let (batches, transitions) = database.commit_stats();
+                if batches == 0 {
+                    0.0
+                } else {
+                    transitions as f64 / batches as f64
+                }
+            }),
         )?;
         self.inner.registry.register(Box::new(gauge))
     }

@@ -105,6 +105,7 @@ impl Application {
 
         metrics
             .watch_supervisor(&supervisor)
+            .and_then(|()| metrics.watch_database(&database))
             .map_err(|e| StartupError::Config(format!("metrics: {e}")))?;
         let prometheus = metrics.http_middleware().map_err(StartupError::Config)?;
         let state = web::Data::new(AppState {

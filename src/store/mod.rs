@@ -125,10 +125,13 @@ pub async fn open(settings: &DatabaseSettings) -> Result<Database, OpenError> {
             .connect(url)
             .await
             .map_err(OpenError::Connect)?;
-        // A batch writer per core keeps the CPU busy while other batches wait on fsync; the rest
-        // of the pool serves reads.
-        let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        let writers = cores.min(settings.max_connections.saturating_sub(1).max(1) as usize);
+        // Several batches in flight: while one waits on its WAL flush the next is being written,
+        // and PostgreSQL flushes concurrent commits together. A quarter of the pool serves reads.
+        let pool_size = settings.max_connections as usize;
+        let writers = match settings.commit_writers {
+            0 => (pool_size * 3 / 4).max(1),
+            n => n.min(pool_size),
+        };
         Ok(Database::Postgres(PostgresStore::with_group_commit(
             pool,
             group_commit(writers),
