@@ -45,7 +45,7 @@ pub struct Options {
     /// Scenario 3: payments the refunds share, and each one's amount.
     #[arg(long, default_value_t = 8)]
     payments: usize,
-    #[arg(long, default_value_t = 500_000)]
+    #[arg(long, default_value_t = 20_000)]
     amount: i64,
     /// Scenario 4: actors to create, and the idle timeout before passivation.
     #[arg(long, default_value_t = 10_000)]

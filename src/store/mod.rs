@@ -2,6 +2,7 @@
 //! PostgreSQL (production), with their migrations. [`open`] picks the backend from the URL.
 
 mod audit;
+mod batch_sql;
 pub mod group_commit;
 mod idempotency;
 mod rows;
@@ -35,6 +36,8 @@ sql::sql_store!(
     PostgresStore,
     sqlx::Postgres
 );
+batch_sql::batch_apply!(SqliteStore, sqlx::Sqlite);
+batch_sql::batch_apply!(PostgresStore, sqlx::Postgres);
 
 /// The newest migration a ready database must have applied.
 pub fn latest_migration() -> i64 {

@@ -133,10 +133,7 @@ macro_rules! sql_store {
                 }
                 let attempt = async {
                     let mut tx = pool.begin().await?;
-                    let mut applied = Vec::with_capacity(batch.len());
-                    for t in &batch {
-                        applied.push(Self::apply(&mut tx, t).await?);
-                    }
+                    let applied = Self::apply_many(&mut tx, &batch).await?;
                     tx.commit().await?;
                     Ok::<_, sqlx::Error>(applied)
                 }
@@ -146,7 +143,8 @@ macro_rules! sql_store {
                         .into_iter()
                         .map(|ok| if ok { Ok(()) } else { Err(StoreError::Conflict) })
                         .collect(),
-                    Err(sqlx::Error::Database(_)) => {
+                    Err(sqlx::Error::Database(error)) => {
+                        tracing::warn!(%error, size = batch.len(), "batch refused; committing its transitions one by one");
                         let mut results = Vec::with_capacity(batch.len());
                         for t in &batch {
                             results.push(Self::write_one(pool, t).await);

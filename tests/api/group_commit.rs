@@ -62,9 +62,9 @@ async fn a_conflicting_transition_in_a_batch_fails_alone(app: TestApp) {
     let a = captured(store.as_ref(), 1_000).await;
     let b = captured(store.as_ref(), 1_000).await;
     let c = captured(store.as_ref(), 1_000).await;
-    let d = captured(store.as_ref(), 1_000).await;
-    let mut forged = refund(&d, 1_000);
-    forged.payment.refunded_amount = 1_001; // breaks the CHECK: the database itself refuses it
+    let e = captured(store.as_ref(), 1_000).await;
+    // Another writer moves `e` on first: a transition decided on its old version is stale.
+    store.commit(&refund(&e, 100)).await.unwrap();
     let existing = Payment::create(new_payment("m", 10), Utc::now());
     store.commit(&existing).await.unwrap();
 
@@ -72,14 +72,11 @@ async fn a_conflicting_transition_in_a_batch_fails_alone(app: TestApp) {
         refund(&a, 400),
         refund(&a, 700), // decided on the same version as the one before it
         refund(&b, 300),
-        forged,
+        refund(&e, 200),  // stale
         existing.clone(), // this id exists already
         refund(&c, 1_000),
     ];
-    let (batches_before, _) = app.database.commit_stats();
-    let results = join_all(batch.iter().map(|t| store.commit(t))).await;
-    let (batches_after, _) = app.database.commit_stats();
-    assert!(batches_after - batches_before < 6, "the six were grouped");
+    let results = commit_grouped(&app, &batch).await;
     assert!(results[0].is_ok(), "{results:?}");
     assert!(matches!(results[1], Err(StoreError::Conflict)), "{results:?}");
     assert!(results[2].is_ok(), "{results:?}");
@@ -91,16 +88,55 @@ async fn a_conflicting_transition_in_a_batch_fails_alone(app: TestApp) {
     assert_eq!(refunded(store.load(&a.id).await.unwrap()), 400);
     assert_eq!(refunded(store.load(&b.id).await.unwrap()), 300);
     assert_eq!(refunded(store.load(&c.id).await.unwrap()), 1_000);
-    assert_eq!(refunded(store.load(&d.id).await.unwrap()), 0);
+    assert_eq!(refunded(store.load(&e.id).await.unwrap()), 100);
     assert_eq!(
         store.list_refunds(&a.id).await.unwrap().len(),
         1,
         "the loser wrote nothing"
     );
+    assert_eq!(
+        store.list_refunds(&e.id).await.unwrap().len(),
+        1,
+        "the stale one wrote nothing"
+    );
+}
+
+async fn a_transition_the_database_refuses_fails_alone_in_its_batch(app: TestApp) {
+    let store = app.database.store();
+    let d = captured(store.as_ref(), 1_000).await;
+    let f = captured(store.as_ref(), 1_000).await;
+    let mut forged = refund(&d, 1_000);
+    forged.payment.refunded_amount = 1_001; // breaks the CHECK: the database itself refuses it
+    let batch = [
+        refund(&f, 250),
+        forged,
+        Payment::create(new_payment("m", 10), Utc::now()),
+    ];
+    let results = commit_grouped(&app, &batch).await;
+    assert!(results[0].is_ok(), "{results:?}");
+    assert!(matches!(results[1], Err(StoreError::Conflict)), "{results:?}");
+    assert!(results[2].is_ok(), "{results:?}");
+    assert_eq!(store.load(&d.id).await.unwrap().unwrap().refunded_amount, 0);
     assert!(store.list_refunds(&d.id).await.unwrap().is_empty());
+    assert_eq!(store.load(&f.id).await.unwrap().unwrap().refunded_amount, 250);
+    assert!(store.load(&batch[2].payment.id).await.unwrap().is_some());
+}
+
+/// Commits `batch` concurrently and checks it went to the database grouped, not one by one.
+async fn commit_grouped(app: &TestApp, batch: &[Transition]) -> Vec<Result<(), StoreError>> {
+    let store = app.database.store();
+    let (batches_before, _) = app.database.commit_stats();
+    let results = join_all(batch.iter().map(|t| store.commit(t))).await;
+    let (batches_after, _) = app.database.commit_stats();
+    assert!(
+        batches_after - batches_before < batch.len() as u64,
+        "the transitions were grouped"
+    );
+    results
 }
 
 crate::backend_tests!(
     concurrent_commits_of_different_payments_share_transactions_and_all_land,
     a_conflicting_transition_in_a_batch_fails_alone,
+    a_transition_the_database_refuses_fails_alone_in_its_batch,
 );
