@@ -3,6 +3,7 @@
 # pgbench running the same SQL (bench/pgbench/naive_payment.sql). Each run gets a fresh database.
 #
 #   bench/run.sh [rounds] [seconds]          # default: 3 rounds of 10 s
+#   HALF_RATE=1100 bench/run.sh              # also scenario 1 paced at 1100 payments/s (p99 target)
 #
 # Needs: cargo build --release -p payrail -p payrail-bench; psql and pgbench on PATH.
 set -euo pipefail
@@ -27,6 +28,11 @@ for round in $(seq "$ROUNDS"); do
   fresh payrail_pgbench
   pgbench -n -M prepared -c 32 -j 2 -T "$SECS" -f bench/pgbench/naive_payment.sql "$PG/payrail_pgbench" 2>/dev/null |
     grep -E "^(tps|latency average)" | sed 's/^/pgbench naive: /'
+  if [ -n "${HALF_RATE:-}" ]; then
+    fresh payrail_bench
+    "$BENCH" create-capture --database-url "$PG/payrail_bench" --duration "$SECS" --rate "$HALF_RATE" |
+      sed 's/^create-capture/create-capture at half rate/'
+  fi
   fresh payrail_bench
   "$BENCH" slow-provider --database-url "$PG/payrail_bench" --duration "$SECS"
   fresh payrail_bench

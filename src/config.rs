@@ -279,6 +279,7 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
         Kind::Str,
     ),
     ("PAYPAL_CERT_HOSTS", "providers.paypal.cert_hosts", Kind::Str),
+    ("PROVIDER_MAX_CONCURRENCY", "providers.max_concurrency", Kind::Int),
 ];
 
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");

@@ -83,7 +83,9 @@ where
             let request = Arc::clone(&request);
             tokio::spawn(async move {
                 let mut log = WorkerLog::default();
-                let mut next = Instant::now();
+                // Stagger the workers' slots so a paced run is smooth, not bursts of `connections`.
+                let mut next =
+                    Instant::now() + interval.map_or(Duration::ZERO, |i| i.mul_f64(worker as f64 / connections as f64));
                 let mut sequence = 0u64;
                 while Instant::now() < deadline {
                     if let Some(interval) = interval {

@@ -72,7 +72,11 @@ async fn main() -> ExitCode {
             if opts.connections == 32 {
                 opts.connections = 2_000;
             }
-            let env = [("SANDBOX_LATENCY_MS", opts.latency_ms.to_string())];
+            // The sandbox's concurrency limit (256 by default) would cap this at 256 / latency.
+            let env = [
+                ("SANDBOX_LATENCY_MS", opts.latency_ms.to_string()),
+                ("PROVIDER_MAX_CONCURRENCY", opts.connections.max(256).to_string()),
+            ];
             scenarios::create_capture(&opts, "slow-provider", &env).await
         }
         Scenario::HotPayment => scenarios::hot_payment(&opts).await,
