@@ -10,6 +10,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::web;
 use actix_web_prom::{PrometheusMetrics, PrometheusMetricsBuilder};
 use async_trait::async_trait;
 use payrail_actors::actors::PaymentSupervisor;
@@ -18,6 +22,8 @@ use payrail_actors::observer::{CallOutcome, Observer};
 use payrail_actors::ports::{Page, PageRequest, PaymentFilter, PaymentStore, StoreError};
 use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, PullingGauge, Registry};
 
+use crate::http::idempotency::REPLAYED_HEADER;
+use crate::http::AppState;
 use crate::store::Database;
 
 /// Latency buckets for payment operations: sub-millisecond commits up to slow providers.
@@ -217,6 +223,24 @@ impl Observer for Metrics {
     fn circuit_changed(&self, provider: &str, open: bool) {
         self.set_circuit_open(provider, open);
     }
+}
+
+/// Middleware: counts responses served from a stored idempotent response (they carry
+/// `Idempotent-Replayed: true`) into `idempotency_replays_total`.
+pub async fn count_replays(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let metrics = req.app_data::<web::Data<AppState>>().map(|state| state.metrics.clone());
+    let response = next.call(req).await?;
+    let replayed = response
+        .headers()
+        .get(REPLAYED_HEADER)
+        .is_some_and(|value| value.as_bytes() == b"true");
+    if let (true, Some(metrics)) = (replayed, metrics) {
+        metrics.idempotency_replayed();
+    }
+    Ok(response)
 }
 
 /// A `PaymentStore` that counts every call into `database_operations_total`.

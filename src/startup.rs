@@ -139,6 +139,7 @@ impl Application {
                 .app_data(web::PayloadConfig::new(max_body_bytes))
                 .configure(http::routes)
                 .default_service(web::to(http::not_found))
+                .wrap(actix_web::middleware::from_fn(crate::metrics::count_replays))
                 // Outermost: counts every request and serves `/metrics` without auth.
                 .wrap(prometheus.clone())
         })

@@ -143,11 +143,16 @@ impl TestApp {
     }
 
     /// Stops the server gracefully and starts a new one on the same database.
-    pub async fn restart(self) -> Self {
+    pub async fn restart(mut self) -> Self {
         self.handle.stop(true).await;
         self.database.close().await;
         let settings = self.settings.clone();
-        Self::start(self.db, settings).await
+        let db = TestDatabase {
+            url: self.db.url.clone(),
+            _dir: self.db._dir.take(),
+        };
+        drop(self);
+        Self::start(db, settings).await
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -221,6 +226,22 @@ impl TestApp {
 
     pub async fn cancel(&self, id: &str) -> Response {
         self.post(&format!("/api/v1/payments/{id}/cancel"), &json!({})).await
+    }
+}
+
+/// A finished test's server would otherwise live on in its worker threads, holding its pool's
+/// connections: with many tests, PostgreSQL runs out of connections. Stop it and close the pool.
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // `stop` sends the command at once; nobody needs to wait for it to complete.
+        drop(self.handle.stop(false));
+        let database = self.database.clone();
+        // The test's runtime is going away; close on a runtime of our own.
+        std::thread::spawn(move || {
+            if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                runtime.block_on(database.close());
+            }
+        });
     }
 }
 

@@ -68,7 +68,19 @@ async fn metrics_are_exposed_typed_and_move(app: TestApp) {
         StatusCode::CREATED
     );
     app.metrics.set_circuit_open("sandbox", true);
-    app.metrics.idempotency_replayed();
+    // The same refund retried with its key is answered from the stored response: a replay.
+    for _ in 0..2 {
+        let retried = app
+            .client
+            .post(app.url(&format!("/api/v1/payments/{id}/refund")))
+            .bearer_auth(&app.token)
+            .header("Idempotency-Key", "refund-once")
+            .json(&json!({ "amount": 50 }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(retried.status(), StatusCode::CREATED);
+    }
     app.metrics.webhook_received("stripe", "processed");
 
     let after = Scrape::take(&app).await;
@@ -101,7 +113,8 @@ async fn metrics_are_exposed_typed_and_move(app: TestApp) {
     );
     assert_eq!(
         after.value("payment_requests_total", &["operation=\"refund\"", ok[0]]),
-        1.0
+        2.0,
+        "the replay did not run the refund again"
     );
     assert_eq!(
         after.value(
@@ -112,7 +125,11 @@ async fn metrics_are_exposed_typed_and_move(app: TestApp) {
     );
     // Create writes twice (pending, then the outcome), refund once.
     assert!(after.value("database_operations_total", &["operation=\"commit\"", ok[0]]) >= 3.0);
-    assert_eq!(after.value("provider_requests_total", &ok), 2.0, "authorize + refund");
+    assert_eq!(
+        after.value("provider_requests_total", &ok),
+        3.0,
+        "authorize + two refunds"
+    );
     assert_eq!(after.value("provider_circuit_open", &["provider=\"sandbox\""]), 1.0);
     assert_eq!(after.value("payment_actor_restarts_total", &[]), 1.0);
     assert_eq!(after.value("payment_actors_active", &[]), 1.0);
@@ -125,7 +142,7 @@ async fn metrics_are_exposed_typed_and_move(app: TestApp) {
         1.0
     );
     let http = |s: &Scrape| s.value("payrail_http_requests_total", &["status=\"201\""]);
-    assert_eq!(http(&after) - http(&before), 2.0, "create + refund answered 201");
+    assert_eq!(http(&after) - http(&before), 4.0, "create + three refunds answered 201");
 }
 
 crate::backend_tests!(metrics_are_exposed_typed_and_move);
