@@ -56,7 +56,20 @@ async fn main() -> ExitCode {
         }
     };
     let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(settings).await,
+        Command::Serve => {
+            // After a graceful shutdown (drained, flushed, pool closed) exit at once: tearing the
+            // actor system down afterwards would drop background actors' futures (the audit batch)
+            // outside the Tokio context, which sqlx answers with a panic message.
+            let code = match serve(settings).await {
+                Ok(()) => 0,
+                Err(message) => {
+                    eprintln!("payrail: {message}");
+                    1
+                }
+            };
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+            std::process::exit(code)
+        }
         Command::Migrate => migrate(settings).await,
         Command::Reconcile => reconcile(settings).await,
         Command::Token { merchant, ttl_secs } => token(&settings, &merchant, ttl_secs),
