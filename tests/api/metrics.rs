@@ -82,6 +82,15 @@ async fn metrics_are_exposed_typed_and_move(app: TestApp) {
         assert_eq!(retried.status(), StatusCode::CREATED);
     }
     app.metrics.webhook_received("stripe", "processed");
+    // A real delivery is counted by the webhook endpoint (Stripe is not configured here).
+    let webhook = app
+        .client
+        .post(app.url("/api/v1/webhooks/stripe"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(webhook.status(), StatusCode::NOT_FOUND);
 
     let after = Scrape::take(&app).await;
     for (family, kind) in [
@@ -138,6 +147,13 @@ async fn metrics_are_exposed_typed_and_move(app: TestApp) {
         after.value(
             "webhooks_received_total",
             &["provider=\"stripe\"", "outcome=\"processed\""]
+        ),
+        1.0
+    );
+    assert_eq!(
+        after.value(
+            "webhooks_received_total",
+            &["provider=\"unknown\"", "outcome=\"not_configured\""]
         ),
         1.0
     );
