@@ -90,6 +90,9 @@ pub struct DatabaseSettings {
     pub url: String,
     pub max_connections: u32,
     pub acquire_timeout_secs: u64,
+    /// Group-commit transactions in flight at once on PostgreSQL (0 = three quarters of the pool).
+    #[serde(default)]
+    pub commit_writers: usize,
 }
 
 impl DatabaseSettings {
@@ -365,6 +368,11 @@ enum Kind {
 const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("DATABASE_URL", "database.url", Kind::Str),
     ("DATABASE_MAX_CONNECTIONS", "database.max_connections", Kind::Int),
+    (
+        "DATABASE_ACQUIRE_TIMEOUT_SECS",
+        "database.acquire_timeout_secs",
+        Kind::Int,
+    ),
     ("HOST", "http.host", Kind::Str),
     ("HTTP_PORT", "http.port", Kind::Int),
     ("PORT", "http.port", Kind::Int),
@@ -453,6 +461,7 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("RATE_LIMIT_ENABLED", "rate_limit.enabled", Kind::Bool),
     ("RATE_LIMIT_PER_SECOND", "rate_limit.per_second", Kind::Int),
     ("RATE_LIMIT_BURST", "rate_limit.burst", Kind::Int),
+    ("PROVIDER_MAX_CONCURRENCY", "providers.max_concurrency", Kind::Int),
 ];
 
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");

@@ -4,8 +4,10 @@
 //! # Layout
 //! - `main.rs`: the CLI (`serve`, `migrate`, `token`, `audit verify`), a thin shell over this library.
 //! - [`startup`]: `Application::build` — pools, migrations, actors, the HTTP server.
+//! - [`shutdown`]: graceful shutdown on SIGTERM/SIGINT — stop accepting, drain, flush, close.
 //! - [`config`]: layered, typed settings; [`telemetry`]: JSON logs; [`auth`]: JWT.
 //! - [`crypto`]: card fingerprints (HMAC-SHA256) and AES-256-GCM encryption at rest.
+//! - [`metrics`]: Prometheus metrics in a registry per application, `/metrics`.
 //! - [`http`]: routes, request parsing, wire format, error mapping.
 //! - [`store`]: the `PaymentStore` (and the idempotency and audit stores) over sqlx, SQLite and
 //!   PostgreSQL, with migrations.
@@ -16,8 +18,10 @@ pub mod auth;
 pub mod config;
 pub mod crypto;
 pub mod http;
+pub mod metrics;
 pub mod providers;
 pub mod reconcile;
+pub mod shutdown;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

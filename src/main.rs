@@ -59,7 +59,20 @@ async fn main() -> ExitCode {
         }
     };
     let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(settings).await,
+        Command::Serve => {
+            // After a graceful shutdown (drained, flushed, pool closed) exit at once: tearing the
+            // actor system down afterwards would drop background actors' futures (the audit batch)
+            // outside the Tokio context, which sqlx answers with a panic message.
+            let code = match serve(settings).await {
+                Ok(()) => 0,
+                Err(message) => {
+                    eprintln!("payrail: {message}");
+                    1
+                }
+            };
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+            std::process::exit(code)
+        }
         Command::Migrate => migrate(settings).await,
         Command::Reconcile => reconcile(settings).await,
         Command::RotateKey => rotate_key(settings).await,
@@ -101,7 +114,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
         println!("Development token for merchant `{}`{lifetime}:", dev.merchant);
         println!("export PAYRAIL_TOKEN={}", dev.token);
     }
-    app.run_until_stopped().await.map_err(|e| e.to_string())
+    app.run_until_signalled().await.map_err(|e| e.to_string())
 }
 
 async fn migrate(settings: Settings) -> Result<(), String> {
@@ -131,7 +144,11 @@ async fn reconcile(settings: Settings) -> Result<(), String> {
     telemetry::init(&settings.log);
     let database = store::open(&settings.database).await.map_err(|e| e.to_string())?;
     database.migrate().await.map_err(|e| e.to_string())?;
-    let (supervisor, providers) = payrail::startup::start_supervisor(&settings, database.store());
+    let (supervisor, providers) = payrail::startup::start_supervisor(
+        &settings,
+        database.store(),
+        std::sync::Arc::new(payrail_actors::observer::NoopObserver),
+    );
     let report = payrail::reconcile::run_once(&database, &supervisor, std::time::Duration::ZERO).await;
     println!(
         "reconciled: {} examined, {} settled, {} errors (providers: {})",

@@ -13,6 +13,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 use payrail_actors::actors::{PaymentSupervisor, SupervisorSettings};
 use payrail_actors::domain::MerchantId;
+use payrail_actors::observer::Observer;
 use payrail_actors::operation::Dependencies;
 use payrail_actors::ports::{PaymentStore, SystemClock};
 
@@ -21,6 +22,7 @@ use crate::config::{Environment, Settings};
 use crate::http::audit::AuditTrail;
 use crate::http::idempotency::{fingerprint_key, IdempotencyService};
 use crate::http::{self, AppState};
+use crate::metrics::{MeteredStore, Metrics};
 use crate::providers;
 use crate::store::{self, Database, OpenError};
 
@@ -47,18 +49,21 @@ pub struct Application {
     server: Server,
     supervisor: PaymentSupervisor,
     database: Database,
+    metrics: Metrics,
     dev_token: Option<DevToken>,
+    shutdown_timeout: Duration,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let database = store::open(&settings.database).await?;
         database.migrate().await?;
-        let store = database.store();
         let cipher = settings
             .security
             .cipher()
             .map_err(|e| StartupError::Config(format!("security.encryption_key: {e}")))?;
+        let metrics = Metrics::new().map_err(|e| StartupError::Config(format!("metrics: {e}")))?;
+        let store: Arc<dyn PaymentStore> = Arc::new(MeteredStore::new(database.store(), metrics.clone()));
 
         let (jwt, ephemeral_secret) = Jwt::from_settings(&settings).map_err(StartupError::Config)?;
         // Idempotency fingerprints are keyed by IDEMPOTENCY_SECRET, else derived from the HS256 secret;
@@ -84,7 +89,7 @@ impl Application {
             _ => None,
         };
 
-        let (supervisor, provider_names) = start_supervisor(&settings, Arc::clone(&store));
+        let (supervisor, provider_names) = start_supervisor(&settings, Arc::clone(&store), Arc::new(metrics.clone()));
         let routes = providers::Router::new(
             settings.providers.routes.clone(),
             provider_names.clone(),
@@ -103,6 +108,11 @@ impl Application {
             Duration::from_secs(settings.providers.reconcile_min_age_secs),
         );
 
+        metrics
+            .watch_supervisor(&supervisor)
+            .and_then(|()| metrics.watch_database(&database))
+            .map_err(|e| StartupError::Config(format!("metrics: {e}")))?;
+        let prometheus = metrics.http_middleware().map_err(StartupError::Config)?;
         let state = web::Data::new(AppState {
             supervisor: supervisor.clone(),
             store,
@@ -112,6 +122,7 @@ impl Application {
             webhooks,
             card_fingerprints: crate::crypto::CardFingerprinter::new(settings.security.card_fingerprint_key()),
             contacts: store::Contacts::new(database.clone(), Arc::new(cipher)),
+            metrics: metrics.clone(),
         });
         let jwt = web::Data::new(jwt);
         let audit = web::Data::new(audit);
@@ -147,8 +158,14 @@ impl Application {
                 .wrap(actix_web::middleware::from_fn(http::rate_limit))
                 .wrap(actix_web::middleware::from_fn(http::cors))
                 .wrap(actix_web::middleware::from_fn(http::request_context))
+                .wrap(actix_web::middleware::from_fn(crate::metrics::count_replays))
+                // Outermost: counts every request (429s included) and serves `/metrics` without auth.
+                .wrap(prometheus.clone())
         })
-        .shutdown_timeout(settings.http.shutdown_timeout_secs);
+        .shutdown_timeout(settings.http.shutdown_timeout_secs)
+        // Signals are ours (`run_until_signalled`): actix would stop abruptly on SIGINT, and a
+        // library that tests embed must not take over the process's Ctrl-C.
+        .disable_signals();
         if settings.http.workers > 0 {
             server = server.workers(settings.http.workers);
         }
@@ -164,7 +181,9 @@ impl Application {
             server,
             supervisor,
             database,
+            metrics,
             dev_token,
+            shutdown_timeout: Duration::from_secs(settings.http.shutdown_timeout_secs),
         })
     }
 
@@ -185,13 +204,39 @@ impl Application {
         &self.database
     }
 
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
     pub fn dev_token(&self) -> Option<&DevToken> {
         self.dev_token.as_ref()
     }
 
-    /// Serves until the server is stopped (SIGINT/SIGTERM or a handle), draining in-flight requests.
+    /// Serves until the server is stopped through its handle, then drains (see `shutdown`).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let Self {
+            server,
+            supervisor,
+            database,
+            shutdown_timeout,
+            ..
+        } = self;
+        let served = server.await;
+        crate::shutdown::drain(&supervisor, &database, shutdown_timeout).await;
+        served
+    }
+
+    /// Serves until SIGTERM or SIGINT, then shuts down gracefully: the binary's way to run.
+    pub async fn run_until_signalled(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let signals = actix_web::rt::spawn(async move {
+            let signal = crate::shutdown::signal().await;
+            tracing::info!(signal, "shutting down: no new connections, draining in-flight work");
+            handle.stop(true).await;
+        });
+        let served = self.run_until_stopped().await;
+        signals.abort();
+        served
     }
 }
 
@@ -229,7 +274,11 @@ fn start_audit_and_idempotency(
 
 /// The provider clients and the payment supervisor over `store`; also what `payrail reconcile`
 /// runs without the HTTP server. Returns the configured provider names, sorted.
-pub fn start_supervisor(settings: &Settings, store: Arc<dyn PaymentStore>) -> (PaymentSupervisor, Vec<String>) {
+pub fn start_supervisor(
+    settings: &Settings,
+    store: Arc<dyn PaymentStore>,
+    observer: Arc<dyn Observer>,
+) -> (PaymentSupervisor, Vec<String>) {
     let clients = providers::start_clients(settings);
     let mut provider_names: Vec<String> = clients.keys().cloned().collect();
     provider_names.sort();
@@ -238,6 +287,7 @@ pub fn start_supervisor(settings: &Settings, store: Arc<dyn PaymentStore>) -> (P
             store,
             providers: clients,
             clock: Arc::new(SystemClock),
+            observer,
         },
         SupervisorSettings {
             idle_timeout: Duration::from_secs(settings.actors.idle_timeout_secs),

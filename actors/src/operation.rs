@@ -16,6 +16,7 @@ use crate::domain::{
     Amount, AuthorizationOutcome, Command, DomainError, MerchantId, NewPayment, Payment, PaymentId, PaymentMethod,
     Refund, RefundId, RefundReason, Transition,
 };
+use crate::observer::{CallOutcome, Observer};
 use crate::ports::{
     AuthorizeRequest, CancelRequest, CaptureRequest, Clock, PaymentStore, ProviderError, RefundRequest, StoreError,
 };
@@ -107,6 +108,8 @@ pub struct Dependencies {
     pub store: Arc<dyn PaymentStore>,
     pub providers: ProviderDirectory,
     pub clock: Arc<dyn Clock>,
+    /// Told of every operation and provider call (metrics); `NoopObserver` when nobody counts.
+    pub observer: Arc<dyn Observer>,
 }
 
 impl Dependencies {
@@ -119,10 +122,18 @@ impl Dependencies {
             .providers
             .get(provider)
             .ok_or_else(|| ProviderError::Unavailable(format!("provider `{provider}` is not configured")))?;
-        client
+        let result = client
             .send(call)
             .await
-            .map_err(|_| ProviderError::Unavailable("provider client stopped".into()))?
+            .map_err(|_| ProviderError::Unavailable("provider client stopped".into()))
+            .and_then(|answer| answer);
+        let outcome = match &result {
+            Ok(_) => CallOutcome::Ok,
+            Err(ProviderError::Rejected { .. }) => CallOutcome::Rejected,
+            Err(_) => CallOutcome::Error,
+        };
+        self.observer.provider_request(provider, outcome);
+        result
     }
 
     pub(crate) async fn commit(&self, transition: Transition) -> Result<Payment, StoreError> {
@@ -141,19 +152,33 @@ pub async fn execute(
 ) -> (Result<Outcome, PaymentError>, Option<Payment>) {
     let started = Instant::now();
     let name = operation.name();
+    // The provider is known once the payment is; a refusal before that is labelled `unknown`.
+    let mut provider = None;
     let result = match operation {
         Operation::Create {
             payment,
             method,
             fallbacks,
-        } => create(deps, payment, *method, fallbacks).await,
+        } => {
+            provider = Some(payment.provider.clone());
+            create(deps, payment, *method, fallbacks).await
+        }
         Operation::Reconcile => match current(deps, id, cached).await {
-            Ok(payment) => settlement::reconcile(deps, payment).await,
+            Ok(payment) => {
+                provider = Some(payment.provider.clone());
+                settlement::reconcile(deps, payment).await
+            }
             Err(error) => Err(error),
         },
-        Operation::ProviderUpdate { provider, update } => match current(deps, id, cached).await {
+        Operation::ProviderUpdate {
+            provider: sender,
+            update,
+        } => match current(deps, id, cached).await {
             // Only the payment's own provider speaks for it.
-            Ok(payment) if payment.provider == provider => settlement::apply_update(deps, payment, update).await,
+            Ok(payment) if payment.provider == sender => {
+                provider = Some(payment.provider.clone());
+                settlement::apply_update(deps, payment, update).await
+            }
             Ok(_) => Err(PaymentError::NotFound),
             Err(error) => Err(error),
         },
@@ -161,12 +186,26 @@ pub async fn execute(
             merchant,
             change: requested,
         } => match current(deps, id, cached).await {
-            Ok(payment) if payment.merchant_id == merchant => change(deps, payment, requested).await,
+            Ok(payment) if payment.merchant_id == merchant => {
+                provider = Some(payment.provider.clone());
+                change(deps, payment, requested).await
+            }
             Ok(_) => Err(PaymentError::NotFound),
             Err(error) => Err(error),
         },
     };
     log_operation(name, id, &result, started);
+    // A fallback may have moved the payment to another provider: label with the one that answered.
+    let provider = match &result {
+        Ok(outcome) => Some(outcome.payment.provider.clone()),
+        Err(_) => provider,
+    };
+    deps.observer.operation(
+        name,
+        provider.as_deref().unwrap_or("unknown"),
+        outcome_of(&result),
+        started.elapsed(),
+    );
     let cache = result.as_ref().ok().map(|outcome| outcome.payment.clone());
     (result, cache)
 }
@@ -339,6 +378,18 @@ async fn change(deps: &Dependencies, payment: Payment, change: Change) -> Result
     let refund = transition.refund.clone();
     let payment = deps.commit(transition).await?;
     Ok(Outcome { payment, refund })
+}
+
+/// The metric label of an operation's result: refusals by the rules are not errors of payrail's.
+fn outcome_of(result: &Result<Outcome, PaymentError>) -> CallOutcome {
+    match result {
+        Ok(_) => CallOutcome::Ok,
+        Err(PaymentError::Domain(_) | PaymentError::NotFound | PaymentError::Store(StoreError::Conflict)) => {
+            CallOutcome::Rejected
+        }
+        Err(PaymentError::Provider(ProviderError::Rejected { .. })) => CallOutcome::Rejected,
+        Err(_) => CallOutcome::Error,
+    }
 }
 
 /// One structured line per payment operation (DESIGN §10). Never card data: the payment carries

@@ -32,6 +32,8 @@ pub use error::ApiError;
 pub use headers::{request_context, request_id, RequestId};
 pub use rate_limit::{rate_limit, RateLimiter};
 
+use crate::metrics::Metrics;
+
 /// What every handler can reach. Built once at start-up, shared by all workers.
 pub struct AppState {
     pub supervisor: PaymentSupervisor,
@@ -46,6 +48,8 @@ pub struct AppState {
     pub card_fingerprints: crate::crypto::CardFingerprinter,
     /// Sealed receipt emails (issue 5).
     pub contacts: crate::store::Contacts,
+    /// Counters other features bump (idempotent replays, webhooks, circuit breakers).
+    pub metrics: Metrics,
 }
 
 /// Registers every route.

@@ -40,7 +40,23 @@ pub async fn receive_by_query(
 }
 
 async fn handle(state: &AppState, provider: &str, req: &HttpRequest, body: &[u8]) -> Result<HttpResponse, ApiError> {
-    let receipt = match state.webhooks.receive(provider, req.headers(), body).await {
+    let received = state.webhooks.receive(provider, req.headers(), body).await;
+    // `webhooks_received_total{provider,outcome}`; an unknown provider is one label, not many.
+    let outcome = match &received {
+        Ok(Receipt::Duplicate) => "duplicate",
+        Ok(_) => "processed",
+        Err(WebhookError::NotConfigured(_)) => "not_configured",
+        Err(WebhookError::Signature(_)) => "invalid_signature",
+        Err(WebhookError::Malformed) => "malformed",
+        Err(_) => "error",
+    };
+    let label = if state.provider_names.iter().any(|p| p == provider) {
+        provider
+    } else {
+        "unknown"
+    };
+    state.metrics.webhook_received(label, outcome);
+    let receipt = match received {
         Ok(receipt) => receipt,
         Err(WebhookError::Signature(reason)) => {
             // Refused deliveries go to the audit log: provider, reason, address; never the body.

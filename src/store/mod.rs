@@ -2,7 +2,9 @@
 //! PostgreSQL (production), with their migrations. [`open`] picks the backend from the URL.
 
 mod audit;
+mod batch_sql;
 mod contacts;
+pub mod group_commit;
 mod idempotency;
 mod rows;
 mod sql;
@@ -36,6 +38,8 @@ sql::sql_store!(
     PostgresStore,
     sqlx::Postgres
 );
+batch_sql::batch_apply!(SqliteStore, sqlx::Sqlite);
+batch_sql::batch_apply!(PostgresStore, sqlx::Postgres);
 
 /// The newest migration a ready database must have applied.
 pub fn latest_migration() -> i64 {
@@ -82,6 +86,15 @@ impl Database {
         }
     }
 
+    /// (batches, transitions) committed by the group-commit writer: transitions / batches is the
+    /// mean number of transitions sharing one database transaction.
+    pub fn commit_stats(&self) -> (u64, u64) {
+        match self {
+            Database::Sqlite(store) => store.commit_stats(),
+            Database::Postgres(store) => store.commit_stats(),
+        }
+    }
+
     /// Closes every connection (tests that restart on the same database, shutdown).
     pub async fn close(&self) {
         match self {
@@ -108,7 +121,8 @@ pub async fn open(settings: &DatabaseSettings) -> Result<Database, OpenError> {
             .connect_with(options)
             .await
             .map_err(OpenError::Connect)?;
-        Ok(Database::Sqlite(SqliteStore::new(pool)))
+        // SQLite has one writer anyway: a second batch would only wait on the file lock.
+        Ok(Database::Sqlite(SqliteStore::with_group_commit(pool, group_commit(1))))
     } else {
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections)
@@ -116,9 +130,30 @@ pub async fn open(settings: &DatabaseSettings) -> Result<Database, OpenError> {
             .connect(url)
             .await
             .map_err(OpenError::Connect)?;
-        Ok(Database::Postgres(PostgresStore::new(pool)))
+        // Several batches in flight: while one waits on its WAL flush the next is being written,
+        // and PostgreSQL flushes concurrent commits together. A quarter of the pool serves reads.
+        let pool_size = settings.max_connections as usize;
+        let writers = match settings.commit_writers {
+            0 => (pool_size * 3 / 4).max(1),
+            n => n.min(pool_size),
+        };
+        Ok(Database::Postgres(PostgresStore::with_group_commit(
+            pool,
+            group_commit(writers),
+        )))
     }
 }
+
+fn group_commit(writers: usize) -> group_commit::GroupCommitSettings {
+    group_commit::GroupCommitSettings {
+        max_batch: GROUP_COMMIT_MAX_BATCH,
+        writers,
+    }
+}
+
+/// Transitions per batch at most: enough to amortise an fsync over many payments, small enough
+/// that one batch's statements do not hold its callers long.
+const GROUP_COMMIT_MAX_BATCH: usize = 64;
 
 /// Turns `limit + 1` fetched rows into a page: the extra row only says there is more.
 fn page<R, T>(mut rows: Vec<R>, limit: u32) -> Result<Page<T>, StoreError>

@@ -3,35 +3,43 @@
 //! Both schemas are the same and both drivers accept `$n` placeholders, so the SQL and the code are
 //! written once; `sql_store!` stamps them out per backend because sqlx's generic bounds across
 //! databases would bury the logic. Runtime-checked queries (`query_as` + `FromRow`) keep the build
-//! free of a live database.
+//! free of a live database. sqlx prepares each statement once per connection and caches it.
+//!
+//! Commits go through a group-commit writer (`group_commit.rs`): `write_batch` writes many
+//! payments' transitions in one transaction, each guarded by its own version check.
+
+use std::sync::LazyLock;
 
 use payrail_actors::ports::StoreError;
 
 use crate::store::rows::{EVENT_COLUMNS, PAYMENT_COLUMNS, REFUND_COLUMNS};
 
-pub(crate) fn insert_payment_sql() -> String {
+/// A new payment; an existing id inserts nothing (0 rows), which the writer reports as a conflict
+/// without aborting the batch's transaction.
+pub(crate) static INSERT_PAYMENT_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)"
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23) \
+         ON CONFLICT DO NOTHING"
     )
-}
+});
 
 /// Everything that can change after creation, guarded by the version read before the change.
 pub(crate) const UPDATE_PAYMENT_SQL: &str = "UPDATE payments SET status = $3, captured_amount = $4, \
      refunded_amount = $5, provider_reference = $6, failure_code = $7, failure_message = $8, version = $9, \
      updated_at = $10 WHERE id = $1 AND version = $2";
 
-pub(crate) fn insert_event_sql() -> String {
+pub(crate) static INSERT_EVENT_SQL: LazyLock<String> = LazyLock::new(|| {
     format!("INSERT INTO payment_events ({EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
-}
+});
 
-pub(crate) fn upsert_refund_sql() -> String {
+pub(crate) static UPSERT_REFUND_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO refunds ({REFUND_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
          ON CONFLICT (id) DO UPDATE SET status = excluded.status, \
          provider_reference = excluded.provider_reference, updated_at = excluded.updated_at"
     )
-}
+});
 
 pub(crate) fn select_payment_sql(condition: &str) -> String {
     format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE {condition}")
@@ -76,26 +84,110 @@ macro_rules! sql_store {
         #[derive(Clone)]
         pub struct $store {
             pool: sqlx::Pool<$db>,
+            /// Every commit goes through here (group commit).
+            writer: std::sync::Arc<crate::store::group_commit::GroupCommit>,
         }
 
         impl $store {
+            /// A store with one batch writer; must be called inside a Tokio runtime.
             pub fn new(pool: sqlx::Pool<$db>) -> Self {
-                Self { pool }
+                Self::with_group_commit(pool, crate::store::group_commit::GroupCommitSettings { max_batch: 64, writers: 1 })
             }
 
             pub fn pool(&self) -> &sqlx::Pool<$db> {
                 &self.pool
             }
 
-            async fn write(&self, t: &payrail_actors::domain::Transition) -> Result<(), sqlx::Error> {
+            /// (batches, transitions) committed through the group-commit writer so far.
+            pub fn commit_stats(&self) -> (u64, u64) {
+                self.writer.stats()
+            }
+
+            /// A store whose commits go through a group-commit writer with `settings`.
+            pub fn with_group_commit(
+                pool: sqlx::Pool<$db>,
+                settings: crate::store::group_commit::GroupCommitSettings,
+            ) -> Self {
+                let batch_pool = pool.clone();
+                let writer = crate::store::group_commit::GroupCommit::start(settings, move |batch| {
+                    let pool = batch_pool.clone();
+                    async move { Self::write_batch(&pool, batch).await }
+                });
+                Self {
+                    pool,
+                    writer: std::sync::Arc::new(writer),
+                }
+            }
+
+            /// Commits a batch in one transaction and returns one result per transition. A
+            /// transition whose version check fails writes nothing and alone gets `Conflict`; if the
+            /// database refuses a statement (a constraint), the batch is rolled back and each
+            /// transition is retried in its own transaction, so only the offender fails.
+            async fn write_batch(
+                pool: &sqlx::Pool<$db>,
+                batch: Vec<payrail_actors::domain::Transition>,
+            ) -> Vec<Result<(), payrail_actors::ports::StoreError>> {
+                use payrail_actors::ports::StoreError;
+                if let [single] = batch.as_slice() {
+                    return vec![Self::write_one(pool, single).await];
+                }
+                let attempt = async {
+                    let mut tx = pool.begin().await?;
+                    let applied = Self::apply_many(&mut tx, &batch).await?;
+                    tx.commit().await?;
+                    Ok::<_, sqlx::Error>(applied)
+                }
+                .await;
+                match attempt {
+                    Ok(applied) => applied
+                        .into_iter()
+                        .map(|ok| if ok { Ok(()) } else { Err(StoreError::Conflict) })
+                        .collect(),
+                    Err(sqlx::Error::Database(error)) => {
+                        tracing::warn!(%error, size = batch.len(), "batch refused; committing its transitions one by one");
+                        let mut results = Vec::with_capacity(batch.len());
+                        for t in &batch {
+                            results.push(Self::write_one(pool, t).await);
+                        }
+                        results
+                    }
+                    // The database is unreachable: retrying each would only multiply the wait.
+                    Err(error) => {
+                        let error = crate::store::sql::store_error(error);
+                        batch.iter().map(|_| Err(error.clone())).collect()
+                    }
+                }
+            }
+
+            /// One transition in its own transaction.
+            async fn write_one(
+                pool: &sqlx::Pool<$db>,
+                t: &payrail_actors::domain::Transition,
+            ) -> Result<(), payrail_actors::ports::StoreError> {
+                use crate::store::sql::store_error;
+                let mut tx = pool.begin().await.map_err(store_error)?;
+                match Self::apply(&mut tx, t).await {
+                    // Nothing was written; the transaction rolls back on drop.
+                    Ok(false) => Err(payrail_actors::ports::StoreError::Conflict),
+                    Ok(true) => tx.commit().await.map_err(store_error),
+                    Err(error) => Err(store_error(error)),
+                }
+            }
+
+            /// Writes one transition inside the caller's transaction: the payment row, its event and
+            /// its refund. `Ok(false)` when the row is not at the expected version (or the payment
+            /// already exists): then nothing of it is written, and the transaction stays usable.
+            async fn apply(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                t: &payrail_actors::domain::Transition,
+            ) -> Result<bool, sqlx::Error> {
                 use crate::store::rows::{metadata_json, micros};
-                use crate::store::sql::*;
+                use crate::store::sql::{INSERT_EVENT_SQL, INSERT_PAYMENT_SQL, UPDATE_PAYMENT_SQL, UPSERT_REFUND_SQL};
                 let p = &t.payment;
-                let mut tx = self.pool.begin().await?;
-                match t.expected_version {
+                let written = match t.expected_version {
                     None => {
                         let card = p.card.as_ref();
-                        sqlx::query(&insert_payment_sql())
+                        sqlx::query(&INSERT_PAYMENT_SQL)
                             .bind(p.id.as_str())
                             .bind(p.merchant_id.as_str())
                             .bind(p.amount.minor_units())
@@ -119,11 +211,11 @@ macro_rules! sql_store {
                             .bind(micros(p.created_at))
                             .bind(micros(p.updated_at))
                             .bind(card.and_then(|c| c.fingerprint.as_deref()))
-                            .execute(&mut *tx)
-                            .await?;
+                            .execute(&mut *conn)
+                            .await?
                     }
                     Some(expected) => {
-                        let updated = sqlx::query(UPDATE_PAYMENT_SQL)
+                        sqlx::query(UPDATE_PAYMENT_SQL)
                             .bind(p.id.as_str())
                             .bind(expected)
                             .bind(p.status.as_str())
@@ -134,16 +226,16 @@ macro_rules! sql_store {
                             .bind(p.failure_message.as_deref())
                             .bind(p.version)
                             .bind(micros(p.updated_at))
-                            .execute(&mut *tx)
-                            .await?;
-                        if updated.rows_affected() != 1 {
-                            // Another writer moved the row on; the transaction rolls back on drop.
-                            return Err(sqlx::Error::RowNotFound);
-                        }
+                            .execute(&mut *conn)
+                            .await?
                     }
+                };
+                if written.rows_affected() != 1 {
+                    // Another writer moved the row on (or created it first).
+                    return Ok(false);
                 }
                 let e = &t.event;
-                sqlx::query(&insert_event_sql())
+                sqlx::query(&INSERT_EVENT_SQL)
                     .bind(e.id.as_str())
                     .bind(e.payment_id.as_str())
                     .bind(e.merchant_id.as_str())
@@ -155,10 +247,10 @@ macro_rules! sql_store {
                     .bind(e.refund_id.as_ref().map(|r| r.as_str()))
                     .bind(e.failure_code.as_deref())
                     .bind(micros(e.created_at))
-                    .execute(&mut *tx)
+                    .execute(&mut *conn)
                     .await?;
                 if let Some(r) = &t.refund {
-                    sqlx::query(&upsert_refund_sql())
+                    sqlx::query(&UPSERT_REFUND_SQL)
                         .bind(r.id.as_str())
                         .bind(r.payment_id.as_str())
                         .bind(r.merchant_id.as_str())
@@ -168,21 +260,17 @@ macro_rules! sql_store {
                         .bind(r.provider_reference.as_deref())
                         .bind(micros(r.created_at))
                         .bind(micros(r.updated_at))
-                        .execute(&mut *tx)
+                        .execute(&mut *conn)
                         .await?;
                 }
-                tx.commit().await
+                Ok(true)
             }
         }
 
         #[async_trait::async_trait]
         impl payrail_actors::ports::PaymentStore for $store {
             async fn commit(&self, t: &payrail_actors::domain::Transition) -> Result<(), payrail_actors::ports::StoreError> {
-                match self.write(t).await {
-                    Ok(()) => Ok(()),
-                    Err(sqlx::Error::RowNotFound) => Err(payrail_actors::ports::StoreError::Conflict),
-                    Err(error) => Err(crate::store::sql::store_error(error)),
-                }
+                self.writer.commit(t).await
             }
 
             async fn load(

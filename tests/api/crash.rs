@@ -110,6 +110,7 @@ async fn keyed_creates_survive_a_sigkill_exactly_once(backend: Backend) {
         url: db.url.clone(),
         max_connections: 2,
         acquire_timeout_secs: 5,
+        commit_writers: 0,
     };
     let database = payrail::store::open(&settings).await.expect("open");
     let pending = count(&database, "SELECT COUNT(*) FROM payments WHERE status = 'pending'").await;

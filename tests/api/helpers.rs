@@ -77,6 +77,7 @@ pub struct TestApp {
     pub supervisor: PaymentSupervisor,
     pub db: TestDatabase,
     pub settings: Settings,
+    pub metrics: payrail::metrics::Metrics,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -122,12 +123,14 @@ pub fn card(number: &str) -> Value {
 }
 
 impl TestApp {
-    async fn start(db: TestDatabase, settings: Settings) -> Self {
+    /// Starts payrail with `settings` (whose database URL may differ from `db.url`, e.g. a proxy).
+    pub async fn start(db: TestDatabase, settings: Settings) -> Self {
         crate::logs::install();
         let app = Application::build(settings.clone()).await.expect("application starts");
         let address = format!("http://127.0.0.1:{}", app.port());
         let database = app.database().clone();
         let supervisor = app.supervisor().clone();
+        let metrics = app.metrics().clone();
         let handle = app.handle();
         actix_web::rt::spawn(app.run_until_stopped());
         Self {
@@ -138,16 +141,22 @@ impl TestApp {
             supervisor,
             db,
             settings,
+            metrics,
             handle,
         }
     }
 
     /// Stops the server gracefully and starts a new one on the same database.
-    pub async fn restart(self) -> Self {
+    pub async fn restart(mut self) -> Self {
         self.handle.stop(true).await;
         self.database.close().await;
         let settings = self.settings.clone();
-        Self::start(self.db, settings).await
+        let db = TestDatabase {
+            url: self.db.url.clone(),
+            _dir: self.db._dir.take(),
+        };
+        drop(self);
+        Self::start(db, settings).await
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -221,6 +230,22 @@ impl TestApp {
 
     pub async fn cancel(&self, id: &str) -> Response {
         self.post(&format!("/api/v1/payments/{id}/cancel"), &json!({})).await
+    }
+}
+
+/// A finished test's server would otherwise live on in its worker threads, holding its pool's
+/// connections: with many tests, PostgreSQL runs out of connections. Stop it and close the pool.
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // `stop` sends the command at once; nobody needs to wait for it to complete.
+        drop(self.handle.stop(false));
+        let database = self.database.clone();
+        // The test's runtime is going away; close on a runtime of our own.
+        std::thread::spawn(move || {
+            if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                runtime.block_on(database.close());
+            }
+        });
     }
 }
 

@@ -31,15 +31,12 @@ impl Write for Capture {
 /// Installs the capturing subscriber (debug level for payrail) once per test binary.
 pub fn install() {
     INSTALL.call_once(|| {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new(
-                "info,payrail=debug,payrail_actors=debug",
-            ))
-            .with_writer(|| Capture)
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .try_init();
+        // payrail's own production subscriber, so tests see exactly the lines operators read.
+        let settings = payrail::config::LogSettings {
+            level: "info,payrail=debug,payrail_actors=debug".into(),
+            format: payrail::config::LogFormat::Json,
+        };
+        let _ = tracing::subscriber::set_global_default(payrail::telemetry::subscriber(&settings, || Capture));
     });
 }
 

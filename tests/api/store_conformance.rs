@@ -13,7 +13,7 @@ use payrail_actors::ports::{PageRequest, PaymentFilter, PaymentStore, StoreError
 
 use crate::helpers::TestApp;
 
-fn new_payment(merchant: &str, amount: i64) -> NewPayment {
+pub(crate) fn new_payment(merchant: &str, amount: i64) -> NewPayment {
     NewPayment {
         id: PaymentId::generate(),
         merchant_id: MerchantId::parse(merchant).unwrap(),
@@ -28,7 +28,7 @@ fn new_payment(merchant: &str, amount: i64) -> NewPayment {
     }
 }
 
-async fn captured(store: &dyn PaymentStore, amount: i64) -> Payment {
+pub(crate) async fn captured(store: &dyn PaymentStore, amount: i64) -> Payment {
     let created = Payment::create(new_payment("m", amount), Utc::now());
     store.commit(&created).await.unwrap();
     let outcome = AuthorizationOutcome::Captured {

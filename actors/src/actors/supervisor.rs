@@ -187,6 +187,7 @@ impl PaymentSupervisor {
         if removed.is_some() {
             let restart_count = self.inner.restarts.fetch_add(1, Ordering::Relaxed) + 1;
             tracing::warn!(payment_id = %id, reason, restart_count, "actor restarted");
+            self.inner.deps.observer.actor_restarted();
         }
     }
 }

@@ -1,0 +1,119 @@
+//! Application-level group commit (DESIGN §4): concurrent payments' transitions are written in one
+//! database transaction, so many payments share one fsync instead of paying one each.
+//!
+//! Callers hand a transition to [`GroupCommit::commit`] and wait. A writer task takes whatever is
+//! queued (at most `max_batch`), commits it as one batch, and only then answers each caller with
+//! its own result: nobody hears "done" before COMMIT returned, and `synchronous_commit` stays on.
+//! Batching adds no waiting: the writer takes what queued up while earlier batches were in the
+//! database; with no concurrency every batch has one transition.
+//!
+//! Up to `writers` batches are in the database at once (one connection each). A payment is never
+//! in two batches at once: its actor waits for one commit before it submits the next transition.
+//! How a batch is written — and how one transition's conflict fails only that transition — is the
+//! store's business (`sql_store!`'s `write_batch`).
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use payrail_actors::domain::Transition;
+use payrail_actors::ports::StoreError;
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+struct Queued {
+    transition: Transition,
+    reply: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// The queue in front of the store's batch writer. Cheap to share; the writer stops when the last
+/// handle is dropped.
+pub struct GroupCommit {
+    queue: mpsc::UnboundedSender<Queued>,
+    stats: Arc<Stats>,
+}
+
+/// Batches written and transitions in them since start: their ratio is the mean batch size.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub batches: AtomicU64,
+    pub transitions: AtomicU64,
+}
+
+/// How many transitions one batch may hold, and how many batches may be in the database at once.
+#[derive(Debug, Clone, Copy)]
+pub struct GroupCommitSettings {
+    pub max_batch: usize,
+    pub writers: usize,
+}
+
+impl GroupCommit {
+    /// Starts the writer task on the current Tokio runtime. `write_batch` commits a batch and
+    /// returns one result per transition, in order.
+    pub fn start<W, F>(settings: GroupCommitSettings, write_batch: W) -> Self
+    where
+        W: Fn(Vec<Transition>) -> F + Send + Sync + 'static,
+        F: Future<Output = Vec<Result<(), StoreError>>> + Send + 'static,
+    {
+        let (queue, mut queued) = mpsc::unbounded_channel::<Queued>();
+        let max_batch = settings.max_batch.max(1);
+        let writers = Arc::new(Semaphore::new(settings.writers.max(1)));
+        let stats = Arc::new(Stats::default());
+        let counted = Arc::clone(&stats);
+        tokio::spawn(async move {
+            loop {
+                // Wait for a free writer first: what queues meanwhile becomes the next batch.
+                let Ok(writer) = Arc::clone(&writers).acquire_owned().await else {
+                    return;
+                };
+                let Some(first) = queued.recv().await else {
+                    return;
+                };
+                let mut batch = vec![first];
+                while batch.len() < max_batch {
+                    match queued.try_recv() {
+                        Ok(next) => batch.push(next),
+                        Err(_) => break,
+                    }
+                }
+                counted.batches.fetch_add(1, Ordering::Relaxed);
+                counted.transitions.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                let (transitions, replies): (Vec<_>, Vec<_>) =
+                    batch.into_iter().map(|q| (q.transition, q.reply)).unzip();
+                let written = write_batch(transitions);
+                tokio::spawn(async move {
+                    let results = written.await;
+                    drop(writer);
+                    let mut results = results.into_iter();
+                    for reply in replies {
+                        let result = results
+                            .next()
+                            .unwrap_or_else(|| Err(StoreError::Unavailable("batch result missing".into())));
+                        // The caller may have gone away; its transition's fate is in the store.
+                        let _ = reply.send(result);
+                    }
+                });
+            }
+        });
+        Self { queue, stats }
+    }
+
+    /// (batches, transitions) written so far.
+    pub fn stats(&self) -> (u64, u64) {
+        (
+            self.stats.batches.load(Ordering::Relaxed),
+            self.stats.transitions.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Queues `transition` and waits until the batch holding it has committed (or failed).
+    pub async fn commit(&self, transition: &Transition) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let queued = Queued {
+            transition: transition.clone(),
+            reply,
+        };
+        let stopped = || StoreError::Unavailable("the store writer has stopped".into());
+        self.queue.send(queued).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}

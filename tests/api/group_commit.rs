@@ -1,0 +1,142 @@
+//! Group commit, through the `PaymentStore` port on both databases: concurrent commits of different
+//! payments share transactions and all land; a transition that conflicts (stale version, existing
+//! id) or that the database refuses (money invariant) fails alone, and its batch-mates commit.
+
+use chrono::Utc;
+use futures::future::join_all;
+use payrail_actors::domain::{Amount, Command, Payment, RefundId, RefundStatus, Transition};
+use payrail_actors::ports::StoreError;
+
+use crate::helpers::TestApp;
+use crate::store_conformance::{captured, new_payment};
+
+fn refund(payment: &Payment, amount: i64) -> Transition {
+    let command = Command::Refund {
+        id: RefundId::generate(),
+        amount: Amount::new(amount).unwrap(),
+        reason: None,
+        status: RefundStatus::Succeeded,
+        provider_reference: None,
+    };
+    payment.apply(command, Utc::now()).unwrap()
+}
+
+async fn concurrent_commits_of_different_payments_share_transactions_and_all_land(app: TestApp) {
+    let store = app.database.store();
+    let created: Vec<Transition> = (0..40)
+        .map(|i| Payment::create(new_payment("m", 1_000 + i), Utc::now()))
+        .collect();
+    let (batches_before, transitions_before) = app.database.commit_stats();
+    let results = join_all(created.iter().map(|t| store.commit(t))).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let (batches, transitions) = app.database.commit_stats();
+    let (batches, transitions) = (batches - batches_before, transitions - transitions_before);
+    assert_eq!(transitions, 40);
+    assert!(
+        batches < transitions,
+        "{transitions} transitions in {batches} batches: not grouped"
+    );
+
+    let captures: Vec<Transition> = created.iter().map(|t| record_captured(&t.payment)).collect();
+    let results = join_all(captures.iter().map(|t| store.commit(t))).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    for t in &created {
+        let stored = store.load(&t.payment.id).await.unwrap().expect("landed");
+        assert_eq!(stored.version, 2);
+        assert_eq!(stored.status.as_str(), "succeeded");
+    }
+}
+
+/// A capture of a freshly created payment (its provider answered "captured").
+fn record_captured(payment: &Payment) -> Transition {
+    let outcome = payrail_actors::domain::AuthorizationOutcome::Captured {
+        provider_reference: "ref".into(),
+    };
+    payment
+        .apply(Command::RecordAuthorization(outcome), Utc::now())
+        .unwrap()
+}
+
+async fn a_conflicting_transition_in_a_batch_fails_alone(app: TestApp) {
+    let store = app.database.store();
+    let a = captured(store.as_ref(), 1_000).await;
+    let b = captured(store.as_ref(), 1_000).await;
+    let c = captured(store.as_ref(), 1_000).await;
+    let e = captured(store.as_ref(), 1_000).await;
+    // Another writer moves `e` on first: a transition decided on its old version is stale.
+    store.commit(&refund(&e, 100)).await.unwrap();
+    let existing = Payment::create(new_payment("m", 10), Utc::now());
+    store.commit(&existing).await.unwrap();
+
+    let batch = [
+        refund(&a, 400),
+        refund(&a, 700), // decided on the same version as the one before it
+        refund(&b, 300),
+        refund(&e, 200),  // stale
+        existing.clone(), // this id exists already
+        refund(&c, 1_000),
+    ];
+    let results = commit_grouped(&app, &batch).await;
+    assert!(results[0].is_ok(), "{results:?}");
+    assert!(matches!(results[1], Err(StoreError::Conflict)), "{results:?}");
+    assert!(results[2].is_ok(), "{results:?}");
+    assert!(matches!(results[3], Err(StoreError::Conflict)), "{results:?}");
+    assert!(matches!(results[4], Err(StoreError::Conflict)), "{results:?}");
+    assert!(results[5].is_ok(), "{results:?}");
+
+    let refunded = |p: Option<Payment>| p.expect("stored").refunded_amount;
+    assert_eq!(refunded(store.load(&a.id).await.unwrap()), 400);
+    assert_eq!(refunded(store.load(&b.id).await.unwrap()), 300);
+    assert_eq!(refunded(store.load(&c.id).await.unwrap()), 1_000);
+    assert_eq!(refunded(store.load(&e.id).await.unwrap()), 100);
+    assert_eq!(
+        store.list_refunds(&a.id).await.unwrap().len(),
+        1,
+        "the loser wrote nothing"
+    );
+    assert_eq!(
+        store.list_refunds(&e.id).await.unwrap().len(),
+        1,
+        "the stale one wrote nothing"
+    );
+}
+
+async fn a_transition_the_database_refuses_fails_alone_in_its_batch(app: TestApp) {
+    let store = app.database.store();
+    let d = captured(store.as_ref(), 1_000).await;
+    let f = captured(store.as_ref(), 1_000).await;
+    let mut forged = refund(&d, 1_000);
+    forged.payment.refunded_amount = 1_001; // breaks the CHECK: the database itself refuses it
+    let batch = [
+        refund(&f, 250),
+        forged,
+        Payment::create(new_payment("m", 10), Utc::now()),
+    ];
+    let results = commit_grouped(&app, &batch).await;
+    assert!(results[0].is_ok(), "{results:?}");
+    assert!(matches!(results[1], Err(StoreError::Conflict)), "{results:?}");
+    assert!(results[2].is_ok(), "{results:?}");
+    assert_eq!(store.load(&d.id).await.unwrap().unwrap().refunded_amount, 0);
+    assert!(store.list_refunds(&d.id).await.unwrap().is_empty());
+    assert_eq!(store.load(&f.id).await.unwrap().unwrap().refunded_amount, 250);
+    assert!(store.load(&batch[2].payment.id).await.unwrap().is_some());
+}
+
+/// Commits `batch` concurrently and checks it went to the database grouped, not one by one.
+async fn commit_grouped(app: &TestApp, batch: &[Transition]) -> Vec<Result<(), StoreError>> {
+    let store = app.database.store();
+    let (batches_before, _) = app.database.commit_stats();
+    let results = join_all(batch.iter().map(|t| store.commit(t))).await;
+    let (batches_after, _) = app.database.commit_stats();
+    assert!(
+        batches_after - batches_before < batch.len() as u64,
+        "the transitions were grouped"
+    );
+    results
+}
+
+crate::backend_tests!(
+    concurrent_commits_of_different_payments_share_transactions_and_all_land,
+    a_conflicting_transition_in_a_batch_fails_alone,
+    a_transition_the_database_refuses_fails_alone_in_its_batch,
+);
