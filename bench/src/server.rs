@@ -21,6 +21,9 @@ impl Server {
             .env("ENVIRONMENT", "development")
             .env("JWT_SECRET", "payrail-bench-secret-payrail-bench-secret")
             .env("LOG_LEVEL", "warn")
+            // One merchant drives all the load: the per-merchant rate limit (100/s) would turn
+            // the benchmark into a test of the limiter.
+            .env("RATE_LIMIT_ENABLED", "false")
             .env("RATE_LIMIT_ENABLED", "false")
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::piped())
