@@ -24,7 +24,6 @@ impl Server {
             // One merchant drives all the load: the per-merchant rate limit (100/s) would turn
             // the benchmark into a test of the limiter.
             .env("RATE_LIMIT_ENABLED", "false")
-            .env("RATE_LIMIT_ENABLED", "false")
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
