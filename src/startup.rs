@@ -279,7 +279,7 @@ pub fn start_supervisor(
     store: Arc<dyn PaymentStore>,
     observer: Arc<dyn Observer>,
 ) -> (PaymentSupervisor, Vec<String>) {
-    let clients = providers::start_clients(settings);
+    let clients = providers::start_clients(settings, Arc::clone(&observer));
     let mut provider_names: Vec<String> = clients.keys().cloned().collect();
     provider_names.sort();
     let supervisor = PaymentSupervisor::new(

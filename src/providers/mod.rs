@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use actix::Actor;
 use payrail_actors::actors::{ProviderClient, ProviderPolicy};
+use payrail_actors::observer::Observer;
 use payrail_actors::operation::ProviderDirectory;
 use payrail_actors::ports::Provider;
 
@@ -83,13 +84,14 @@ pub fn policy(settings: &Settings) -> ProviderPolicy {
 }
 
 /// Starts one `ProviderClient` actor per configured provider.
-pub fn start_clients(settings: &Settings) -> ProviderDirectory {
+pub fn start_clients(settings: &Settings, observer: Arc<dyn Observer>) -> ProviderDirectory {
     let policy = policy(settings);
     configured(settings)
         .into_iter()
         .map(|provider| {
             let name = provider.name().to_owned();
-            (name, ProviderClient::new(provider, policy.clone()).start())
+            let client = ProviderClient::new(provider, policy.clone()).observed_by(Arc::clone(&observer));
+            (name, client.start())
         })
         .collect()
 }

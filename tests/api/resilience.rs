@@ -54,6 +54,21 @@ async fn failing_provider_opens_its_circuit_and_routing_falls_back(backend: Back
     assert_eq!(second["provider"], "sandbox");
     assert_eq!(second["status"], "succeeded");
     assert_eq!(fake.requests().len(), 2, "an open circuit fails fast");
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "provider_circuit_open{provider=\"stripe\"} 1"),
+        "the gauge shows the open circuit: {metrics}"
+    );
 
     // A merchant who insists on Stripe gets no fallback: the payment fails, no money moved.
     let mut pinned = token_body(3000);

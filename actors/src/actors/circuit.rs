@@ -56,10 +56,11 @@ impl CircuitBreaker {
         }
     }
 
-    pub fn on_success(&mut self) {
+    /// Returns true when this success closed a circuit that was open (a probe got through).
+    pub fn on_success(&mut self) -> bool {
         self.consecutive_failures = 0;
-        self.opened_at = None;
         self.probe_in_flight = false;
+        self.opened_at.take().is_some()
     }
 
     /// Returns true when this failure opened (or re-opened) the circuit.

@@ -20,6 +20,7 @@ use actix::prelude::*;
 use tokio::sync::Semaphore;
 
 use crate::actors::circuit::{CircuitBreaker, CircuitState};
+use crate::observer::{NoopObserver, Observer};
 use crate::ports::{Provider, ProviderError};
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -114,9 +115,16 @@ pub struct ProviderClient {
     policy: Arc<ProviderPolicy>,
     slots: Arc<Semaphore>,
     breaker: Arc<Mutex<CircuitBreaker>>,
+    observer: Arc<dyn Observer>,
 }
 
 impl ProviderClient {
+    /// Reports the circuit opening and closing to `observer` (the `provider_circuit_open` gauge).
+    pub fn observed_by(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = observer;
+        self
+    }
+
     pub fn new(provider: Arc<dyn Provider>, policy: ProviderPolicy) -> Self {
         let slots = Arc::new(Semaphore::new(policy.max_concurrency.max(1)));
         let breaker = CircuitBreaker::new(policy.breaker_threshold, policy.breaker_cooldown);
@@ -126,6 +134,7 @@ impl ProviderClient {
             policy: Arc::new(policy),
             slots,
             breaker: Arc::new(Mutex::new(breaker)),
+            observer: Arc::new(NoopObserver),
         }
     }
 }
@@ -156,6 +165,7 @@ impl<R: Send + 'static> Handler<ProviderCall<R>> for ProviderClient {
         let policy = Arc::clone(&self.policy);
         let breaker = Arc::clone(&self.breaker);
         let name = self.name.clone();
+        let observer = Arc::clone(&self.observer);
         Box::pin(async move {
             // Once an attempt may have reached the provider, a later "circuit open" must not be
             // reported as "certainly not executed": that would let routing charge elsewhere too.
@@ -189,9 +199,7 @@ impl<R: Send + 'static> Handler<ProviderCall<R>> for ProviderClient {
                 };
                 let error = match result {
                     Ok(value) => {
-                        if let Ok(mut b) = breaker.lock() {
-                            b.on_success();
-                        }
+                        close_circuit(&breaker, &observer, &name);
                         return Ok(value);
                     }
                     Err(error) => error,
@@ -203,9 +211,10 @@ impl<R: Send + 'static> Handler<ProviderCall<R>> for ProviderClient {
                         .unwrap_or(false);
                     if opened {
                         tracing::warn!(provider = %name, error = %error, "provider circuit opened");
+                        observer.circuit_changed(&name, true);
                     }
-                } else if let Ok(mut b) = breaker.lock() {
-                    b.on_success();
+                } else {
+                    close_circuit(&breaker, &observer, &name);
                 }
                 uncertain |= matches!(error, ProviderError::Failed(_) | ProviderError::Timeout);
                 if !error.is_retryable() || attempt >= policy.max_attempts {
@@ -219,6 +228,15 @@ impl<R: Send + 'static> Handler<ProviderCall<R>> for ProviderClient {
                 tokio::time::sleep(pause).await;
             }
         })
+    }
+}
+
+/// Records a call the provider answered; if that closes an open circuit, says so.
+fn close_circuit(breaker: &Mutex<CircuitBreaker>, observer: &Arc<dyn Observer>, name: &str) {
+    let closed = breaker.lock().map(|mut b| b.on_success()).unwrap_or(false);
+    if closed {
+        tracing::info!(provider = %name, "provider circuit closed");
+        observer.circuit_changed(name, false);
     }
 }
 
