@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use payrail_actors::actors::PaymentSupervisor;
 
+use crate::http::audit::AuditTrail;
 use crate::store::Database;
 
 /// Resolves with the signal's name on the first SIGTERM or SIGINT (Ctrl-C elsewhere).
@@ -38,7 +39,7 @@ pub async fn signal() -> &'static str {
 }
 
 /// After the server stopped: wait (at most `timeout`) for admitted payment work, flush, close.
-pub async fn drain(supervisor: &PaymentSupervisor, database: &Database, timeout: Duration) {
+pub async fn drain(supervisor: &PaymentSupervisor, audit: &AuditTrail, database: &Database, timeout: Duration) {
     let deadline = Instant::now() + timeout;
     while supervisor.in_flight() > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -47,8 +48,8 @@ pub async fn drain(supervisor: &PaymentSupervisor, database: &Database, timeout:
     if abandoned > 0 {
         tracing::warn!(abandoned, "shutdown timeout reached with payment work in flight");
     }
-    // Flush point: writers that buffer committed data (issue 3's audit writer) flush here, before
-    // the pool closes.
+    // Writers that buffer committed data flush before the pool closes.
+    audit.flush().await;
     database.close().await;
     tracing::info!("shutdown complete");
 }

@@ -50,6 +50,7 @@ pub struct Application {
     supervisor: PaymentSupervisor,
     database: Database,
     metrics: Metrics,
+    audit: AuditTrail,
     dev_token: Option<DevToken>,
     shutdown_timeout: Duration,
 }
@@ -125,6 +126,7 @@ impl Application {
             metrics: metrics.clone(),
         });
         let jwt = web::Data::new(jwt);
+        let audit_trail = audit.clone();
         let audit = web::Data::new(audit);
         let idempotency = web::Data::new(idempotency);
         let cors = web::Data::new(http::CorsPolicy::new(&settings.http.cors_origins));
@@ -182,6 +184,7 @@ impl Application {
             supervisor,
             database,
             metrics,
+            audit: audit_trail,
             dev_token,
             shutdown_timeout: Duration::from_secs(settings.http.shutdown_timeout_secs),
         })
@@ -218,11 +221,12 @@ impl Application {
             server,
             supervisor,
             database,
+            audit,
             shutdown_timeout,
             ..
         } = self;
         let served = server.await;
-        crate::shutdown::drain(&supervisor, &database, shutdown_timeout).await;
+        crate::shutdown::drain(&supervisor, &audit, &database, shutdown_timeout).await;
         served
     }
 

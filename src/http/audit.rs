@@ -38,6 +38,15 @@ impl AuditTrail {
         Self { actor }
     }
 
+    /// Appends what is committed or buffered and not yet audited (graceful shutdown).
+    pub async fn flush(&self) {
+        match self.actor.send(payrail_actors::audit::Flush).await {
+            Ok(Ok(())) => tracing::info!("audit log flushed"),
+            Ok(Err(error)) => tracing::warn!(%error, "audit flush failed; the next start audits what is left"),
+            Err(_) => tracing::warn!("audit writer already stopped; the next start audits what is left"),
+        }
+    }
+
     pub fn refusal(
         &self,
         kind: &'static str,

@@ -48,7 +48,16 @@ async fn a_signal_under_load_loses_no_acknowledged_payment(backend: Backend, sig
     let Some(db) = TestDatabase::create(backend).await else {
         return;
     };
-    let (mut child, port) = start_payrail(&db.url, &[("SANDBOX_LATENCY_MS", "200"), ("SHUTDOWN_TIMEOUT", "10")]);
+    // The audit writer's periodic batches are pushed out of the way (an hour apart), so only the
+    // shutdown flush can have audited the payments made during the run.
+    let (mut child, port) = start_payrail(
+        &db.url,
+        &[
+            ("SANDBOX_LATENCY_MS", "200"),
+            ("SHUTDOWN_TIMEOUT", "10"),
+            ("AUDIT_INTERVAL_MS", "3600000"),
+        ],
+    );
     let url = format!("http://127.0.0.1:{port}/api/v1/payments");
     let signalled = Arc::new(AtomicBool::new(false));
     let client = reqwest::Client::builder()
@@ -122,6 +131,13 @@ async fn a_signal_under_load_loses_no_acknowledged_payment(backend: Backend, sig
     }
     let mid_transition: Vec<_> = stored.iter().filter(|(_, s)| *s == "pending").collect();
     assert!(mid_transition.is_empty(), "left mid-transition: {mid_transition:?}");
+
+    let database = store::open(&test_settings(&db.url, &[]).database)
+        .await
+        .expect("open database");
+    let unaudited = crate::sql::count(&database, crate::sql::UNAUDITED_SQL).await;
+    database.close().await;
+    assert_eq!(unaudited, 0, "the audit writer was flushed before exit");
 }
 
 #[actix_web::test]

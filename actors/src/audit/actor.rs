@@ -56,6 +56,12 @@ pub struct Record(pub AuditRecord);
 #[rtype(result = "()")]
 struct Tick;
 
+/// Appends everything committed and not yet audited, and every buffered refusal, then answers:
+/// the last thing graceful shutdown does before the pool closes.
+#[derive(Message)]
+#[rtype(result = "Result<(), StoreError>")]
+pub struct Flush;
+
 pub struct AuditActor {
     store: Arc<dyn AuditStore>,
     clock: Arc<dyn Clock>,
@@ -176,6 +182,49 @@ impl Handler<Tick> for AuditActor {
 
     fn handle(&mut self, _: Tick, ctx: &mut Self::Context) {
         self.run_batch(ctx);
+    }
+}
+
+impl Handler<Flush> for AuditActor {
+    type Result = ResponseActFuture<Self, Result<(), StoreError>>;
+
+    fn handle(&mut self, _: Flush, _ctx: &mut Self::Context) -> Self::Result {
+        let mut records = Some(std::mem::take(&mut self.buffered));
+        let store = Arc::clone(&self.store);
+        let clock = Arc::clone(&self.clock);
+        let limit = self.settings.batch_size;
+        Box::pin(
+            async move {
+                // A full sweep (no lookback): shutdown is when nothing may be left behind. A batch
+                // already in flight may append the same events first; the log's unique event id
+                // then refuses this append, and the next attempt finds them audited.
+                let mut attempts = 0;
+                loop {
+                    let events = store.unaudited_events(None, limit).await?;
+                    let now = clock.now();
+                    let mut entries: Vec<NewAuditEntry> = events.iter().map(|e| payment_event_entry(e, now)).collect();
+                    entries.extend(records.clone().unwrap_or_default());
+                    if entries.is_empty() {
+                        return Ok(());
+                    }
+                    match store.append(&entries).await {
+                        Ok(()) => {
+                            records = None;
+                            if events.len() < usize::try_from(limit).unwrap_or(usize::MAX) {
+                                return Ok(());
+                            }
+                        }
+                        Err(error) if attempts < 3 => {
+                            attempts += 1;
+                            tracing::debug!(%error, "audit flush raced a batch; retrying");
+                            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                        }
+                        Err(error) => return Err(error),
+                    }
+                }
+            }
+            .into_actor(self),
+        )
     }
 }
 

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::PaymentEvent;
 use crate::ports::StoreError;
 
-pub use actor::{AuditActor, AuditSettings, Record};
+pub use actor::{AuditActor, AuditSettings, Flush, Record};
 pub use record::{payment_event_entry, AuditRecord};
 
 /// Kinds of audit entries, as stored.
