@@ -31,15 +31,11 @@ pub struct FakeFlutterwave {
 impl FakeFlutterwave {
     pub fn start() -> Self {
         let state = Arc::new(Mutex::new(State::default()));
-        let shared = Arc::clone(&state);
-        let server = FakeServer::start(move |cfg| {
-            cfg.app_data(web::Data::from(Arc::clone(&shared)))
-                .default_service(web::to(handle));
-        });
+        let server = FakeServer::with_state(&state, handle);
         Self {
             state,
             base_url: server.base_url.clone(),
-            _server: Arc::new(server),
+            _server: server,
         }
     }
 

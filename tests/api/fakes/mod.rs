@@ -8,6 +8,7 @@ pub mod paystack;
 pub mod stripe;
 
 use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
 
 use actix_web::dev::ServerHandle;
 
@@ -36,6 +37,24 @@ impl FakeServer {
             base_url: format!("http://127.0.0.1:{port}"),
             handle,
         }
+    }
+}
+
+impl FakeServer {
+    /// The shape every fake has: one handler for every path (it routes on method and path itself),
+    /// with the fake's shared `state` as `web::Data`.
+    pub fn with_state<S, F, Args>(state: &Arc<Mutex<S>>, handler: F) -> Arc<Self>
+    where
+        S: Send + 'static,
+        F: actix_web::Handler<Args> + Clone + Send + 'static,
+        Args: actix_web::FromRequest + 'static,
+        F::Output: actix_web::Responder + 'static,
+    {
+        let shared = Arc::clone(state);
+        Arc::new(Self::start(move |cfg| {
+            cfg.app_data(actix_web::web::Data::from(Arc::clone(&shared)))
+                .default_service(actix_web::web::to(handler.clone()));
+        }))
     }
 }
 

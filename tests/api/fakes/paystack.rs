@@ -42,15 +42,11 @@ pub fn sign(body: &str) -> String {
 impl FakePaystack {
     pub fn start() -> Self {
         let state = Arc::new(Mutex::new(State::default()));
-        let shared = Arc::clone(&state);
-        let server = FakeServer::start(move |cfg| {
-            cfg.app_data(web::Data::from(Arc::clone(&shared)))
-                .default_service(web::to(handle));
-        });
+        let server = FakeServer::with_state(&state, handle);
         Self {
             state,
             base_url: server.base_url.clone(),
-            _server: Arc::new(server),
+            _server: server,
         }
     }
 
