@@ -108,6 +108,11 @@ macro_rules! sql_store {
                 self.writer.stats()
             }
 
+            /// (batches, writes) committed through the idempotency writer so far.
+            pub fn idempotency_commit_stats(&self) -> (u64, u64) {
+                self.idempotency_writer.stats()
+            }
+
             /// A store whose commits go through a group-commit writer with `settings`.
             pub fn with_group_commit(
                 pool: sqlx::Pool<$db>,
