@@ -11,6 +11,10 @@
 //! in two batches at once: its actor waits for one commit before it submits the next transition.
 //! How a batch is written — and how one transition's conflict fails only that transition — is the
 //! store's business (`sql_store!`'s `write_batch`).
+//!
+//! The queue is generic over what it carries: payments' transitions (the default) and idempotency
+//! writes (claims and completions, `store/idempotency.rs`) each have their own writer built from
+//! this one piece.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,15 +24,15 @@ use payrail_actors::domain::Transition;
 use payrail_actors::ports::StoreError;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-struct Queued {
-    transition: Transition,
-    reply: oneshot::Sender<Result<(), StoreError>>,
+struct Queued<T, R> {
+    item: T,
+    reply: oneshot::Sender<Result<R, StoreError>>,
 }
 
 /// The queue in front of the store's batch writer. Cheap to share; the writer stops when the last
-/// handle is dropped.
-pub struct GroupCommit {
-    queue: mpsc::UnboundedSender<Queued>,
+/// handle is dropped. `T` is what callers queue, `R` what each of them is answered with.
+pub struct GroupCommit<T = Transition, R = ()> {
+    queue: mpsc::UnboundedSender<Queued<T, R>>,
     stats: Arc<Stats>,
 }
 
@@ -46,15 +50,15 @@ pub struct GroupCommitSettings {
     pub writers: usize,
 }
 
-impl GroupCommit {
+impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
     /// Starts the writer task on the current Tokio runtime. `write_batch` commits a batch and
-    /// returns one result per transition, in order.
+    /// returns one result per item, in order.
     pub fn start<W, F>(settings: GroupCommitSettings, write_batch: W) -> Self
     where
-        W: Fn(Vec<Transition>) -> F + Send + Sync + 'static,
-        F: Future<Output = Vec<Result<(), StoreError>>> + Send + 'static,
+        W: Fn(Vec<T>) -> F + Send + Sync + 'static,
+        F: Future<Output = Vec<Result<R, StoreError>>> + Send + 'static,
     {
-        let (queue, mut queued) = mpsc::unbounded_channel::<Queued>();
+        let (queue, mut queued) = mpsc::unbounded_channel::<Queued<T, R>>();
         let max_batch = settings.max_batch.max(1);
         let writers = Arc::new(Semaphore::new(settings.writers.max(1)));
         let stats = Arc::new(Stats::default());
@@ -77,8 +81,7 @@ impl GroupCommit {
                 }
                 counted.batches.fetch_add(1, Ordering::Relaxed);
                 counted.transitions.fetch_add(batch.len() as u64, Ordering::Relaxed);
-                let (transitions, replies): (Vec<_>, Vec<_>) =
-                    batch.into_iter().map(|q| (q.transition, q.reply)).unzip();
+                let (transitions, replies): (Vec<_>, Vec<_>) = batch.into_iter().map(|q| (q.item, q.reply)).unzip();
                 let written = write_batch(transitions);
                 tokio::spawn(async move {
                     let results = written.await;
@@ -88,7 +91,7 @@ impl GroupCommit {
                         let result = results
                             .next()
                             .unwrap_or_else(|| Err(StoreError::Unavailable("batch result missing".into())));
-                        // The caller may have gone away; its transition's fate is in the store.
+                        // The caller may have gone away; its item's fate is in the store.
                         let _ = reply.send(result);
                     }
                 });
@@ -105,13 +108,10 @@ impl GroupCommit {
         )
     }
 
-    /// Queues `transition` and waits until the batch holding it has committed (or failed).
-    pub async fn commit(&self, transition: &Transition) -> Result<(), StoreError> {
+    /// Queues `item` and waits until the batch holding it has committed (or failed).
+    pub async fn commit(&self, item: T) -> Result<R, StoreError> {
         let (reply, answer) = oneshot::channel();
-        let queued = Queued {
-            transition: transition.clone(),
-            reply,
-        };
+        let queued = Queued { item, reply };
         let stopped = || StoreError::Unavailable("the store writer has stopped".into());
         self.queue.send(queued).map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?

@@ -1,6 +1,14 @@
 //! [`IdempotencyStore`] over sqlx, for both backends (stamped out by `idempotency_store!`, like
 //! `sql_store!` does for payments). A claim is `INSERT … ON CONFLICT DO NOTHING` on the primary key
 //! (merchant, key); every later change is conditional on the lock token.
+//!
+//! Claims and completions go through the store's second group-commit writer (`group_commit.rs`):
+//! concurrent requests' writes share one transaction (one fsync), and each caller is answered only
+//! after that COMMIT, so a replay right after a response still finds the stored response. Each
+//! write is still its own statement with its own outcome: a claim whose key exists inserts nothing
+//! (`ON CONFLICT DO NOTHING`) and a completion whose lock token moved on updates nothing, without
+//! disturbing their batch-mates. If the database refuses a statement, the batch is rolled back and
+//! each write is retried in its own transaction, so only the offender fails.
 
 use std::sync::Arc;
 
@@ -69,6 +77,40 @@ impl TryFrom<ClaimRow> for StoredClaim {
     }
 }
 
+/// One write queued on the idempotency writer; its result says whether it changed a row (claim:
+/// inserted; completion: still held by the token and now completed).
+pub(crate) enum IdempotencyWrite {
+    Claim {
+        merchant: String,
+        key: String,
+        fingerprint: String,
+        payment_id: Option<String>,
+        payment_version: Option<i64>,
+        lock_token: String,
+        now: i64,
+    },
+    Complete {
+        merchant: String,
+        key: String,
+        lock_token: String,
+        status: i64,
+        body: String,
+        now: i64,
+    },
+}
+
+impl IdempotencyWrite {
+    /// The row it touches: a batch writes in this order, so two concurrent batches lock rows in
+    /// the same order and cannot deadlock each other.
+    fn row(&self) -> (&str, &str) {
+        match self {
+            IdempotencyWrite::Claim { merchant, key, .. } | IdempotencyWrite::Complete { merchant, key, .. } => {
+                (merchant, key)
+            }
+        }
+    }
+}
+
 fn micros(at: DateTime<Utc>) -> i64 {
     at.timestamp_micros()
 }
@@ -79,7 +121,104 @@ fn body_text(body: &[u8]) -> Result<&str, StoreError> {
 }
 
 macro_rules! idempotency_store {
-    ($store:ty) => {
+    ($store:ty, $db:ty) => {
+        impl $store {
+            /// Commits a batch of idempotency writes in one transaction; one result per write, in
+            /// order. A single write is sent on its own (autocommit), as before batching.
+            pub(crate) async fn write_idempotency_batch(
+                pool: &sqlx::Pool<$db>,
+                batch: Vec<IdempotencyWrite>,
+            ) -> Vec<Result<bool, StoreError>> {
+                use crate::store::sql::store_error;
+                if let [single] = batch.as_slice() {
+                    return vec![Self::write_idempotency_one(pool, single).await];
+                }
+                let mut order: Vec<usize> = (0..batch.len()).collect();
+                order.sort_by(|&a, &b| batch[a].row().cmp(&batch[b].row()));
+                let attempt = async {
+                    let mut tx = pool.begin().await?;
+                    let mut changed = vec![false; batch.len()];
+                    for &i in &order {
+                        changed[i] = Self::execute_idempotency_write(&mut tx, &batch[i]).await?;
+                    }
+                    tx.commit().await?;
+                    Ok::<_, sqlx::Error>(changed)
+                }
+                .await;
+                match attempt {
+                    Ok(changed) => changed.into_iter().map(Ok).collect(),
+                    Err(sqlx::Error::Database(error)) => {
+                        tracing::warn!(%error, size = batch.len(), "idempotency batch refused; writing one by one");
+                        let mut results = Vec::with_capacity(batch.len());
+                        for write in &batch {
+                            results.push(Self::write_idempotency_one(pool, write).await);
+                        }
+                        results
+                    }
+                    // The database is unreachable: retrying each would only multiply the wait.
+                    Err(error) => {
+                        let error = store_error(error);
+                        batch.iter().map(|_| Err(error.clone())).collect()
+                    }
+                }
+            }
+
+            /// One write in its own (implicit) transaction.
+            async fn write_idempotency_one(pool: &sqlx::Pool<$db>, write: &IdempotencyWrite) -> Result<bool, StoreError> {
+                use crate::store::sql::store_error;
+                let mut conn = pool.acquire().await.map_err(store_error)?;
+                Self::execute_idempotency_write(&mut conn, write).await.map_err(store_error)
+            }
+
+            /// Runs one write's statement on `conn`; true if it changed a row.
+            async fn execute_idempotency_write(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                write: &IdempotencyWrite,
+            ) -> Result<bool, sqlx::Error> {
+                let done = match write {
+                    IdempotencyWrite::Claim {
+                        merchant,
+                        key,
+                        fingerprint,
+                        payment_id,
+                        payment_version,
+                        lock_token,
+                        now,
+                    } => {
+                        sqlx::query(INSERT_CLAIM_SQL)
+                            .bind(merchant.as_str())
+                            .bind(key.as_str())
+                            .bind(fingerprint.as_str())
+                            .bind(payment_id.as_deref())
+                            .bind(*payment_version)
+                            .bind(lock_token.as_str())
+                            .bind(*now)
+                            .execute(&mut *conn)
+                            .await?
+                    }
+                    IdempotencyWrite::Complete {
+                        merchant,
+                        key,
+                        lock_token,
+                        status,
+                        body,
+                        now,
+                    } => {
+                        sqlx::query(COMPLETE_SQL)
+                            .bind(merchant.as_str())
+                            .bind(key.as_str())
+                            .bind(lock_token.as_str())
+                            .bind(*status)
+                            .bind(body.as_str())
+                            .bind(*now)
+                            .execute(&mut *conn)
+                            .await?
+                    }
+                };
+                Ok(done.rows_affected() == 1)
+            }
+        }
+
         #[async_trait::async_trait]
         impl IdempotencyStore for $store {
             async fn insert_claim(
@@ -91,18 +230,16 @@ macro_rules! idempotency_store {
                 use crate::store::sql::store_error;
                 // Twice: the existing row may be released between our insert and our read.
                 for _ in 0..2 {
-                    let inserted = sqlx::query(INSERT_CLAIM_SQL)
-                        .bind(claim.merchant.as_str())
-                        .bind(claim.key.as_str())
-                        .bind(claim.fingerprint.as_str())
-                        .bind(claim.payment_id.as_ref().map(|id| id.as_str()))
-                        .bind(claim.payment_version)
-                        .bind(lock_token)
-                        .bind(micros(now))
-                        .execute(self.pool())
-                        .await
-                        .map_err(store_error)?;
-                    if inserted.rows_affected() == 1 {
+                    let write = IdempotencyWrite::Claim {
+                        merchant: claim.merchant.as_str().to_owned(),
+                        key: claim.key.as_str().to_owned(),
+                        fingerprint: claim.fingerprint.clone(),
+                        payment_id: claim.payment_id.as_ref().map(|id| id.as_str().to_owned()),
+                        payment_version: claim.payment_version,
+                        lock_token: lock_token.to_owned(),
+                        now: micros(now),
+                    };
+                    if self.idempotency_writer.commit(write).await? {
                         return Ok(None);
                     }
                     let existing: Option<ClaimRow> = sqlx::query_as(SELECT_CLAIM_SQL)
@@ -147,17 +284,15 @@ macro_rules! idempotency_store {
                 body: &[u8],
                 now: DateTime<Utc>,
             ) -> Result<bool, StoreError> {
-                let updated = sqlx::query(COMPLETE_SQL)
-                    .bind(merchant.as_str())
-                    .bind(key.as_str())
-                    .bind(lock_token)
-                    .bind(i64::from(status))
-                    .bind(body_text(body)?)
-                    .bind(micros(now))
-                    .execute(self.pool())
-                    .await
-                    .map_err(crate::store::sql::store_error)?;
-                Ok(updated.rows_affected() == 1)
+                let write = IdempotencyWrite::Complete {
+                    merchant: merchant.as_str().to_owned(),
+                    key: key.as_str().to_owned(),
+                    lock_token: lock_token.to_owned(),
+                    status: i64::from(status),
+                    body: body_text(body)?.to_owned(),
+                    now: micros(now),
+                };
+                self.idempotency_writer.commit(write).await
             }
 
             async fn release(
@@ -188,8 +323,8 @@ macro_rules! idempotency_store {
     };
 }
 
-idempotency_store!(SqliteStore);
-idempotency_store!(PostgresStore);
+idempotency_store!(SqliteStore, sqlx::Sqlite);
+idempotency_store!(PostgresStore, sqlx::Postgres);
 
 impl Database {
     pub fn idempotency_store(&self) -> Arc<dyn IdempotencyStore> {

@@ -95,6 +95,14 @@ impl Database {
         }
     }
 
+    /// (batches, writes) committed by the idempotency writer (claims and completions).
+    pub fn idempotency_commit_stats(&self) -> (u64, u64) {
+        match self {
+            Database::Sqlite(store) => store.idempotency_commit_stats(),
+            Database::Postgres(store) => store.idempotency_commit_stats(),
+        }
+    }
+
     /// Closes every connection (tests that restart on the same database, shutdown).
     pub async fn close(&self) {
         match self {

@@ -6,7 +6,8 @@
 //! free of a live database. sqlx prepares each statement once per connection and caches it.
 //!
 //! Commits go through a group-commit writer (`group_commit.rs`): `write_batch` writes many
-//! payments' transitions in one transaction, each guarded by its own version check.
+//! payments' transitions in one transaction, each guarded by its own version check. Idempotency
+//! claims and completions have a second writer of the same kind (`idempotency.rs`).
 
 use std::sync::LazyLock;
 
@@ -86,6 +87,10 @@ macro_rules! sql_store {
             pool: sqlx::Pool<$db>,
             /// Every commit goes through here (group commit).
             writer: std::sync::Arc<crate::store::group_commit::GroupCommit>,
+            /// Idempotency claims and completions, batched the same way (`store/idempotency.rs`).
+            idempotency_writer: std::sync::Arc<
+                crate::store::group_commit::GroupCommit<crate::store::idempotency::IdempotencyWrite, bool>,
+            >,
         }
 
         impl $store {
@@ -103,6 +108,11 @@ macro_rules! sql_store {
                 self.writer.stats()
             }
 
+            /// (batches, writes) committed through the idempotency writer so far.
+            pub fn idempotency_commit_stats(&self) -> (u64, u64) {
+                self.idempotency_writer.stats()
+            }
+
             /// A store whose commits go through a group-commit writer with `settings`.
             pub fn with_group_commit(
                 pool: sqlx::Pool<$db>,
@@ -113,9 +123,15 @@ macro_rules! sql_store {
                     let pool = batch_pool.clone();
                     async move { Self::write_batch(&pool, batch).await }
                 });
+                let batch_pool = pool.clone();
+                let idempotency_writer = crate::store::group_commit::GroupCommit::start(settings, move |batch| {
+                    let pool = batch_pool.clone();
+                    async move { Self::write_idempotency_batch(&pool, batch).await }
+                });
                 Self {
                     pool,
                     writer: std::sync::Arc::new(writer),
+                    idempotency_writer: std::sync::Arc::new(idempotency_writer),
                 }
             }
 
@@ -270,7 +286,7 @@ macro_rules! sql_store {
         #[async_trait::async_trait]
         impl payrail_actors::ports::PaymentStore for $store {
             async fn commit(&self, t: &payrail_actors::domain::Transition) -> Result<(), payrail_actors::ports::StoreError> {
-                self.writer.commit(t).await
+                self.writer.commit(t.clone()).await
             }
 
             async fn load(

@@ -1,6 +1,8 @@
 //! Group commit, through the `PaymentStore` port on both databases: concurrent commits of different
 //! payments share transactions and all land; a transition that conflicts (stale version, existing
 //! id) or that the database refuses (money invariant) fails alone, and its batch-mates commit.
+//! Idempotency claims and completions are batched the same way: a claim of a taken key and a
+//! completion with a stale lock token fail alone, and a stored response is readable at once.
 
 use chrono::Utc;
 use futures::future::join_all;
@@ -123,6 +125,73 @@ async fn a_transition_the_database_refuses_fails_alone_in_its_batch(app: TestApp
 }
 
 /// Commits `batch` concurrently and checks it went to the database grouped, not one by one.
+async fn concurrent_idempotency_writes_keep_their_own_outcomes(app: TestApp) {
+    use payrail_actors::domain::MerchantId;
+    use payrail_actors::idempotency::{ClaimRequest, ClaimState, IdempotencyKey};
+
+    let store = app.database.idempotency_store();
+    let merchant = MerchantId::parse("m-idem").unwrap();
+    // 30 distinct keys, each claimed twice at once: exactly one claim of each key wins.
+    let request = |i: usize| ClaimRequest {
+        merchant: merchant.clone(),
+        key: IdempotencyKey::parse(&format!("key-{i}")).unwrap(),
+        fingerprint: format!("fp-{i}"),
+        payment_id: None,
+        payment_version: None,
+    };
+    let requests: Vec<ClaimRequest> = (0..60).map(|i| request(i % 30)).collect();
+    let tokens: Vec<String> = (0..60).map(|i| format!("token-{i}")).collect();
+    let now = Utc::now();
+    let (batches_before, writes_before) = app.database.idempotency_commit_stats();
+    let claims = join_all(requests.iter().zip(&tokens).map(|(r, t)| store.insert_claim(r, t, now))).await;
+    let mut holder = vec![None; 30];
+    for (i, claim) in claims.into_iter().enumerate() {
+        match claim.unwrap() {
+            None => {
+                assert!(holder[i % 30].is_none(), "key-{} claimed twice", i % 30);
+                holder[i % 30] = Some(tokens[i].clone());
+            }
+            Some(existing) => assert!(matches!(existing.state, ClaimState::InProgress { .. })),
+        }
+    }
+    let (batches_after, writes_after) = app.database.idempotency_commit_stats();
+    assert_eq!(writes_after - writes_before, 60, "every claim went through the writer");
+    assert!(batches_after - batches_before < 60, "the claims were grouped");
+    let holder: Vec<String> = holder.into_iter().map(|h| h.expect("every key claimed once")).collect();
+
+    // Completions at once: the holder's token stores its response; a stale token stores nothing.
+    let completions = (0..30).map(|i| {
+        let token = if i % 3 == 0 {
+            "stale".to_owned()
+        } else {
+            holder[i].clone()
+        };
+        let (store, merchant, key) = (&store, &merchant, request(i).key);
+        async move {
+            let body = format!("{{\"n\":{i}}}");
+            store
+                .complete(merchant, &key, &token, 201, body.as_bytes(), Utc::now())
+                .await
+        }
+    });
+    let completed = join_all(completions).await;
+    for (i, done) in completed.into_iter().enumerate() {
+        assert_eq!(done.unwrap(), i % 3 != 0, "completion of key-{i}");
+        // Read right after the answer: a completed response is already there.
+        let existing = store
+            .insert_claim(&request(i), "late", Utc::now())
+            .await
+            .unwrap()
+            .unwrap();
+        if i % 3 == 0 {
+            assert!(matches!(existing.state, ClaimState::InProgress { .. }), "key-{i}");
+        } else {
+            let body = format!("{{\"n\":{i}}}").into_bytes();
+            assert_eq!(existing.state, ClaimState::Completed { status: 201, body }, "key-{i}");
+        }
+    }
+}
+
 async fn commit_grouped(app: &TestApp, batch: &[Transition]) -> Vec<Result<(), StoreError>> {
     let store = app.database.store();
     let (batches_before, _) = app.database.commit_stats();
@@ -139,4 +208,5 @@ crate::backend_tests!(
     concurrent_commits_of_different_payments_share_transactions_and_all_land,
     a_conflicting_transition_in_a_batch_fails_alone,
     a_transition_the_database_refuses_fails_alone_in_its_batch,
+    concurrent_idempotency_writes_keep_their_own_outcomes,
 );
