@@ -27,6 +27,23 @@ pub fn client(timeout: Duration) -> reqwest::Client {
 }
 
 /// An `Authorization` header value that reqwest and logs treat as sensitive.
+/// One round trip, as every adapter makes it: `Authorization: Bearer <secret>`, send, read the
+/// whole body. Transport failures are classified by [`transport_error`]; the status is the caller's.
+pub async fn send_with_bearer(
+    provider: &str,
+    request: reqwest::RequestBuilder,
+    secret: &str,
+) -> Result<(StatusCode, String), ProviderError> {
+    let response = request
+        .header(reqwest::header::AUTHORIZATION, bearer(secret))
+        .send()
+        .await
+        .map_err(|e| transport_error(provider, e))?;
+    let status = response.status();
+    let body = response.text().await.map_err(|e| transport_error(provider, e))?;
+    Ok((status, body))
+}
+
 pub fn bearer(secret: &str) -> HeaderValue {
     let mut value = HeaderValue::from_str(&format!("Bearer {secret}")).unwrap_or_else(|_| HeaderValue::from_static(""));
     value.set_sensitive(true);

@@ -113,22 +113,14 @@ impl Paypal {
     ) -> Result<Answer, ProviderError> {
         for attempt in 0..2 {
             let token = self.access_token().await?;
-            let mut request = self
-                .client
-                .request(method.clone(), format!("{}{path}", self.base))
-                .header(reqwest::header::AUTHORIZATION, http::bearer(token.expose()));
+            let mut request = self.client.request(method.clone(), format!("{}{path}", self.base));
             if let Some(key) = key {
                 request = request.header("PayPal-Request-Id", key);
             }
             if let Some(body) = body {
                 request = request.json(body);
             }
-            let response = request.send().await.map_err(|e| http::transport_error(Self::NAME, e))?;
-            let status = response.status();
-            let text = response
-                .text()
-                .await
-                .map_err(|e| http::transport_error(Self::NAME, e))?;
+            let (status, text) = http::send_with_bearer(Self::NAME, request, token.expose()).await?;
             if status == reqwest::StatusCode::UNAUTHORIZED && attempt == 0 {
                 // The token was revoked or expired early: fetch a new one and try once more.
                 *self.token.lock().await = None;

@@ -43,16 +43,7 @@ impl Paystack {
 
     /// Sends a request and returns the envelope's `data` from a 2xx, or the mapped error.
     async fn send<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T, ProviderError> {
-        let response = request
-            .header(reqwest::header::AUTHORIZATION, http::bearer(self.secret_key.expose()))
-            .send()
-            .await
-            .map_err(|e| http::transport_error(Self::NAME, e))?;
-        let status = response.status();
-        let body = response
-            .text()
-            .await
-            .map_err(|e| http::transport_error(Self::NAME, e))?;
+        let (status, body) = http::send_with_bearer(Self::NAME, request, self.secret_key.expose()).await?;
         if !status.is_success() {
             return Err(wire::error_from(status, &body));
         }

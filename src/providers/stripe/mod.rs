@@ -45,16 +45,7 @@ impl Stripe {
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Answer, ProviderError> {
-        let response = request
-            .header(reqwest::header::AUTHORIZATION, http::bearer(self.secret_key.expose()))
-            .send()
-            .await
-            .map_err(|e| http::transport_error(Self::NAME, e))?;
-        let status = response.status();
-        let body = response
-            .text()
-            .await
-            .map_err(|e| http::transport_error(Self::NAME, e))?;
+        let (status, body) = http::send_with_bearer(Self::NAME, request, self.secret_key.expose()).await?;
         Ok(if status.is_success() {
             Answer::Ok(body)
         } else {
