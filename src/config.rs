@@ -90,7 +90,8 @@ pub struct DatabaseSettings {
     pub url: String,
     pub max_connections: u32,
     pub acquire_timeout_secs: u64,
-    /// Group-commit transactions in flight at once on PostgreSQL (0 = three quarters of the pool).
+    /// Connections of the pool given to the group-commit writer on PostgreSQL, i.e. batches in
+    /// flight at once (0 = half the pool); the rest serve reads.
     #[serde(default)]
     pub commit_writers: usize,
 }

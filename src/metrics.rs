@@ -136,18 +136,18 @@ impl Metrics {
         self.inner.registry.register(Box::new(gauge))
     }
 
-    /// Exposes `database_commit_batch_size_mean`: transitions per group-commit transaction so far.
+    /// Exposes `database_commit_batch_size_mean`: writes per group-commit transaction so far.
     pub fn watch_database(&self, database: &Database) -> Result<(), prometheus::Error> {
         let database = database.clone();
         let gauge = PullingGauge::new(
             "database_commit_batch_size_mean",
-            "Mean number of payment transitions committed per database transaction (group commit)",
+            "Mean number of writes (payment transitions, idempotency claims and completions) per database transaction (group commit)",
             Box::new(move || {
-                let (batches, transitions) = database.commit_stats();
+                let (batches, writes) = database.commit_stats();
                 if batches == 0 {
                     0.0
                 } else {
-                    transitions as f64 / batches as f64
+                    writes as f64 / batches as f64
                 }
             }),
         )?;

@@ -3,7 +3,7 @@
 //! Unaudited events are found by an anti-join against `audit_log.event_id`, never by "id greater
 //! than the last one seen": on PostgreSQL a transaction that started earlier can commit later, and
 //! a high-water mark would skip its event for good. `append` reads the chain's head and writes the
-//! batch in one transaction; the primary key on `seq` and the unique `event_id` make a concurrent
+//! batch in one transaction, a few hundred rows a statement; the primary key on `seq` and the unique `event_id` make a concurrent
 //! writer (another node) fail cleanly instead of forking the chain.
 
 use std::collections::HashMap;
@@ -35,8 +35,10 @@ fn events_by_id_sql(n: usize) -> String {
 
 const HEAD_SQL: &str = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1";
 
-const INSERT_ENTRY_SQL: &str = "INSERT INTO audit_log (seq, kind, event_id, payload, recorded_at, prev_hash, hash) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+const INSERT_ENTRIES_SQL: &str = "INSERT INTO audit_log (seq, kind, event_id, payload, recorded_at, prev_hash, hash) ";
+
+/// 7 parameters a row: well inside SQLite's and PostgreSQL's limits on parameters per statement.
+const INSERT_ROWS_PER_STATEMENT: usize = 200;
 
 const READ_CHAIN_SQL: &str = "SELECT seq, kind, event_id, payload, recorded_at, prev_hash, hash FROM audit_log \
      WHERE seq > $1 ORDER BY seq LIMIT $2";
@@ -122,15 +124,22 @@ macro_rules! audit_store {
                     .fetch_optional(&mut *tx)
                     .await
                     .map_err(store_error)?;
-                for entry in link(head, entries) {
-                    sqlx::query(INSERT_ENTRY_SQL)
-                        .bind(entry.seq)
-                        .bind(&entry.kind)
-                        .bind(entry.event_id.as_deref())
-                        .bind(&entry.payload)
-                        .bind(entry.recorded_at_micros)
-                        .bind(&entry.prev_hash)
-                        .bind(&entry.hash)
+                // Multi-row INSERTs: a batch of a few hundred entries is a few statements, not a
+                // few hundred. Their text varies with the row count, so they are not cached.
+                for rows in link(head, entries).chunks(INSERT_ROWS_PER_STATEMENT) {
+                    let mut insert = sqlx::QueryBuilder::new(INSERT_ENTRIES_SQL);
+                    insert.push_values(rows, |mut row, entry| {
+                        row.push_bind(entry.seq)
+                            .push_bind(&entry.kind)
+                            .push_bind(entry.event_id.as_deref())
+                            .push_bind(&entry.payload)
+                            .push_bind(entry.recorded_at_micros)
+                            .push_bind(&entry.prev_hash)
+                            .push_bind(&entry.hash);
+                    });
+                    insert
+                        .build()
+                        .persistent(false)
                         .execute(&mut *tx)
                         .await
                         .map_err(store_error)?;

@@ -19,7 +19,7 @@ macro_rules! batch_apply {
             /// applied (`false`: version moved on or the payment exists; nothing of it written).
             async fn apply_many(
                 conn: &mut <$db as sqlx::Database>::Connection,
-                batch: &[payrail_actors::domain::Transition],
+                batch: &[&payrail_actors::domain::Transition],
             ) -> Result<Vec<bool>, sqlx::Error> {
                 use std::collections::HashSet;
 
@@ -136,7 +136,7 @@ macro_rules! batch_apply {
 
                 let mut results: Vec<bool> = (0..batch.len()).map(|i| moved.contains(batch[i].payment.id.as_str())).collect();
                 for &i in &later {
-                    results[i] = Self::apply(&mut *conn, &batch[i]).await?;
+                    results[i] = Self::apply(&mut *conn, batch[i]).await?;
                 }
                 Ok(results)
             }

@@ -2,13 +2,12 @@
 //! `sql_store!` does for payments). A claim is `INSERT … ON CONFLICT DO NOTHING` on the primary key
 //! (merchant, key); every later change is conditional on the lock token.
 //!
-//! Claims and completions go through the store's second group-commit writer (`group_commit.rs`):
-//! concurrent requests' writes share one transaction (one fsync), and each caller is answered only
-//! after that COMMIT, so a replay right after a response still finds the stored response. Each
-//! write is still its own statement with its own outcome: a claim whose key exists inserts nothing
-//! (`ON CONFLICT DO NOTHING`) and a completion whose lock token moved on updates nothing, without
-//! disturbing their batch-mates. If the database refuses a statement, the batch is rolled back and
-//! each write is retried in its own transaction, so only the offender fails.
+//! Claims and completions go through the store's group-commit writer (`writes.rs`), in the same
+//! batches as payments' transitions: concurrent requests' writes share one transaction (one
+//! fsync), and each caller is answered only after that COMMIT, so a replay right after a response
+//! still finds the stored response. Each write keeps its own outcome: a claim whose key exists
+//! inserts nothing (`ON CONFLICT DO NOTHING`) and a completion whose lock token moved on updates
+//! nothing, without disturbing their batch-mates.
 
 use std::sync::Arc;
 
@@ -102,7 +101,7 @@ pub(crate) enum IdempotencyWrite {
 impl IdempotencyWrite {
     /// The row it touches: a batch writes in this order, so two concurrent batches lock rows in
     /// the same order and cannot deadlock each other.
-    fn row(&self) -> (&str, &str) {
+    pub(crate) fn row(&self) -> (&str, &str) {
         match self {
             IdempotencyWrite::Claim { merchant, key, .. } | IdempotencyWrite::Complete { merchant, key, .. } => {
                 (merchant, key)
@@ -123,55 +122,8 @@ fn body_text(body: &[u8]) -> Result<&str, StoreError> {
 macro_rules! idempotency_store {
     ($store:ty, $db:ty) => {
         impl $store {
-            /// Commits a batch of idempotency writes in one transaction; one result per write, in
-            /// order. A single write is sent on its own (autocommit), as before batching.
-            pub(crate) async fn write_idempotency_batch(
-                pool: &sqlx::Pool<$db>,
-                batch: Vec<IdempotencyWrite>,
-            ) -> Vec<Result<bool, StoreError>> {
-                use crate::store::sql::store_error;
-                if let [single] = batch.as_slice() {
-                    return vec![Self::write_idempotency_one(pool, single).await];
-                }
-                let mut order: Vec<usize> = (0..batch.len()).collect();
-                order.sort_by(|&a, &b| batch[a].row().cmp(&batch[b].row()));
-                let attempt = async {
-                    let mut tx = pool.begin().await?;
-                    let mut changed = vec![false; batch.len()];
-                    for &i in &order {
-                        changed[i] = Self::execute_idempotency_write(&mut tx, &batch[i]).await?;
-                    }
-                    tx.commit().await?;
-                    Ok::<_, sqlx::Error>(changed)
-                }
-                .await;
-                match attempt {
-                    Ok(changed) => changed.into_iter().map(Ok).collect(),
-                    Err(sqlx::Error::Database(error)) => {
-                        tracing::warn!(%error, size = batch.len(), "idempotency batch refused; writing one by one");
-                        let mut results = Vec::with_capacity(batch.len());
-                        for write in &batch {
-                            results.push(Self::write_idempotency_one(pool, write).await);
-                        }
-                        results
-                    }
-                    // The database is unreachable: retrying each would only multiply the wait.
-                    Err(error) => {
-                        let error = store_error(error);
-                        batch.iter().map(|_| Err(error.clone())).collect()
-                    }
-                }
-            }
-
-            /// One write in its own (implicit) transaction.
-            async fn write_idempotency_one(pool: &sqlx::Pool<$db>, write: &IdempotencyWrite) -> Result<bool, StoreError> {
-                use crate::store::sql::store_error;
-                let mut conn = pool.acquire().await.map_err(store_error)?;
-                Self::execute_idempotency_write(&mut conn, write).await.map_err(store_error)
-            }
-
             /// Runs one write's statement on `conn`; true if it changed a row.
-            async fn execute_idempotency_write(
+            pub(crate) async fn execute_idempotency_write(
                 conn: &mut <$db as sqlx::Database>::Connection,
                 write: &IdempotencyWrite,
             ) -> Result<bool, sqlx::Error> {
@@ -239,7 +191,11 @@ macro_rules! idempotency_store {
                         lock_token: lock_token.to_owned(),
                         now: micros(now),
                     };
-                    if self.idempotency_writer.commit(write).await? {
+                    if self
+                        .writer
+                        .commit(crate::store::writes::StoreWrite::Idempotency(write))
+                        .await?
+                    {
                         return Ok(None);
                     }
                     let existing: Option<ClaimRow> = sqlx::query_as(SELECT_CLAIM_SQL)
@@ -292,7 +248,9 @@ macro_rules! idempotency_store {
                     body: body_text(body)?.to_owned(),
                     now: micros(now),
                 };
-                self.idempotency_writer.commit(write).await
+                self.writer
+                    .commit(crate::store::writes::StoreWrite::Idempotency(write))
+                    .await
             }
 
             async fn release(

@@ -2,6 +2,7 @@
 //! PostgreSQL (production), with their migrations. [`open`] picks the backend from the URL.
 
 mod audit;
+mod batch_pg;
 mod batch_sql;
 mod contacts;
 pub mod group_commit;
@@ -9,6 +10,7 @@ mod idempotency;
 mod rows;
 mod sql;
 mod webhooks;
+mod writes;
 
 pub use audit::verify_chain;
 pub use contacts::Contacts;
@@ -18,7 +20,7 @@ use std::sync::Arc;
 
 use payrail_actors::ports::{Page, PaymentStore, StoreError};
 use sqlx::migrate::Migrator;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::config::DatabaseSettings;
@@ -86,8 +88,9 @@ impl Database {
         }
     }
 
-    /// (batches, transitions) committed by the group-commit writer: transitions / batches is the
-    /// mean number of transitions sharing one database transaction.
+    /// (batches, writes) committed by the group-commit writer: writes / batches is the mean number
+    /// of writes (payments' transitions, idempotency claims and completions) sharing one database
+    /// transaction.
     pub fn commit_stats(&self) -> (u64, u64) {
         match self {
             Database::Sqlite(store) => store.commit_stats(),
@@ -95,19 +98,11 @@ impl Database {
         }
     }
 
-    /// (batches, writes) committed by the idempotency writer (claims and completions).
-    pub fn idempotency_commit_stats(&self) -> (u64, u64) {
-        match self {
-            Database::Sqlite(store) => store.idempotency_commit_stats(),
-            Database::Postgres(store) => store.idempotency_commit_stats(),
-        }
-    }
-
     /// Closes every connection (tests that restart on the same database, shutdown).
     pub async fn close(&self) {
         match self {
-            Database::Sqlite(store) => store.pool().close().await,
-            Database::Postgres(store) => store.pool().close().await,
+            Database::Sqlite(store) => store.close().await,
+            Database::Postgres(store) => store.close().await,
         }
     }
 }
@@ -130,26 +125,56 @@ pub async fn open(settings: &DatabaseSettings) -> Result<Database, OpenError> {
             .await
             .map_err(OpenError::Connect)?;
         // SQLite has one writer anyway: a second batch would only wait on the file lock.
-        Ok(Database::Sqlite(SqliteStore::with_group_commit(pool, group_commit(1))))
+        Ok(Database::Sqlite(SqliteStore::with_group_commit(
+            pool.clone(),
+            pool,
+            group_commit(1),
+        )))
     } else {
+        let options = PgConnectOptions::from_str(url).map_err(OpenError::Connect)?;
+        let (readers, writers) = split_pool(settings);
         let pool = PgPoolOptions::new()
-            .max_connections(settings.max_connections)
+            .max_connections(readers)
             .acquire_timeout(settings.acquire_timeout())
-            .connect(url)
+            .connect_with(options.clone())
+            .await
+            .map_err(OpenError::Connect)?;
+        // The writer's connections run the one batch statement (`batch_pg.rs`), prepared once
+        // per connection, plus primary-key writes. PostgreSQL keeps a generic plan for a prepared
+        // statement once it has run a few times, costed on the tables as they were then: planned
+        // on a young, small table, the batch would join by scanning whole tables for ever after.
+        // Every row it touches is found through its primary key, so these connections are told
+        // to plan index lookups, whatever the table size when the plan was made.
+        let write_options = options.options([
+            ("enable_seqscan", "off"),
+            ("enable_hashjoin", "off"),
+            ("enable_mergejoin", "off"),
+        ]);
+        let write_pool = PgPoolOptions::new()
+            .max_connections(writers)
+            .acquire_timeout(settings.acquire_timeout())
+            .connect_with(write_options)
             .await
             .map_err(OpenError::Connect)?;
         // Several batches in flight: while one waits on its WAL flush the next is being written,
-        // and PostgreSQL flushes concurrent commits together. A quarter of the pool serves reads.
-        let pool_size = settings.max_connections as usize;
-        let writers = match settings.commit_writers {
-            0 => (pool_size * 3 / 4).max(1),
-            n => n.min(pool_size),
-        };
+        // and PostgreSQL flushes concurrent commits together.
         Ok(Database::Postgres(PostgresStore::with_group_commit(
             pool,
-            group_commit(writers),
+            write_pool,
+            group_commit(writers as usize),
         )))
     }
+}
+
+/// `database.max_connections` split between reads and the group-commit writer: `commit_writers`
+/// for the writer (0: half the pool), the rest, at least one, for reads.
+fn split_pool(settings: &DatabaseSettings) -> (u32, u32) {
+    let total = settings.max_connections.max(2);
+    let writers = match settings.commit_writers {
+        0 => total / 2,
+        n => u32::try_from(n).unwrap_or(u32::MAX).min(total - 1),
+    };
+    (total - writers, writers.max(1))
 }
 
 fn group_commit(writers: usize) -> group_commit::GroupCommitSettings {

@@ -5,9 +5,9 @@
 //! databases would bury the logic. Runtime-checked queries (`query_as` + `FromRow`) keep the build
 //! free of a live database. sqlx prepares each statement once per connection and caches it.
 //!
-//! Commits go through a group-commit writer (`group_commit.rs`): `write_batch` writes many
-//! payments' transitions in one transaction, each guarded by its own version check. Idempotency
-//! claims and completions have a second writer of the same kind (`idempotency.rs`).
+//! Commits go through a group-commit writer (`group_commit.rs`) that writes many payments'
+//! transitions — and idempotency claims and completions — together (`writes.rs`), each guarded by
+//! its own version check.
 
 use std::sync::LazyLock;
 
@@ -84,109 +84,56 @@ macro_rules! sql_store {
         $(#[$doc])*
         #[derive(Clone)]
         pub struct $store {
+            /// Reads and the rarer one-off writes.
             pool: sqlx::Pool<$db>,
-            /// Every commit goes through here (group commit).
-            writer: std::sync::Arc<crate::store::group_commit::GroupCommit>,
-            /// Idempotency claims and completions, batched the same way (`store/idempotency.rs`).
-            idempotency_writer: std::sync::Arc<
-                crate::store::group_commit::GroupCommit<crate::store::idempotency::IdempotencyWrite, bool>,
+            /// The group-commit writer's connections (the same pool on SQLite).
+            write_pool: sqlx::Pool<$db>,
+            /// Every write goes through here (group commit): payments' transitions and
+            /// idempotency claims and completions (`writes.rs`).
+            pub(crate) writer: std::sync::Arc<
+                crate::store::group_commit::GroupCommit<crate::store::writes::StoreWrite, bool>,
             >,
         }
 
         impl $store {
             /// A store with one batch writer; must be called inside a Tokio runtime.
             pub fn new(pool: sqlx::Pool<$db>) -> Self {
-                Self::with_group_commit(pool, crate::store::group_commit::GroupCommitSettings { max_batch: 64, writers: 1 })
+                let settings = crate::store::group_commit::GroupCommitSettings { max_batch: 64, writers: 1 };
+                Self::with_group_commit(pool.clone(), pool, settings)
             }
 
             pub fn pool(&self) -> &sqlx::Pool<$db> {
                 &self.pool
             }
 
-            /// (batches, transitions) committed through the group-commit writer so far.
+            /// Closes the read and the write connections.
+            pub async fn close(&self) {
+                self.pool.close().await;
+                self.write_pool.close().await;
+            }
+
+            /// (batches, writes) committed through the group-commit writer so far.
             pub fn commit_stats(&self) -> (u64, u64) {
                 self.writer.stats()
             }
 
-            /// (batches, writes) committed through the idempotency writer so far.
-            pub fn idempotency_commit_stats(&self) -> (u64, u64) {
-                self.idempotency_writer.stats()
-            }
-
-            /// A store whose commits go through a group-commit writer with `settings`.
+            /// A store reading through `pool` whose commits go through a group-commit writer with
+            /// `settings`, on `write_pool`'s connections.
             pub fn with_group_commit(
                 pool: sqlx::Pool<$db>,
+                write_pool: sqlx::Pool<$db>,
                 settings: crate::store::group_commit::GroupCommitSettings,
             ) -> Self {
-                let batch_pool = pool.clone();
+                use crate::store::writes::BatchWriter;
+                let batch_pool = write_pool.clone();
                 let writer = crate::store::group_commit::GroupCommit::start(settings, move |batch| {
                     let pool = batch_pool.clone();
                     async move { Self::write_batch(&pool, batch).await }
                 });
-                let batch_pool = pool.clone();
-                let idempotency_writer = crate::store::group_commit::GroupCommit::start(settings, move |batch| {
-                    let pool = batch_pool.clone();
-                    async move { Self::write_idempotency_batch(&pool, batch).await }
-                });
                 Self {
                     pool,
+                    write_pool,
                     writer: std::sync::Arc::new(writer),
-                    idempotency_writer: std::sync::Arc::new(idempotency_writer),
-                }
-            }
-
-            /// Commits a batch in one transaction and returns one result per transition. A
-            /// transition whose version check fails writes nothing and alone gets `Conflict`; if the
-            /// database refuses a statement (a constraint), the batch is rolled back and each
-            /// transition is retried in its own transaction, so only the offender fails.
-            async fn write_batch(
-                pool: &sqlx::Pool<$db>,
-                batch: Vec<payrail_actors::domain::Transition>,
-            ) -> Vec<Result<(), payrail_actors::ports::StoreError>> {
-                use payrail_actors::ports::StoreError;
-                if let [single] = batch.as_slice() {
-                    return vec![Self::write_one(pool, single).await];
-                }
-                let attempt = async {
-                    let mut tx = pool.begin().await?;
-                    let applied = Self::apply_many(&mut tx, &batch).await?;
-                    tx.commit().await?;
-                    Ok::<_, sqlx::Error>(applied)
-                }
-                .await;
-                match attempt {
-                    Ok(applied) => applied
-                        .into_iter()
-                        .map(|ok| if ok { Ok(()) } else { Err(StoreError::Conflict) })
-                        .collect(),
-                    Err(sqlx::Error::Database(error)) => {
-                        tracing::warn!(%error, size = batch.len(), "batch refused; committing its transitions one by one");
-                        let mut results = Vec::with_capacity(batch.len());
-                        for t in &batch {
-                            results.push(Self::write_one(pool, t).await);
-                        }
-                        results
-                    }
-                    // The database is unreachable: retrying each would only multiply the wait.
-                    Err(error) => {
-                        let error = crate::store::sql::store_error(error);
-                        batch.iter().map(|_| Err(error.clone())).collect()
-                    }
-                }
-            }
-
-            /// One transition in its own transaction.
-            async fn write_one(
-                pool: &sqlx::Pool<$db>,
-                t: &payrail_actors::domain::Transition,
-            ) -> Result<(), payrail_actors::ports::StoreError> {
-                use crate::store::sql::store_error;
-                let mut tx = pool.begin().await.map_err(store_error)?;
-                match Self::apply(&mut tx, t).await {
-                    // Nothing was written; the transaction rolls back on drop.
-                    Ok(false) => Err(payrail_actors::ports::StoreError::Conflict),
-                    Ok(true) => tx.commit().await.map_err(store_error),
-                    Err(error) => Err(store_error(error)),
                 }
             }
 
@@ -286,7 +233,12 @@ macro_rules! sql_store {
         #[async_trait::async_trait]
         impl payrail_actors::ports::PaymentStore for $store {
             async fn commit(&self, t: &payrail_actors::domain::Transition) -> Result<(), payrail_actors::ports::StoreError> {
-                self.writer.commit(t.clone()).await
+                let write = crate::store::writes::StoreWrite::Transition(t.clone());
+                match self.writer.commit(write).await? {
+                    true => Ok(()),
+                    // The version moved on, or the payment exists: nothing of it was written.
+                    false => Err(payrail_actors::ports::StoreError::Conflict),
+                }
             }
 
             async fn load(

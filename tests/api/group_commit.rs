@@ -142,7 +142,7 @@ async fn concurrent_idempotency_writes_keep_their_own_outcomes(app: TestApp) {
     let requests: Vec<ClaimRequest> = (0..60).map(|i| request(i % 30)).collect();
     let tokens: Vec<String> = (0..60).map(|i| format!("token-{i}")).collect();
     let now = Utc::now();
-    let (batches_before, writes_before) = app.database.idempotency_commit_stats();
+    let (batches_before, writes_before) = app.database.commit_stats();
     let claims = join_all(requests.iter().zip(&tokens).map(|(r, t)| store.insert_claim(r, t, now))).await;
     let mut holder = vec![None; 30];
     for (i, claim) in claims.into_iter().enumerate() {
@@ -154,7 +154,7 @@ async fn concurrent_idempotency_writes_keep_their_own_outcomes(app: TestApp) {
             Some(existing) => assert!(matches!(existing.state, ClaimState::InProgress { .. })),
         }
     }
-    let (batches_after, writes_after) = app.database.idempotency_commit_stats();
+    let (batches_after, writes_after) = app.database.commit_stats();
     assert_eq!(writes_after - writes_before, 60, "every claim went through the writer");
     assert!(batches_after - batches_before < 60, "the claims were grouped");
     let holder: Vec<String> = holder.into_iter().map(|h| h.expect("every key claimed once")).collect();
@@ -192,6 +192,132 @@ async fn concurrent_idempotency_writes_keep_their_own_outcomes(app: TestApp) {
     }
 }
 
+/// A batch touching each payment and key once (on PostgreSQL: the one-statement path) mixing
+/// every kind of write; the stale, the existing and the superseded ones fail alone.
+async fn a_mixed_batch_of_distinct_rows_keeps_each_writes_outcome(app: TestApp) {
+    use futures::FutureExt;
+    use payrail_actors::domain::MerchantId;
+    use payrail_actors::idempotency::{ClaimRequest, ClaimState, IdempotencyKey};
+
+    let store = app.database.store();
+    let keys = app.database.idempotency_store();
+    let a = captured(store.as_ref(), 1_000).await;
+    let e = captured(store.as_ref(), 1_000).await;
+    store.commit(&refund(&e, 100)).await.unwrap();
+    let existing = Payment::create(new_payment("m", 10), Utc::now());
+    store.commit(&existing).await.unwrap();
+    let merchant = MerchantId::parse("m-mixed").unwrap();
+    let claim = |key: &str| ClaimRequest {
+        merchant: merchant.clone(),
+        key: IdempotencyKey::parse(key).unwrap(),
+        fingerprint: format!("fp-{key}"),
+        payment_id: None,
+        payment_version: None,
+    };
+    let now = Utc::now();
+    assert!(keys
+        .insert_claim(&claim("taken"), "t-taken", now)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(keys
+        .insert_claim(&claim("held"), "t-held", now)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(keys
+        .insert_claim(&claim("moved"), "t-moved", now)
+        .await
+        .unwrap()
+        .is_none());
+
+    let fresh = Payment::create(new_payment("m", 20), Utc::now());
+    let transitions = [
+        refund(&a, 400),
+        refund(&e, 200), // stale: decided on the version before e's first refund
+        existing.clone(),
+        fresh.clone(),
+    ];
+    let new_claim = claim("new");
+    let taken_claim = claim("taken");
+    let body = b"{\"done\":true}".to_vec();
+    let (held, moved) = (claim("held").key, claim("moved").key);
+    let (batches_before, writes_before) = app.database.commit_stats();
+    let mut pending: Vec<futures::future::BoxFuture<'_, String>> = transitions
+        .iter()
+        .map(|t| store.commit(t).map(|r| format!("{r:?}")).boxed())
+        .collect();
+    pending.push(
+        keys.insert_claim(&new_claim, "t-new", now)
+            .map(|r| format!("{:?}", r.map(|c| c.is_none())))
+            .boxed(),
+    );
+    pending.push(
+        keys.insert_claim(&taken_claim, "t-other", now)
+            .map(|r| format!("{:?}", r.map(|c| c.is_none())))
+            .boxed(),
+    );
+    pending.push(
+        keys.complete(&merchant, &held, "t-held", 201, &body, now)
+            .map(|r| format!("{r:?}"))
+            .boxed(),
+    );
+    pending.push(
+        keys.complete(&merchant, &moved, "stale", 201, &body, now)
+            .map(|r| format!("{r:?}"))
+            .boxed(),
+    );
+    let results = join_all(pending).await;
+    let (batches, writes) = app.database.commit_stats();
+    assert_eq!(writes - writes_before, 8);
+    assert!(batches - batches_before < 8, "the writes were grouped");
+    assert_eq!(
+        results,
+        [
+            "Ok(())",
+            "Err(Conflict)",
+            "Err(Conflict)",
+            "Ok(())",
+            "Ok(true)",
+            "Ok(false)",
+            "Ok(true)",
+            "Ok(false)"
+        ]
+    );
+
+    assert_eq!(store.load(&a.id).await.unwrap().unwrap().refunded_amount, 400);
+    assert_eq!(store.load(&e.id).await.unwrap().unwrap().refunded_amount, 100);
+    assert_eq!(
+        store.list_refunds(&e.id).await.unwrap().len(),
+        1,
+        "the stale refund wrote nothing"
+    );
+    assert!(store.load(&fresh.payment.id).await.unwrap().is_some());
+    assert_eq!(
+        store
+            .load(&existing.payment.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .amount
+            .minor_units(),
+        10
+    );
+    let state = |c: Option<payrail_actors::idempotency::StoredClaim>| c.expect("exists").state;
+    let held_now = keys.insert_claim(&claim("held"), "late", now).await.unwrap();
+    assert_eq!(
+        state(held_now),
+        ClaimState::Completed {
+            status: 201,
+            body: body.clone()
+        }
+    );
+    let moved_now = keys.insert_claim(&claim("moved"), "late", now).await.unwrap();
+    assert!(matches!(state(moved_now), ClaimState::InProgress { .. }));
+    let taken_now = keys.insert_claim(&claim("taken"), "late", now).await.unwrap();
+    assert!(matches!(state(taken_now), ClaimState::InProgress { lock_token, .. } if lock_token == "t-taken"));
+}
+
 async fn commit_grouped(app: &TestApp, batch: &[Transition]) -> Vec<Result<(), StoreError>> {
     let store = app.database.store();
     let (batches_before, _) = app.database.commit_stats();
@@ -209,4 +335,5 @@ crate::backend_tests!(
     a_conflicting_transition_in_a_batch_fails_alone,
     a_transition_the_database_refuses_fails_alone_in_its_batch,
     concurrent_idempotency_writes_keep_their_own_outcomes,
+    a_mixed_batch_of_distinct_rows_keeps_each_writes_outcome,
 );
