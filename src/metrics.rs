@@ -18,6 +18,7 @@ use actix_web_prom::{PrometheusMetrics, PrometheusMetricsBuilder};
 use async_trait::async_trait;
 use payrail_actors::actors::PaymentSupervisor;
 use payrail_actors::domain::{EventId, MerchantId, Payment, PaymentEvent, PaymentId, Refund, Transition};
+use payrail_actors::idempotency::KeyedRecords;
 use payrail_actors::observer::{CallOutcome, Observer};
 use payrail_actors::ports::{Page, PageRequest, PaymentFilter, PaymentStore, StoreError};
 use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, PullingGauge, Registry};
@@ -270,6 +271,10 @@ impl MeteredStore {
 impl PaymentStore for MeteredStore {
     async fn commit(&self, transition: &Transition) -> Result<(), StoreError> {
         self.count("commit", self.store.commit(transition).await)
+    }
+
+    async fn commit_keyed(&self, transition: &Transition, records: &KeyedRecords) -> Result<bool, StoreError> {
+        self.count("commit", self.store.commit_keyed(transition, records).await)
     }
 
     async fn load(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError> {

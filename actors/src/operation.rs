@@ -16,6 +16,7 @@ use crate::domain::{
     Amount, AuthorizationOutcome, Command, DomainError, MerchantId, NewPayment, Payment, PaymentId, PaymentMethod,
     Refund, RefundId, RefundReason, Transition,
 };
+use crate::idempotency::KeyedCommit;
 use crate::observer::{CallOutcome, Observer};
 use crate::ports::{
     AuthorizeRequest, CancelRequest, CaptureRequest, Clock, PaymentStore, ProviderError, RefundRequest, StoreError,
@@ -33,9 +34,15 @@ pub enum Operation {
         method: Box<PaymentMethod>,
         /// Providers to try, in order, if `payment.provider` certainly did not act (routing rules).
         fallbacks: Vec<String>,
+        /// The request's idempotency records, committed with the payment's transitions.
+        keyed: Option<KeyedCommit>,
     },
     /// A change a merchant asks of one of its existing payments.
-    Change { merchant: MerchantId, change: Change },
+    Change {
+        merchant: MerchantId,
+        change: Change,
+        keyed: Option<KeyedCommit>,
+    },
     /// Ask the provider what became of a payment still awaiting its answer, and settle it.
     Reconcile,
     /// `provider` told us (by webhook) what became of the payment or one of its refunds.
@@ -140,6 +147,34 @@ impl Dependencies {
         self.store.commit(&transition).await?;
         Ok(transition.payment)
     }
+
+    /// Commits a new payment's first transition, with the request's claim if it has yet to claim.
+    async fn commit_first(&self, transition: Transition, keyed: Option<&KeyedCommit>) -> Result<Payment, StoreError> {
+        match keyed.and_then(|k| k.first_records(self.clock.now()).map(|r| (k, r))) {
+            Some((keyed, records)) => {
+                self.store.commit_keyed(&transition, &records).await?;
+                keyed.committed(records, false);
+                Ok(transition.payment)
+            }
+            None => self.commit(transition).await,
+        }
+    }
+
+    /// Commits an operation's last transition, with the response the request will be answered.
+    async fn commit_last(&self, transition: Transition, keyed: Option<&KeyedCommit>) -> Result<Outcome, StoreError> {
+        let outcome = Outcome {
+            payment: transition.payment.clone(),
+            refund: transition.refund.clone(),
+        };
+        match keyed.and_then(|k| k.last_records(&outcome, self.clock.now()).map(|r| (k, r))) {
+            Some((keyed, records)) => {
+                let stored = self.store.commit_keyed(&transition, &records).await?;
+                keyed.committed(records, stored);
+            }
+            None => self.store.commit(&transition).await?,
+        }
+        Ok(outcome)
+    }
 }
 
 /// Runs `operation` on payment `id` whose last known state is `cached` (or unknown: `None`).
@@ -159,9 +194,10 @@ pub async fn execute(
             payment,
             method,
             fallbacks,
+            keyed,
         } => {
             provider = Some(payment.provider.clone());
-            create(deps, payment, *method, fallbacks).await
+            create(deps, payment, *method, fallbacks, keyed.as_ref()).await
         }
         Operation::Reconcile => match current(deps, id, cached).await {
             Ok(payment) => {
@@ -185,10 +221,11 @@ pub async fn execute(
         Operation::Change {
             merchant,
             change: requested,
+            keyed,
         } => match current(deps, id, cached).await {
             Ok(payment) if payment.merchant_id == merchant => {
                 provider = Some(payment.provider.clone());
-                change(deps, payment, requested).await
+                change(deps, payment, requested, keyed.as_ref()).await
             }
             Ok(_) => Err(PaymentError::NotFound),
             Err(error) => Err(error),
@@ -222,11 +259,12 @@ async fn create(
     new: NewPayment,
     method: PaymentMethod,
     fallbacks: Vec<String>,
+    keyed: Option<&KeyedCommit>,
 ) -> Result<Outcome, PaymentError> {
     let merchant = new.merchant_id.clone();
     let created = Payment::create(new, deps.clock.now());
     let id = created.payment.id.clone();
-    let mut pending = match deps.commit(created).await {
+    let mut pending = match deps.commit_first(created, keyed).await {
         Ok(pending) => pending,
         // The id exists: an idempotent retry resuming a create whose process died. The payment's
         // persisted state decides: still `pending` → authorise it now (same provider key, so the
@@ -298,11 +336,15 @@ async fn create(
         };
     };
     let transition = pending.apply(Command::RecordAuthorization(outcome), deps.clock.now())?;
-    let payment = deps.commit(transition).await?;
-    Ok(Outcome { payment, refund: None })
+    Ok(deps.commit_last(transition, keyed).await?)
 }
 
-async fn change(deps: &Dependencies, payment: Payment, change: Change) -> Result<Outcome, PaymentError> {
+async fn change(
+    deps: &Dependencies,
+    payment: Payment,
+    change: Change,
+    keyed: Option<&KeyedCommit>,
+) -> Result<Outcome, PaymentError> {
     // Keys derive from the payment and the version the change will create, so a retry of the
     // same change after a crash reuses the key and the provider does not act twice.
     let key = |op: &str| format!("{}:{op}:{}", payment.id, payment.version + 1);
@@ -375,9 +417,7 @@ async fn change(deps: &Dependencies, payment: Payment, change: Change) -> Result
         }
     };
     let transition = payment.apply(command, deps.clock.now())?;
-    let refund = transition.refund.clone();
-    let payment = deps.commit(transition).await?;
-    Ok(Outcome { payment, refund })
+    Ok(deps.commit_last(transition, keyed).await?)
 }
 
 /// The metric label of an operation's result: refusals by the rules are not errors of payrail's.

@@ -11,6 +11,7 @@ use crate::domain::{
     Amount, AuthorizationOutcome, Currency, EventId, MerchantId, Payment, PaymentEvent, PaymentId, PaymentMethod,
     Refund, RefundId, RefundReason, RefundStatus, Transition,
 };
+use crate::idempotency::KeyedRecords;
 
 /// Why the store could not do what was asked.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -56,6 +57,19 @@ pub trait PaymentStore: Send + Sync + 'static {
     /// is still `expected_version`), the event row, and the refund row if any. `Conflict` when the
     /// version moved on; nothing is written then.
     async fn commit(&self, transition: &Transition) -> Result<(), StoreError>;
+
+    /// Commits `transition` with a keyed request's records, in the same transaction: the claim,
+    /// if any, goes in with it or neither does (`Conflict` when the key is taken); the reply, if
+    /// any, is stored for the lock token only if the transition applied. `Ok(true)` when the reply
+    /// was stored. A store that cannot hold idempotency records refuses claims and stores no reply.
+    async fn commit_keyed(&self, transition: &Transition, records: &KeyedRecords) -> Result<bool, StoreError> {
+        if records.claim.is_some() {
+            return Err(StoreError::Unavailable(
+                "this store cannot commit idempotency claims".into(),
+            ));
+        }
+        self.commit(transition).await.map(|()| false)
+    }
 
     /// Loads a payment by id regardless of merchant (used to rehydrate its actor).
     async fn load(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError>;

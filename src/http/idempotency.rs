@@ -19,7 +19,8 @@ use futures_util::future::LocalBoxFuture;
 use hmac::{Hmac, Mac};
 use payrail_actors::domain::{MerchantId, PaymentId};
 use payrail_actors::idempotency::{
-    Claim, ClaimOutcome, ClaimRequest, Complete, IdempotencyActor, IdempotencyKey, Release, Resumed,
+    Claim, ClaimOutcome, ClaimRequest, Complete, IdempotencyActor, IdempotencyKey, KeyedCommit, Release, RenderReply,
+    Resumed, StoredReply,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -167,20 +168,23 @@ impl IdempotencyService {
     }
 
     /// Runs `execute` at most once per (merchant, key): the first time, or again only if the first
-    /// attempt released the key or died (then `execute` gets what it was working on).
+    /// attempt released the key or died (then `execute` gets what it was working on). `execute`
+    /// gets the [`KeyedCommit`] to hand its operation, so that the claim (with `reply.claim_with_first_commit`)
+    /// and the response are committed with the payment's transitions.
     pub async fn run<F, Fut>(
         &self,
         merchant: &MerchantId,
         keyed: Option<KeyedRequest>,
         target: Target,
-        execute: F,
+        reply: Reply,
+        mut execute: F,
     ) -> Result<HttpResponse, ApiError>
     where
-        F: FnOnce(Option<Resumed>) -> Fut,
+        F: FnMut(Option<Resumed>, Option<KeyedCommit>) -> Fut,
         Fut: Future<Output = Result<HttpResponse, ApiError>> + 'static,
     {
         let Some(keyed) = keyed else {
-            return execute(None).await;
+            return execute(None, None).await;
         };
         let claim = ClaimRequest {
             merchant: merchant.clone(),
@@ -189,6 +193,24 @@ impl IdempotencyService {
             payment_id: target.payment_id,
             payment_version: target.payment_version,
         };
+        if reply.claim_with_first_commit {
+            // Optimistic: the claim goes in with the new payment, or neither does.
+            let token = uuid::Uuid::new_v4().simple().to_string();
+            let commit = KeyedCommit::new(
+                merchant.clone(),
+                keyed.key.clone(),
+                token,
+                Some(claim.clone()),
+                reply.render.clone(),
+            );
+            let work = finish(self.actor.clone(), commit.clone(), execute(None, Some(commit.clone())));
+            let answer = actix_web::rt::spawn(work).await.map_err(|_| ApiError::Internal)?;
+            if commit.holds_claim() {
+                return answer;
+            }
+            // Nothing was written: the key is someone else's (or the database failed first).
+            // Claiming it the usual way says whose, and what to answer.
+        }
         let outcome = self.actor.send(Claim(claim)).await.map_err(|_| unavailable())??;
         let lease = match outcome {
             ClaimOutcome::Acquired(lease) => lease,
@@ -209,13 +231,8 @@ impl IdempotencyService {
         // polling a handler after a disconnect today, but nothing promises it (a timeout middleware
         // would drop the future), and a claim abandoned half-way blocks its key until the lock
         // timeout. A task of its own runs to the end and stores (or releases) the answer.
-        let work = finish(
-            self.actor.clone(),
-            merchant.clone(),
-            keyed.key,
-            lease.token,
-            execute(lease.resumed),
-        );
+        let commit = KeyedCommit::new(merchant.clone(), keyed.key, lease.token, None, reply.render);
+        let work = finish(self.actor.clone(), commit.clone(), execute(lease.resumed, Some(commit)));
         actix_web::rt::spawn(work).await.map_err(|_| ApiError::Internal)?
     }
 
@@ -231,15 +248,27 @@ impl IdempotencyService {
     }
 }
 
-/// Runs the claimed work, then stores its answer, or releases the key if nothing changed.
+/// Runs the claimed work, then stores its answer (unless it was stored with the payment's last
+/// transition), or releases the key if nothing changed. Work that never got its claim (the
+/// optimistic attempt lost the key) wrote nothing and touches nothing here.
 async fn finish(
     actor: Addr<IdempotencyActor>,
-    merchant: MerchantId,
-    key: IdempotencyKey,
-    token: String,
+    commit: KeyedCommit,
     work: impl Future<Output = Result<HttpResponse, ApiError>>,
 ) -> Result<HttpResponse, ApiError> {
     let result = work.await;
+    if let Some(stored) = commit.stored_reply() {
+        return Ok(stored_response(stored.status, stored.body.clone(), false));
+    }
+    if !commit.holds_claim() {
+        return result;
+    }
+    let KeyedCommit {
+        merchant,
+        key,
+        lock_token: token,
+        ..
+    } = commit;
     let store = is_final(&result);
     let response = match result {
         Ok(response) => response,
@@ -286,11 +315,54 @@ fn is_final(result: &Result<HttpResponse, ApiError>) -> bool {
 }
 
 fn replay(status: u16, body: Vec<u8>) -> HttpResponse {
+    stored_response(status, body, true)
+}
+
+/// A stored response as it is sent: the first time, and on every replay (marked as one).
+fn stored_response(status: u16, body: Vec<u8>, replayed: bool) -> HttpResponse {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    HttpResponse::build(status)
-        .content_type("application/json")
-        .insert_header((REPLAYED_HEADER, "true"))
-        .body(body)
+    let mut response = HttpResponse::build(status);
+    response.content_type("application/json");
+    if replayed {
+        response.insert_header((REPLAYED_HEADER, "true"));
+    }
+    response.body(body)
+}
+
+/// How a keyed request's response is stored with its payment's last transition.
+#[derive(Clone)]
+pub struct Reply {
+    /// The response of a successful operation, exactly as the handler answers it.
+    pub render: RenderReply,
+    /// Claim the key with the operation's first commit (a create: its `pending` payment is
+    /// written before any provider hears of it), instead of before the operation starts.
+    pub claim_with_first_commit: bool,
+}
+
+impl Reply {
+    /// Answers `status` with `view(outcome)` as JSON.
+    pub fn json<V: serde::Serialize>(
+        status: StatusCode,
+        view: impl Fn(&payrail_actors::operation::Outcome) -> Option<V> + Send + Sync + 'static,
+    ) -> Self {
+        let render: RenderReply = std::sync::Arc::new(move |outcome| {
+            let body = serde_json::to_vec(&view(outcome)?).ok()?;
+            Some(StoredReply {
+                status: status.as_u16(),
+                body,
+            })
+        });
+        Self {
+            render,
+            claim_with_first_commit: false,
+        }
+    }
+
+    /// See [`Reply::claim_with_first_commit`].
+    pub fn claiming_with_first_commit(mut self) -> Self {
+        self.claim_with_first_commit = true;
+        self
+    }
 }
 
 fn unavailable() -> ApiError {

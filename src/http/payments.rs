@@ -6,6 +6,7 @@
 //! with crash recovery in `resume.rs`). Reads go straight to the store: every change is committed
 //! before it is answered, so the store is never behind a reply.
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use payrail_actors::domain::{MerchantId, PaymentId};
 use payrail_actors::operation::{Change, Operation, Outcome};
@@ -13,7 +14,7 @@ use payrail_actors::ports::PaymentFilter;
 
 use crate::auth::AuthenticatedMerchant;
 use crate::http::body::parse_query;
-use crate::http::idempotency::{IdempotencyService, KeyedJson, KeyedRequest, Target};
+use crate::http::idempotency::{IdempotencyService, KeyedJson, KeyedRequest, Reply, Target};
 use crate::http::wire::{
     CancelBody, CaptureBody, CreatePaymentBody, EventView, ListQuery, ListView, PaymentView, RefundBody, RefundView,
 };
@@ -49,25 +50,32 @@ pub async fn create(
         payment_id: Some(payment.id.clone()),
         payment_version: None,
     };
+    let reply = Reply::json(StatusCode::CREATED, |o| Some(PaymentView::from(o.payment.clone())));
+    let reply = reply.claiming_with_first_commit();
     idempotency
-        .run(&merchant, key, target, |resumed| async move {
-            // A retry after a crash continues the payment its first attempt created.
-            if let Some(id) = resumed.and_then(|r| r.payment_id) {
-                payment.id = id;
+        .run(&merchant, key, target, reply, |resumed, keyed| {
+            let (state, mut payment) = (state.clone(), payment.clone());
+            let (method, fallbacks, receipt_email) = (method.clone(), fallbacks.clone(), receipt_email.clone());
+            async move {
+                // A retry after a crash continues the payment its first attempt created.
+                if let Some(id) = resumed.and_then(|r| r.payment_id) {
+                    payment.id = id;
+                }
+                if let Some(email) = &receipt_email {
+                    // Sealed and stored before the payment exists, so a committed payment always
+                    // has it. Not echoed in this response: responses are kept for replay, in clear.
+                    state.contacts.put(&payment.merchant_id, &payment.id, email).await?;
+                }
+                let id = payment.id.clone();
+                let operation = Operation::Create {
+                    payment,
+                    method: Box::new(method),
+                    fallbacks,
+                    keyed,
+                };
+                let outcome = state.supervisor.execute(&id, operation).await?;
+                Ok(HttpResponse::Created().json(PaymentView::from(outcome.payment)))
             }
-            if let Some(email) = &receipt_email {
-                // Sealed and stored before the payment exists, so a committed payment always has it.
-                // Not echoed in this response: responses are kept for idempotent replay, in clear.
-                state.contacts.put(&payment.merchant_id, &payment.id, email).await?;
-            }
-            let id = payment.id.clone();
-            let operation = Operation::Create {
-                payment,
-                method: Box::new(method),
-                fallbacks,
-            };
-            let outcome = state.supervisor.execute(&id, operation).await?;
-            Ok(HttpResponse::Created().json(PaymentView::from(outcome.payment)))
         })
         .await
 }
@@ -139,10 +147,7 @@ pub async fn capture(
     let change = Change::Capture {
         amount: parse::optional_amount(body.amount)?,
     };
-    change_payment(state, &idempotency, merchant, &path, key, change, |outcome| {
-        Ok(HttpResponse::Ok().json(PaymentView::from(outcome.payment)))
-    })
-    .await
+    change_payment(state, &idempotency, merchant, &path, key, change, payment_reply()).await
 }
 
 pub async fn cancel(
@@ -155,9 +160,15 @@ pub async fn cancel(
         key,
     }: KeyedJson<CancelBody>,
 ) -> Result<HttpResponse, ApiError> {
-    change_payment(state, &idempotency, merchant, &path, key, Change::Cancel, |outcome| {
-        Ok(HttpResponse::Ok().json(PaymentView::from(outcome.payment)))
-    })
+    change_payment(
+        state,
+        &idempotency,
+        merchant,
+        &path,
+        key,
+        Change::Cancel,
+        payment_reply(),
+    )
     .await
 }
 
@@ -172,14 +183,17 @@ pub async fn refund(
         amount: parse::optional_amount(body.amount)?,
         reason: parse::refund_reason(body.reason)?,
     };
-    change_payment(state, &idempotency, merchant, &path, key, change, |outcome| {
-        let refund = outcome.refund.ok_or(ApiError::Internal)?;
-        Ok(HttpResponse::Created().json(RefundView::from(refund)))
-    })
-    .await
+    let reply = Reply::json(StatusCode::CREATED, |o| o.refund.clone().map(RefundView::from));
+    change_payment(state, &idempotency, merchant, &path, key, change, reply).await
 }
 
-/// Runs a merchant's change through the payment's actor, under its idempotency key if it has one.
+/// A capture's or cancellation's answer: the payment.
+fn payment_reply() -> Reply {
+    Reply::json(StatusCode::OK, |o| Some(PaymentView::from(o.payment.clone())))
+}
+
+/// Runs a merchant's change through the payment's actor, under its idempotency key if it has one,
+/// and answers with `reply`.
 async fn change_payment(
     state: web::Data<AppState>,
     idempotency: &IdempotencyService,
@@ -187,7 +201,7 @@ async fn change_payment(
     raw_id: &str,
     key: Option<KeyedRequest>,
     change: Change,
-    render: impl FnOnce(Outcome) -> Result<HttpResponse, ApiError> + 'static,
+    reply: Reply,
 ) -> Result<HttpResponse, ApiError> {
     let id: PaymentId = parse::payment_id(raw_id)?;
     let mut target = Target::default();
@@ -205,18 +219,36 @@ async fn change_payment(
         };
     }
     let owner = merchant.clone();
+    let render = reply.render.clone();
     idempotency
-        .run(&owner, key, target, |resumed| async move {
-            if let Some(version) = resumed.and_then(|r| r.payment_version) {
-                if let Some(outcome) = resume::committed_change(&state, &merchant, &id, version, &change).await? {
-                    return render(outcome);
+        .run(&owner, key, target, reply, |resumed, keyed| {
+            let (state, merchant, id, change, render) = (
+                state.clone(),
+                merchant.clone(),
+                id.clone(),
+                change.clone(),
+                render.clone(),
+            );
+            async move {
+                let answer = |outcome: Outcome| {
+                    let reply = render(&outcome).ok_or(ApiError::Internal)?;
+                    let status = StatusCode::from_u16(reply.status).map_err(|_| ApiError::Internal)?;
+                    Ok(HttpResponse::build(status)
+                        .content_type("application/json")
+                        .body(reply.body))
+                };
+                if let Some(version) = resumed.and_then(|r| r.payment_version) {
+                    if let Some(outcome) = resume::committed_change(&state, &merchant, &id, version, &change).await? {
+                        return answer(outcome);
+                    }
                 }
+                let operation = Operation::Change {
+                    merchant,
+                    change,
+                    keyed,
+                };
+                answer(state.supervisor.execute(&id, operation).await?)
             }
-            let outcome = state
-                .supervisor
-                .execute(&id, Operation::Change { merchant, change })
-                .await?;
-            render(outcome)
         })
         .await
 }

@@ -13,6 +13,10 @@
 //! name what moved; everything else is answered `false` without disturbing its batch-mates. Rows
 //! are sent in key order, so two concurrent batches lock shared rows in the same order.
 //!
+//! A keyed request's claim rides with its new payment (`INSERT … WHERE` the claim was inserted, so
+//! both are written or neither) and its response with its payment's last transition (stored only
+//! if that payment moved): see `payrail_actors::idempotency::KeyedCommit`.
+//!
 //! The statement cannot write the same row twice, so a batch holding one payment or one key twice
 //! (never produced by actors, which wait for each commit) is left to the transactional path.
 
@@ -23,9 +27,11 @@ use sqlx::PgConnection;
 
 use crate::store::idempotency::IdempotencyWrite;
 use crate::store::rows::{metadata_json, micros, EVENT_COLUMNS, PAYMENT_COLUMNS, REFUND_COLUMNS};
-use crate::store::writes::StoreWrite;
+use crate::store::writes::{Applied, StoreWrite};
 
 static BATCH_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let new_payment_columns: Vec<String> = PAYMENT_COLUMNS.split(", ").map(|c| format!("n.{c}")).collect();
+    let new_payment_columns = new_payment_columns.join(", ");
     format!(
         "WITH claimed AS (\
            INSERT INTO idempotency_keys (merchant_id, idempotency_key, fingerprint, payment_id, payment_version, \
@@ -35,19 +41,14 @@ static BATCH_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
              AS c(m, k, f, p, v, t, a) \
            ON CONFLICT (merchant_id, idempotency_key) DO NOTHING \
            RETURNING merchant_id, idempotency_key), \
-         completed AS (\
-           UPDATE idempotency_keys SET response_status = d.s, response_body = d.b, completed_at = d.a \
-           FROM UNNEST($8::text[], $9::text[], $10::text[], $11::int8[], $12::text[], $13::int8[]) \
-             AS d(m, k, t, s, b, a) \
-           WHERE idempotency_keys.merchant_id = d.m AND idempotency_keys.idempotency_key = d.k \
-             AND idempotency_keys.lock_token = d.t AND idempotency_keys.response_status IS NULL \
-           RETURNING idempotency_keys.merchant_id, idempotency_keys.idempotency_key), \
          created AS (\
            INSERT INTO payments ({PAYMENT_COLUMNS}) \
-           SELECT * FROM UNNEST($14::text[], $15::text[], $16::int8[], $17::text[], $18::text[], $19::text[], \
-             $20::int8[], $21::int8[], $22::text[], $23::text[], $24::text[], $25::text[], $26::text[], $27::text[], \
-             $28::text[], $29::int8[], $30::int8[], $31::text[], $32::text[], $33::int8[], $34::int8[], $35::int8[], \
-             $36::text[]) \
+           SELECT {new_payment_columns} FROM UNNEST($14::text[], $15::text[], $16::int8[], $17::text[], $18::text[], \
+             $19::text[], $20::int8[], $21::int8[], $22::text[], $23::text[], $24::text[], $25::text[], $26::text[], \
+             $27::text[], $28::text[], $29::int8[], $30::int8[], $31::text[], $32::text[], $33::int8[], $34::int8[], \
+             $35::int8[], $36::text[], $67::text[], $68::text[]) AS n({PAYMENT_COLUMNS}, claim_merchant, claim_key) \
+           WHERE n.claim_key IS NULL OR EXISTS (SELECT 1 FROM claimed \
+             WHERE claimed.merchant_id = n.claim_merchant AND claimed.idempotency_key = n.claim_key) \
            ON CONFLICT DO NOTHING \
            RETURNING id), \
          updated AS (\
@@ -58,6 +59,14 @@ static BATCH_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
            WHERE payments.id = u.id AND payments.version = u.e \
            RETURNING payments.id), \
          moved AS (SELECT id FROM created UNION ALL SELECT id FROM updated), \
+         completed AS (\
+           UPDATE idempotency_keys SET response_status = d.s, response_body = d.b, completed_at = d.a \
+           FROM UNNEST($8::text[], $9::text[], $10::text[], $11::int8[], $12::text[], $13::int8[], $69::text[]) \
+             AS d(m, k, t, s, b, a, after) \
+           WHERE idempotency_keys.merchant_id = d.m AND idempotency_keys.idempotency_key = d.k \
+             AND idempotency_keys.lock_token = d.t AND idempotency_keys.response_status IS NULL \
+             AND (d.after IS NULL OR d.after IN (SELECT id FROM moved)) \
+           RETURNING idempotency_keys.merchant_id, idempotency_keys.idempotency_key), \
          events AS (\
            INSERT INTO payment_events ({EVENT_COLUMNS}) \
            SELECT * FROM UNNEST($47::text[], $48::text[], $49::text[], $50::int8[], $51::text[], $52::text[], \
@@ -76,45 +85,80 @@ static BATCH_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     )
 });
 
-/// Whether the batch can be written by [`write`]: no payment and no idempotency key twice.
+/// Whether the batch can be written by [`write`]: no payment and no idempotency key twice, and
+/// claims only with new payments.
 pub(crate) fn fits_one_statement(batch: &[StoreWrite]) -> bool {
     let mut payments = HashSet::new();
     let mut keys = HashSet::new();
     batch.iter().all(|write| match write {
-        StoreWrite::Transition(t) => payments.insert(t.payment.id.as_str()),
+        StoreWrite::Transition {
+            transition,
+            claim,
+            completion,
+        } => {
+            payments.insert(transition.payment.id.as_str())
+                && (claim.is_none() || transition.expected_version.is_none())
+                && claim.iter().chain(completion).all(|w| keys.insert(w.row()))
+        }
         StoreWrite::Idempotency(w) => keys.insert(w.row()),
     })
 }
 
-/// Writes `batch` (which [`fits_one_statement`]) as one statement; per write, whether it applied.
-pub(crate) async fn write(conn: &mut PgConnection, batch: &[StoreWrite]) -> Result<Vec<bool>, sqlx::Error> {
-    let mut transitions: Vec<&Transition> = Vec::new();
-    let mut claims = Vec::new();
-    let mut completions = Vec::new();
+/// Writes `batch` (which [`fits_one_statement`]) as one statement; per write, what it did.
+pub(crate) async fn write(conn: &mut PgConnection, batch: &[StoreWrite]) -> Result<Vec<Applied>, sqlx::Error> {
+    let mut transitions: Vec<(&Transition, Option<&IdempotencyWrite>)> = Vec::new();
+    // Claims and completions, each with the payment whose transition it rides with, if any.
+    let mut claims: Vec<&IdempotencyWrite> = Vec::new();
+    let mut completions: Vec<(&IdempotencyWrite, Option<&str>)> = Vec::new();
     for write in batch {
         match write {
-            StoreWrite::Transition(t) => transitions.push(t),
+            StoreWrite::Transition {
+                transition,
+                claim,
+                completion,
+            } => {
+                transitions.push((transition, claim.as_ref()));
+                claims.extend(claim);
+                completions.extend(completion.iter().map(|c| (c, Some(transition.payment.id.as_str()))));
+            }
             StoreWrite::Idempotency(w @ IdempotencyWrite::Claim { .. }) => claims.push(w),
-            StoreWrite::Idempotency(w @ IdempotencyWrite::Complete { .. }) => completions.push(w),
+            StoreWrite::Idempotency(w @ IdempotencyWrite::Complete { .. }) => completions.push((w, None)),
         }
     }
-    transitions.sort_by(|a, b| a.payment.id.as_str().cmp(b.payment.id.as_str()));
+    transitions.sort_by(|a, b| a.0.payment.id.as_str().cmp(b.0.payment.id.as_str()));
     claims.sort_by(|a, b| a.row().cmp(&b.row()));
-    completions.sort_by(|a, b| a.row().cmp(&b.row()));
+    completions.sort_by(|a, b| a.0.row().cmp(&b.0.row()));
+    let creates: Vec<_> = transitions
+        .iter()
+        .filter(|(t, _)| t.expected_version.is_none())
+        .collect();
+    let updates = transitions
+        .iter()
+        .filter(|(t, _)| t.expected_version.is_some())
+        .map(|(t, _)| *t);
 
     let mut query = sqlx::query_as::<_, (String, String, String)>(&BATCH_SQL);
     query = bind_claims(query, &claims);
-    query = bind_completions(query, &completions);
-    query = bind_creates(
-        query,
-        transitions.iter().filter(|t| t.expected_version.is_none()).copied(),
-    );
-    query = bind_updates(
-        query,
-        transitions.iter().filter(|t| t.expected_version.is_some()).copied(),
-    );
-    query = bind_events_and_refunds(query, &transitions);
-    let rows = query.fetch_all(&mut *conn).await?;
+    query = bind_completions(query, completions.iter().map(|(c, _)| *c));
+    query = bind_creates(query, creates.iter().map(|(t, _)| *t));
+    query = bind_updates(query, updates);
+    let only: Vec<&Transition> = transitions.iter().map(|(t, _)| *t).collect();
+    query = bind_events_and_refunds(query, &only);
+    // The claim each new payment is written with, and the payment each completion waits for.
+    let (claim_merchant, claim_key): (Vec<Option<String>>, Vec<Option<String>>) = creates
+        .iter()
+        .map(|(_, claim)| match claim.map(|c| c.row()) {
+            Some((merchant, key)) => (Some(merchant.to_owned()), Some(key.to_owned())),
+            None => (None, None),
+        })
+        .unzip();
+    let after: Vec<Option<String>> = completions.iter().map(|(_, p)| p.map(str::to_owned)).collect();
+    let rows = query
+        .bind(claim_merchant)
+        .bind(claim_key)
+        .bind(after)
+        .fetch_all(&mut *conn)
+        .await?;
 
     let mut moved_payments = HashSet::new();
     let mut claimed = HashSet::new();
@@ -126,18 +170,21 @@ pub(crate) async fn write(conn: &mut PgConnection, batch: &[StoreWrite]) -> Resu
             _ => completed.insert((a, b)),
         };
     }
+    let has = |set: &HashSet<(String, String)>, w: &IdempotencyWrite| {
+        let (merchant, key) = w.row();
+        set.contains(&(merchant.to_owned(), key.to_owned()))
+    };
     Ok(batch
         .iter()
         .map(|write| match write {
-            StoreWrite::Transition(t) => moved_payments.contains(t.payment.id.as_str()),
-            StoreWrite::Idempotency(w) => {
-                let (merchant, key) = w.row();
-                let row = (merchant.to_owned(), key.to_owned());
-                match w {
-                    IdempotencyWrite::Claim { .. } => claimed.contains(&row),
-                    IdempotencyWrite::Complete { .. } => completed.contains(&row),
-                }
-            }
+            StoreWrite::Transition {
+                transition, completion, ..
+            } => Applied {
+                row: moved_payments.contains(transition.payment.id.as_str()),
+                reply: completion.as_ref().is_some_and(|c| has(&completed, c)),
+            },
+            StoreWrite::Idempotency(w @ IdempotencyWrite::Claim { .. }) => Applied::row(has(&claimed, w)),
+            StoreWrite::Idempotency(w @ IdempotencyWrite::Complete { .. }) => Applied::row(has(&completed, w)),
         })
         .collect())
 }
@@ -169,7 +216,7 @@ fn bind_claims<'q>(query: Query<'q>, claims: &[&IdempotencyWrite]) -> Query<'q> 
     query.bind(m).bind(k).bind(f).bind(p).bind(v).bind(t).bind(a)
 }
 
-fn bind_completions<'q>(query: Query<'q>, completions: &[&IdempotencyWrite]) -> Query<'q> {
+fn bind_completions<'q, 'w>(query: Query<'q>, completions: impl Iterator<Item = &'w IdempotencyWrite>) -> Query<'q> {
     let (mut m, mut k, mut t, mut s, mut b, mut a) = (vec![], vec![], vec![], vec![], vec![], vec![]);
     for completion in completions {
         if let IdempotencyWrite::Complete {

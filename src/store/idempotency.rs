@@ -195,6 +195,7 @@ macro_rules! idempotency_store {
                         .writer
                         .commit(crate::store::writes::StoreWrite::Idempotency(write))
                         .await?
+                        .row
                     {
                         return Ok(None);
                     }
@@ -248,9 +249,11 @@ macro_rules! idempotency_store {
                     body: body_text(body)?.to_owned(),
                     now: micros(now),
                 };
-                self.writer
+                let applied = self
+                    .writer
                     .commit(crate::store::writes::StoreWrite::Idempotency(write))
-                    .await
+                    .await?;
+                Ok(applied.row)
             }
 
             async fn release(

@@ -91,7 +91,7 @@ macro_rules! sql_store {
             /// Every write goes through here (group commit): payments' transitions and
             /// idempotency claims and completions (`writes.rs`).
             pub(crate) writer: std::sync::Arc<
-                crate::store::group_commit::GroupCommit<crate::store::writes::StoreWrite, bool>,
+                crate::store::group_commit::GroupCommit<crate::store::writes::StoreWrite, crate::store::writes::Applied>,
             >,
         }
 
@@ -233,10 +233,24 @@ macro_rules! sql_store {
         #[async_trait::async_trait]
         impl payrail_actors::ports::PaymentStore for $store {
             async fn commit(&self, t: &payrail_actors::domain::Transition) -> Result<(), payrail_actors::ports::StoreError> {
-                let write = crate::store::writes::StoreWrite::Transition(t.clone());
-                match self.writer.commit(write).await? {
+                let write = crate::store::writes::StoreWrite::transition(t.clone());
+                match self.writer.commit(write).await?.row {
                     true => Ok(()),
                     // The version moved on, or the payment exists: nothing of it was written.
+                    false => Err(payrail_actors::ports::StoreError::Conflict),
+                }
+            }
+
+            async fn commit_keyed(
+                &self,
+                t: &payrail_actors::domain::Transition,
+                records: &payrail_actors::idempotency::KeyedRecords,
+            ) -> Result<bool, payrail_actors::ports::StoreError> {
+                let write = crate::store::writes::StoreWrite::keyed(t.clone(), records);
+                let applied = self.writer.commit(write).await?;
+                match applied.row {
+                    true => Ok(applied.reply),
+                    // Nothing written: the version moved on, the payment exists, or the key is taken.
                     false => Err(payrail_actors::ports::StoreError::Conflict),
                 }
             }

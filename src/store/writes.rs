@@ -11,6 +11,7 @@
 //! of the batch gets that error.
 
 use payrail_actors::domain::Transition;
+use payrail_actors::idempotency::KeyedRecords;
 use payrail_actors::ports::StoreError;
 
 use crate::store::idempotency::IdempotencyWrite;
@@ -22,21 +23,82 @@ use crate::store::{batch_pg, PostgresStore, SqliteStore};
 // cost an allocation per commit to save a few hundred bytes of queue per idempotency write.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum StoreWrite {
-    Transition(Transition),
+    /// A payment's transition, with a keyed request's records: `claim` is written with it or
+    /// neither is; `completion` is stored only if the transition applied.
+    Transition {
+        transition: Transition,
+        claim: Option<IdempotencyWrite>,
+        completion: Option<IdempotencyWrite>,
+    },
+    /// A claim or completion on its own.
     Idempotency(IdempotencyWrite),
+}
+
+impl StoreWrite {
+    pub(crate) fn transition(transition: Transition) -> Self {
+        StoreWrite::Transition {
+            transition,
+            claim: None,
+            completion: None,
+        }
+    }
+
+    /// A transition with a keyed request's records (`KeyedRecords`).
+    pub(crate) fn keyed(transition: Transition, records: &KeyedRecords) -> Self {
+        let merchant = records.merchant.as_str().to_owned();
+        let key = records.key.as_str().to_owned();
+        let now = records.at.timestamp_micros();
+        let claim = records.claim.as_ref().map(|claim| IdempotencyWrite::Claim {
+            merchant: merchant.clone(),
+            key: key.clone(),
+            fingerprint: claim.fingerprint.clone(),
+            payment_id: claim.payment_id.as_ref().map(|id| id.as_str().to_owned()),
+            payment_version: claim.payment_version,
+            lock_token: records.lock_token.clone(),
+            now,
+        });
+        let completion = records.reply.as_ref().map(|reply| IdempotencyWrite::Complete {
+            merchant,
+            key,
+            lock_token: records.lock_token.clone(),
+            status: i64::from(reply.status),
+            // payrail's responses are JSON, hence UTF-8; anything else would be stored lossily.
+            body: String::from_utf8_lossy(&reply.body).into_owned(),
+            now,
+        });
+        StoreWrite::Transition {
+            transition,
+            claim,
+            completion,
+        }
+    }
+}
+
+/// What a write did: `row` — the transition applied (or the claim was inserted, the completion
+/// stored); `reply` — a transition's attached completion was stored too.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Applied {
+    pub row: bool,
+    pub reply: bool,
+}
+
+impl Applied {
+    pub(crate) fn row(row: bool) -> Self {
+        Applied { row, reply: false }
+    }
 }
 
 /// Writes one batch and answers each write, in order (see the module docs).
 pub(crate) trait BatchWriter {
     type Db: sqlx::Database;
 
-    /// Commits the whole batch at once; per write, whether it applied.
-    async fn write_together(pool: &sqlx::Pool<Self::Db>, batch: &[StoreWrite]) -> Result<Vec<bool>, sqlx::Error>;
+    /// Commits the whole batch at once; per write, what it did.
+    async fn write_together(pool: &sqlx::Pool<Self::Db>, batch: &[StoreWrite]) -> Result<Vec<Applied>, sqlx::Error>;
 
     /// Commits one write in its own transaction.
-    async fn write_alone(pool: &sqlx::Pool<Self::Db>, write: &StoreWrite) -> Result<bool, StoreError>;
+    async fn write_alone(pool: &sqlx::Pool<Self::Db>, write: &StoreWrite) -> Result<Applied, StoreError>;
 
-    async fn write_batch(pool: &sqlx::Pool<Self::Db>, batch: Vec<StoreWrite>) -> Vec<Result<bool, StoreError>> {
+    async fn write_batch(pool: &sqlx::Pool<Self::Db>, batch: Vec<StoreWrite>) -> Vec<Result<Applied, StoreError>> {
         match Self::write_together(pool, &batch).await {
             Ok(applied) => applied.into_iter().map(Ok).collect(),
             Err(sqlx::Error::Database(error)) if batch.len() > 1 => {
@@ -56,32 +118,66 @@ pub(crate) trait BatchWriter {
     }
 }
 
-/// Stamps out the transactional batch path for one backend: transitions through `apply_many`,
-/// then idempotency writes in key order (so concurrent batches lock keys in the same order).
+/// Stamps out the transactional batch path for one backend: plain transitions through
+/// `apply_many`; a transition with a claim in a savepoint of its own (claim, then transition, or
+/// neither); attached completions of applied transitions; then lone idempotency writes in key
+/// order (so concurrent batches lock keys in the same order).
 macro_rules! in_transaction {
     ($store:ty, $db:ty) => {
         impl $store {
             async fn write_in_transaction(
                 pool: &sqlx::Pool<$db>,
                 batch: &[StoreWrite],
-            ) -> Result<Vec<bool>, sqlx::Error> {
+            ) -> Result<Vec<Applied>, sqlx::Error> {
+                use sqlx::Connection;
                 let mut tx = pool.begin().await?;
-                let mut applied = vec![false; batch.len()];
-                let (mut transitions, mut keyed) = (Vec::new(), Vec::new());
+                let mut applied = vec![Applied::default(); batch.len()];
+                let (mut plain, mut claiming, mut lone) = (Vec::new(), Vec::new(), Vec::new());
                 for (i, write) in batch.iter().enumerate() {
                     match write {
-                        StoreWrite::Transition(t) => transitions.push((i, t)),
-                        StoreWrite::Idempotency(w) => keyed.push((i, w)),
+                        StoreWrite::Transition {
+                            transition,
+                            claim: None,
+                            ..
+                        } => plain.push((i, transition)),
+                        StoreWrite::Transition {
+                            transition,
+                            claim: Some(claim),
+                            ..
+                        } => claiming.push((i, transition, claim)),
+                        StoreWrite::Idempotency(w) => lone.push((i, w)),
                     }
                 }
-                let only: Vec<&Transition> = transitions.iter().map(|(_, t)| *t).collect();
+                let only: Vec<&Transition> = plain.iter().map(|(_, t)| *t).collect();
                 let moved = Self::apply_many(&mut tx, &only).await?;
-                for ((i, _), moved) in transitions.iter().zip(moved) {
-                    applied[*i] = moved;
+                for ((i, _), moved) in plain.iter().zip(moved) {
+                    applied[*i].row = moved;
                 }
-                keyed.sort_by(|a, b| a.1.row().cmp(&b.1.row()));
-                for (i, write) in keyed {
-                    applied[i] = Self::execute_idempotency_write(&mut tx, write).await?;
+                for (i, transition, claim) in claiming {
+                    let mut savepoint = tx.begin().await?;
+                    let moved = Self::execute_idempotency_write(&mut savepoint, claim).await?
+                        && Self::apply(&mut savepoint, transition).await?;
+                    if moved {
+                        savepoint.commit().await?;
+                    } else {
+                        savepoint.rollback().await?;
+                    }
+                    applied[i].row = moved;
+                }
+                for (i, write) in batch.iter().enumerate() {
+                    if let StoreWrite::Transition {
+                        completion: Some(completion),
+                        ..
+                    } = write
+                    {
+                        if applied[i].row {
+                            applied[i].reply = Self::execute_idempotency_write(&mut tx, completion).await?;
+                        }
+                    }
+                }
+                lone.sort_by(|a, b| a.1.row().cmp(&b.1.row()));
+                for (i, write) in lone {
+                    applied[i].row = Self::execute_idempotency_write(&mut tx, write).await?;
                 }
                 tx.commit().await?;
                 Ok(applied)
@@ -96,22 +192,22 @@ in_transaction!(PostgresStore, sqlx::Postgres);
 impl BatchWriter for SqliteStore {
     type Db = sqlx::Sqlite;
 
-    async fn write_together(pool: &sqlx::SqlitePool, batch: &[StoreWrite]) -> Result<Vec<bool>, sqlx::Error> {
+    async fn write_together(pool: &sqlx::SqlitePool, batch: &[StoreWrite]) -> Result<Vec<Applied>, sqlx::Error> {
         Self::write_in_transaction(pool, batch).await
     }
 
-    async fn write_alone(pool: &sqlx::SqlitePool, write: &StoreWrite) -> Result<bool, StoreError> {
+    async fn write_alone(pool: &sqlx::SqlitePool, write: &StoreWrite) -> Result<Applied, StoreError> {
         let applied = Self::write_in_transaction(pool, std::slice::from_ref(write))
             .await
             .map_err(store_error)?;
-        Ok(applied.first().copied().unwrap_or(false))
+        Ok(applied.first().copied().unwrap_or_default())
     }
 }
 
 impl BatchWriter for PostgresStore {
     type Db = sqlx::Postgres;
 
-    async fn write_together(pool: &sqlx::PgPool, batch: &[StoreWrite]) -> Result<Vec<bool>, sqlx::Error> {
+    async fn write_together(pool: &sqlx::PgPool, batch: &[StoreWrite]) -> Result<Vec<Applied>, sqlx::Error> {
         if !batch_pg::fits_one_statement(batch) {
             return Self::write_in_transaction(pool, batch).await;
         }
@@ -119,11 +215,14 @@ impl BatchWriter for PostgresStore {
         batch_pg::write(&mut conn, batch).await
     }
 
-    async fn write_alone(pool: &sqlx::PgPool, write: &StoreWrite) -> Result<bool, StoreError> {
-        let mut conn = pool.acquire().await.map_err(store_error)?;
-        batch_pg::write(&mut conn, std::slice::from_ref(write))
-            .await
-            .map(|applied| applied.first().copied().unwrap_or(false))
-            .map_err(store_error)
+    async fn write_alone(pool: &sqlx::PgPool, write: &StoreWrite) -> Result<Applied, StoreError> {
+        let batch = std::slice::from_ref(write);
+        let applied = if batch_pg::fits_one_statement(batch) {
+            let mut conn = pool.acquire().await.map_err(store_error)?;
+            batch_pg::write(&mut conn, batch).await
+        } else {
+            Self::write_in_transaction(pool, batch).await
+        };
+        Ok(applied.map_err(store_error)?.first().copied().unwrap_or_default())
     }
 }

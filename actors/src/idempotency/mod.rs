@@ -5,15 +5,18 @@
 //! - [`IdempotencyStore`]: the port; a claim is a unique row, so it holds across processes and nodes.
 //! - [`Idempotency`]: the plain logic of claiming (replay, in progress, key reused, takeover).
 //! - [`IdempotencyActor`]: the shell that owns the logic and the background reaper.
+//! - [`KeyedCommit`]: a request's claim and response, committed with its payment's transitions.
 
 mod actor;
 mod claim;
 #[cfg(test)]
 mod claim_tests;
 mod key;
+mod keyed;
 mod store;
 
 pub use actor::{Claim, Complete, IdempotencyActor, Release};
 pub use claim::{ClaimOutcome, Idempotency, IdempotencySettings, Lease, Resumed};
 pub use key::IdempotencyKey;
+pub use keyed::{KeyedCommit, KeyedRecords, RenderReply, StoredReply};
 pub use store::{ClaimRequest, ClaimState, IdempotencyStore, StoredClaim};
