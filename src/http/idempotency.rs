@@ -1,6 +1,9 @@
 //! `Idempotency-Key` on the mutating endpoints (create, capture, cancel, refund): the header and
 //! body are read by the [`KeyedJson`] extractor, and [`IdempotencyService::run`] wraps a handler's
-//! work in a claim held by the `IdempotencyActor`.
+//! work in a claim: taken with a create's first commit, or by the `IdempotencyActor` before a
+//! change runs (or when the first-commit claim found the key taken, to learn whose it is). The
+//! response of a successful operation is stored with the payment's last transition ([`Reply`],
+//! `KeyedCommit`); any other final answer is stored by the `IdempotencyActor` afterwards.
 //!
 //! Validation happens before the claim, so a request rejected up front (400, 401, 429) stores
 //! nothing. Responses that are the final word on the request (2xx, and the state machine's 409

@@ -50,8 +50,12 @@ pub async fn create(
         payment_id: Some(payment.id.clone()),
         payment_version: None,
     };
-    let reply = Reply::json(StatusCode::CREATED, |o| Some(PaymentView::from(o.payment.clone())));
-    let reply = reply.claiming_with_first_commit();
+    let mut reply = Reply::json(StatusCode::CREATED, |o| Some(PaymentView::from(o.payment.clone())));
+    // The claim rides with the `pending` payment, unless something is written before it: a
+    // request that then finds its key taken must have written nothing.
+    if receipt_email.is_none() {
+        reply = reply.claiming_with_first_commit();
+    }
     idempotency
         .run(&merchant, key, target, reply, |resumed, keyed| {
             let (state, mut payment) = (state.clone(), payment.clone());

@@ -306,12 +306,57 @@ async fn expired_keys_are_reaped(backend: Backend) {
     .await;
 }
 
+/// A keyed create is two commits — its claim rides with the `pending` payment, its response with
+/// the outcome — and a keyed refund two as well (claim first: the provider is asked before its only
+/// transition). What was stored is what the client got, byte for byte.
+async fn keyed_requests_store_their_records_with_the_payments_transitions(app: TestApp) {
+    let (_, writes_before) = app.database.commit_stats();
+    let created = post_keyed(&app, &app.token, "/api/v1/payments", "k-two", &new_payment(2_000, true)).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let first = created.bytes().await.expect("body");
+    let (_, writes_after_create) = app.database.commit_stats();
+    assert_eq!(
+        writes_after_create - writes_before,
+        2,
+        "claim + pending, outcome + response"
+    );
+    let stored = crate::sql::count(
+        &app.database,
+        "SELECT COUNT(*) FROM idempotency_keys WHERE idempotency_key = 'k-two' AND response_status = 201",
+    )
+    .await;
+    assert_eq!(stored, 1, "the response was stored with the outcome");
+
+    let payment: Value = serde_json::from_slice(&first).expect("json");
+    let path = format!("/api/v1/payments/{}/refund", payment["id"].as_str().expect("id"));
+    let refunded = post_keyed(&app, &app.token, &path, "k-refund", &json!({ "amount": 500 })).await;
+    assert_eq!(refunded.status(), StatusCode::CREATED);
+    let refund = refunded.bytes().await.expect("body");
+    let (_, writes_after_refund) = app.database.commit_stats();
+    assert_eq!(
+        writes_after_refund - writes_after_create,
+        2,
+        "claim, then refund + response"
+    );
+
+    let replayed = post_keyed(&app, &app.token, "/api/v1/payments", "k-two", &new_payment(2_000, true)).await;
+    assert_eq!(replayed.headers()["Idempotent-Replayed"], "true");
+    assert_eq!(replayed.bytes().await.expect("body"), first);
+    let replayed = post_keyed(&app, &app.token, &path, "k-refund", &json!({ "amount": 500 })).await;
+    assert_eq!(replayed.status(), StatusCode::CREATED);
+    assert_eq!(replayed.bytes().await.expect("body"), refund);
+    assert_eq!(payment_count(&app, &app.token).await, 1, "a replay creates nothing");
+    let refunds = crate::sql::count(&app.database, "SELECT COUNT(*) FROM refunds").await;
+    assert_eq!(refunds, 1, "a replay refunds nothing");
+}
+
 crate::backend_tests!(
     fifty_concurrent_requests_with_one_key_create_one_payment,
     a_replay_returns_the_same_status_and_body_and_says_so,
     reusing_a_key_for_another_request_is_422,
     keys_belong_to_one_merchant,
     invalid_keys_and_invalid_requests_store_nothing,
+    keyed_requests_store_their_records_with_the_payments_transitions,
 );
 
 mod by_backend {
