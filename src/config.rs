@@ -374,6 +374,7 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
         "database.acquire_timeout_secs",
         Kind::Int,
     ),
+    ("DATABASE_COMMIT_WRITERS", "database.commit_writers", Kind::Int),
     ("HOST", "http.host", Kind::Str),
     ("HTTP_PORT", "http.port", Kind::Int),
     ("PORT", "http.port", Kind::Int),
@@ -659,10 +660,12 @@ mod tests {
             ("HTTP_PORT", "9090"),
             ("DATABASE_URL", "postgres://x/y"),
             ("JWT_SECRET", "12345"),
+            ("DATABASE_COMMIT_WRITERS", "3"),
         ]))
         .unwrap();
         assert_eq!(s.http.port, 9090);
         assert_eq!(s.database.url, "postgres://x/y");
+        assert_eq!(s.database.commit_writers, 3);
         assert_eq!(s.auth.jwt_secret.unwrap().expose(), "12345");
         assert_eq!(Settings::from_env(&env(&[("PORT", "7000")])).unwrap().http.port, 7000);
     }
