@@ -28,6 +28,7 @@ use payrail_actors::idempotency::{
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sha2::Sha256;
+use tracing::Instrument;
 
 use crate::config::Secret;
 use crate::http::audit::{AuditTrail, RequestOrigin};
@@ -128,6 +129,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for KeyedJson<T> {
         });
         let service = req.app_data::<web::Data<IdempotencyService>>().cloned();
         let origin = RequestOrigin::of(req);
+        let (method, path) = (req.method().clone(), req.path().to_owned());
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             let key = key.transpose()?;
@@ -139,7 +141,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for KeyedJson<T> {
             let service = service.ok_or(ApiError::Internal)?;
             let value: Value = parse_json(&bytes)?;
             // "METHOD path", then the canonical body.
-            let mut message = format!("{}\n", origin.action);
+            let mut message = format!("{method} {}\n", canonical_path(&path));
             canonical_json(&value, &mut message);
             let fingerprint = hex::encode(hmac_sha256(&service.fingerprint_key, message.as_bytes()));
             Ok(KeyedJson {
@@ -151,6 +153,16 @@ impl<T: DeserializeOwned + 'static> FromRequest for KeyedJson<T> {
                 }),
             })
         })
+    }
+}
+
+/// The path a fingerprint covers: the `/payments` aliases are the same resources as their
+/// canonical `/api/v1/payments` paths, so a retry through the other spelling is the same request.
+fn canonical_path(path: &str) -> std::borrow::Cow<'_, str> {
+    if path.starts_with("/payments") {
+        std::borrow::Cow::Owned(format!("/api/v1{path}"))
+    } else {
+        std::borrow::Cow::Borrowed(path)
     }
 }
 
@@ -207,7 +219,9 @@ impl IdempotencyService {
                 reply.render.clone(),
             );
             let work = finish(self.actor.clone(), commit.clone(), execute(None, Some(commit.clone())));
-            let answer = actix_web::rt::spawn(work).await.map_err(|_| ApiError::Internal)?;
+            let answer = actix_web::rt::spawn(work.instrument(tracing::Span::current()))
+                .await
+                .map_err(|_| ApiError::Internal)?;
             if commit.holds_claim() {
                 return answer;
             }
@@ -236,7 +250,9 @@ impl IdempotencyService {
         // timeout. A task of its own runs to the end and stores (or releases) the answer.
         let commit = KeyedCommit::new(merchant.clone(), keyed.key, lease.token, None, reply.render);
         let work = finish(self.actor.clone(), commit.clone(), execute(lease.resumed, Some(commit)));
-        actix_web::rt::spawn(work).await.map_err(|_| ApiError::Internal)?
+        actix_web::rt::spawn(work.instrument(tracing::Span::current()))
+            .await
+            .map_err(|_| ApiError::Internal)?
     }
 
     fn audit_conflict(&self, merchant: &MerchantId, keyed: &KeyedRequest, outcome: &str) {
@@ -388,6 +404,16 @@ mod tests {
         canonical_json(&b, &mut cb);
         assert_eq!(ca, cb);
         assert_eq!(ca, r#"{"a":{"x":null,"y":[1,2]},"b":1}"#);
+    }
+
+    #[test]
+    fn alias_paths_fingerprint_as_their_canonical_paths() {
+        assert_eq!(
+            canonical_path("/payments/pay_1/refund"),
+            "/api/v1/payments/pay_1/refund"
+        );
+        assert_eq!(canonical_path("/api/v1/payments"), "/api/v1/payments");
+        assert_eq!(canonical_path("/payments"), "/api/v1/payments");
     }
 
     #[test]

@@ -90,6 +90,34 @@ async fn a_sane_client_request_id_is_kept_and_logged(app: TestApp) {
     }
 }
 
+/// The payment actor's `payment operation` line carries the request id of the request it served,
+/// keyed or not.
+async fn payment_operation_lines_carry_the_request_id(app: TestApp) {
+    for key in [None, Some(uuid::Uuid::new_v4().to_string())] {
+        let id = format!("op-{}", uuid::Uuid::new_v4().simple());
+        let mut request = app
+            .client
+            .post(app.url("/api/v1/payments"))
+            .bearer_auth(&app.token)
+            .header("x-request-id", &id)
+            .json(&serde_json::json!({
+                "amount": 1_200, "currency": "usd", "capture": true,
+                "payment_method": crate::helpers::card("4242424242424242"),
+            }));
+        if let Some(key) = &key {
+            request = request.header("Idempotency-Key", key);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let logs = crate::logs::captured();
+        let line = logs
+            .lines()
+            .find(|line| line.contains(&id) && line.contains("payment operation"))
+            .unwrap_or_else(|| panic!("no `payment operation` line with {id} (keyed: {})", key.is_some()));
+        assert!(line.contains("\"operation\":\"create\""), "{line}");
+    }
+}
+
 #[actix_web::test]
 async fn cors_answers_only_allow_listed_origins() {
     let app = spawn_app_with(
@@ -144,5 +172,6 @@ async fn cors_answers_only_allow_listed_origins() {
 
 crate::backend_tests!(
     every_response_carries_a_request_id_nosniff_and_no_server_banner,
-    a_sane_client_request_id_is_kept_and_logged
+    a_sane_client_request_id_is_kept_and_logged,
+    payment_operation_lines_carry_the_request_id,
 );

@@ -131,6 +131,17 @@ async fn reusing_a_key_for_another_request_is_422(app: TestApp) {
     assert_eq!(payment_count(&app, &app.token).await, 1);
 }
 
+async fn the_alias_path_is_the_same_request(app: TestApp) {
+    let body = new_payment(1_500, true);
+    let first = post_keyed(&app, &app.token, "/payments", "k-alias", &body).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first = first.bytes().await.expect("body");
+    let again = post_keyed(&app, &app.token, "/api/v1/payments", "k-alias", &body).await;
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert_eq!(again.headers()["Idempotent-Replayed"], "true");
+    assert_eq!(again.bytes().await.expect("body"), first);
+}
+
 async fn keys_belong_to_one_merchant(app: TestApp) {
     let other = token_for("merchant_other");
     let body = new_payment(2_000, true);
@@ -355,6 +366,7 @@ crate::backend_tests!(
     a_replay_returns_the_same_status_and_body_and_says_so,
     reusing_a_key_for_another_request_is_422,
     keys_belong_to_one_merchant,
+    the_alias_path_is_the_same_request,
     invalid_keys_and_invalid_requests_store_nothing,
     keyed_requests_store_their_records_with_the_payments_transitions,
 );

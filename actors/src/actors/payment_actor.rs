@@ -21,10 +21,14 @@ use crate::operation::{self, Dependencies, Operation, Outcome, PaymentError};
 /// `started` is set the moment the actor begins the operation. If the actor then dies without
 /// answering, the supervisor knows the outcome is unknown (the store holds the truth) and must not
 /// run it again; if it was never started, retrying on a fresh actor is safe.
+///
+/// `span` is the caller's (the HTTP request's, with its request id): the operation runs inside it,
+/// so its log lines carry the request they serve.
 #[derive(Clone, Debug)]
 pub struct Execute {
     pub operation: Operation,
     pub started: Arc<AtomicBool>,
+    pub span: tracing::Span,
 }
 
 impl Message for Execute {
@@ -98,13 +102,23 @@ impl Actor for PaymentActor {
 impl Handler<Execute> for PaymentActor {
     type Result = AtomicResponse<Self, Result<Outcome, PaymentError>>;
 
-    fn handle(&mut self, Execute { operation, started }: Execute, _ctx: &mut Self::Context) -> Self::Result {
+    fn handle(
+        &mut self,
+        Execute {
+            operation,
+            started,
+            span,
+        }: Execute,
+        _ctx: &mut Self::Context,
+    ) -> Self::Result {
+        use tracing::Instrument;
         started.store(true, Ordering::Release);
         let deps = Arc::clone(&self.deps);
         let id = self.id.clone();
         let cached = self.state.take();
         AtomicResponse::new(Box::pin(
             async move { operation::execute(&deps, &id, cached, operation).await }
+                .instrument(span)
                 .into_actor(self)
                 .map(|(result, state), actor, _ctx| {
                     actor.state = state;

@@ -116,6 +116,7 @@ impl PaymentSupervisor {
             let message = Execute {
                 operation: operation.clone(),
                 started: Arc::clone(&started),
+                span: tracing::Span::current(),
             };
             let sent = handle.addr.send(message).await;
             drop(queued);
