@@ -7,9 +7,11 @@
 //! unaudited and is found again. Refusals are buffered in memory, so a crash may lose the last
 //! tick's worth of them.
 //!
-//! To keep the anti-join cheap, steady-state ticks look only at events created within a lookback
-//! window of the newest event audited so far; a full sweep runs at start and then periodically, to
-//! catch any transaction that stayed open longer than the window.
+//! The anti-join costs one probe per event in the window it scans, so the window is kept short:
+//! every tick looks back `lookback` (1 s) before the newest event audited so far; every
+//! `wide_sweep_every` (10 s) a tick looks back `wide_lookback` (60 s), for events whose
+//! transaction committed late; a full sweep runs at start and then every `full_sweep_every`
+//! (10 min), for anything later still. A late event is audited late, never lost.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,6 +30,9 @@ pub struct AuditSettings {
     pub batch_size: u32,
     /// Steady-state ticks look back this far before the newest audited event.
     pub lookback: Duration,
+    /// Every `wide_sweep_every`, a tick looks back this far instead.
+    pub wide_lookback: Duration,
+    pub wide_sweep_every: Duration,
     /// How often the whole events table is checked for unaudited events.
     pub full_sweep_every: Duration,
     /// Refusals kept in memory while the database is unavailable; beyond this they are dropped
@@ -39,12 +44,13 @@ impl Default for AuditSettings {
     fn default() -> Self {
         Self {
             interval: Duration::from_millis(200),
-            batch_size: 500,
+            batch_size: 2000,
             // The window is what each tick scans (anti-join): at 2,000 payments/s, 300 s would be
             // over a million events per tick. payrail's transactions commit within milliseconds of
-            // their events' timestamps; one that commits later than this is found by the next full
-            // sweep (audited late, never lost).
-            lookback: Duration::from_secs(10),
+            // their events' timestamps; later ones are found by the wide or the full sweeps.
+            lookback: Duration::from_secs(1),
+            wide_lookback: Duration::from_secs(60),
+            wide_sweep_every: Duration::from_secs(10),
             full_sweep_every: Duration::from_secs(600),
             max_buffered: 10_000,
         }
@@ -76,6 +82,7 @@ pub struct AuditActor {
     newest_audited: Option<DateTime<Utc>>,
     sweep_due: bool,
     last_sweep: Instant,
+    last_wide_sweep: Instant,
 }
 
 /// What one batch did.
@@ -96,6 +103,7 @@ impl AuditActor {
             newest_audited: None,
             sweep_due: true,
             last_sweep: Instant::now(),
+            last_wide_sweep: Instant::now(),
         }
     }
 
@@ -109,7 +117,15 @@ impl AuditActor {
         self.busy = true;
         let since = match (self.sweep_due, self.newest_audited) {
             (false, Some(newest)) => {
-                let lookback = chrono::Duration::from_std(self.settings.lookback).unwrap_or(chrono::Duration::MAX);
+                let wide = self.last_wide_sweep.elapsed() >= self.settings.wide_sweep_every;
+                let lookback = match wide {
+                    true => {
+                        self.last_wide_sweep = Instant::now();
+                        self.settings.wide_lookback
+                    }
+                    false => self.settings.lookback,
+                };
+                let lookback = chrono::Duration::from_std(lookback).unwrap_or(chrono::Duration::MAX);
                 newest.checked_sub_signed(lookback)
             }
             _ => None,
