@@ -4,6 +4,7 @@
 #
 #   bench/run.sh [rounds] [seconds]          # default: 3 rounds of 10 s
 #   HALF_RATE=1100 bench/run.sh              # also scenario 1 paced at 1100 payments/s (p99 target)
+#   HALF_RATE=auto bench/run.sh              # ... paced at half of the round's scenario 1 rate
 #
 # Needs: cargo build --release -p payrail -p payrail-bench; psql and pgbench on PATH.
 set -euo pipefail
@@ -24,14 +25,20 @@ echo "# $(date -u +%FT%TZ) $(nproc) cores, rounds=$ROUNDS seconds=$SECS"
 for round in $(seq "$ROUNDS"); do
   echo "## round $round"
   fresh payrail_bench
-  "$BENCH" create-capture --database-url "$PG/payrail_bench" --duration "$SECS"
+  first=$("$BENCH" create-capture --database-url "$PG/payrail_bench" --duration "$SECS")
+  echo "$first"
+  rate="${HALF_RATE:-}"
+  if [ "$rate" = auto ]; then
+    # Half of this round's maximum, as the p99 target is stated.
+    rate=$(echo "$first" | sed -n 's/^create-capture: \([0-9]*\) ok\/s.*/\1/p' | awk '{ printf "%d", $1 / 2 }')
+  fi
   fresh payrail_pgbench
   pgbench -n -M prepared -c 32 -j 2 -T "$SECS" -f bench/pgbench/naive_payment.sql "$PG/payrail_pgbench" 2>/dev/null |
     grep -E "^(tps|latency average)" | sed 's/^/pgbench naive: /'
-  if [ -n "${HALF_RATE:-}" ]; then
+  if [ -n "$rate" ]; then
     fresh payrail_bench
-    "$BENCH" create-capture --database-url "$PG/payrail_bench" --duration "$SECS" --rate "$HALF_RATE" |
-      sed 's/^create-capture/create-capture at half rate/'
+    "$BENCH" create-capture --database-url "$PG/payrail_bench" --duration "$SECS" --rate "$rate" |
+      sed "s/^create-capture/create-capture at half rate/"
   fi
   fresh payrail_bench
   "$BENCH" slow-provider --database-url "$PG/payrail_bench" --duration "$SECS"

@@ -44,7 +44,7 @@ impl Default for AuditSettings {
     fn default() -> Self {
         Self {
             interval: Duration::from_millis(200),
-            batch_size: 2000,
+            batch_size: 500,
             // The window is what each tick scans (anti-join): at 2,000 payments/s, 300 s would be
             // over a million events per tick. payrail's transactions commit within milliseconds of
             // their events' timestamps; later ones are found by the wide or the full sweeps.
