@@ -28,6 +28,21 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     }
 }
 
+/// A request body as raw bytes (a webhook's: its signature covers them exactly), whose read
+/// failures are answered like every other error of the API (JSON, with a code) instead of actix's
+/// plain text.
+pub struct RawBody(pub actix_web::web::Bytes);
+
+impl actix_web::FromRequest for RawBody {
+    type Error = ApiError;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &actix_web::HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let bytes = actix_web::web::Bytes::from_request(req, payload);
+        Box::pin(async move { bytes.await.map(RawBody).map_err(read_error) })
+    }
+}
+
 /// A body that could not be read: too large, or broken off.
 pub fn read_error(error: actix_web::Error) -> ApiError {
     if error.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {

@@ -9,6 +9,7 @@ use serde_json::json;
 use std::collections::BTreeMap;
 
 use crate::http::audit::{AuditTrail, RequestOrigin};
+use crate::http::body::RawBody;
 use crate::http::{ApiError, AppState};
 use crate::webhooks::{Receipt, WebhookError};
 
@@ -16,7 +17,7 @@ pub async fn receive(
     state: web::Data<AppState>,
     path: web::Path<String>,
     req: HttpRequest,
-    body: web::Bytes,
+    RawBody(body): RawBody,
 ) -> Result<HttpResponse, ApiError> {
     handle(&state, &path, &req, &body).await
 }
@@ -30,7 +31,7 @@ pub async fn receive_by_query(
     state: web::Data<AppState>,
     query: web::Query<GatewayQuery>,
     req: HttpRequest,
-    body: web::Bytes,
+    RawBody(body): RawBody,
 ) -> Result<HttpResponse, ApiError> {
     let gateway = query
         .into_inner()

@@ -221,6 +221,18 @@ async fn oversized_bodies_are_413(app: TestApp) {
         None,
     )
     .await;
+    // Webhooks read raw bytes (the signature covers them), and answer the same JSON error.
+    for path in ["/api/v1/webhooks/stripe", "/api/v1/payments/webhook?gateway=stripe"] {
+        let response = app
+            .client
+            .post(app.url(path))
+            .header("content-type", "application/json")
+            .body(huge.clone())
+            .send()
+            .await
+            .unwrap();
+        expect_error(response, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", None).await;
+    }
 }
 
 crate::backend_tests!(
