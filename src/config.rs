@@ -82,6 +82,10 @@ pub struct HttpSettings {
     /// Browser origins allowed by CORS (`CORS_ORIGINS`, comma-separated); empty = none.
     #[serde(default)]
     pub cors_origins: Vec<String>,
+    /// Proxies whose `X-Forwarded-For` names the client (`TRUSTED_PROXIES`, addresses or CIDR
+    /// ranges, comma-separated); empty = the TCP peer is the client.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -382,6 +386,7 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("MAX_BODY_BYTES", "http.max_body_bytes", Kind::Int),
     ("SHUTDOWN_TIMEOUT", "http.shutdown_timeout_secs", Kind::Int),
     ("CORS_ORIGINS", "http.cors_origins", Kind::List),
+    ("TRUSTED_PROXIES", "http.trusted_proxies", Kind::List),
     ("JWT_SECRET", "auth.jwt_secret", Kind::Str),
     ("JWT_ALGORITHM", "auth.jwt_algorithm", Kind::Str),
     ("JWT_PUBLIC_KEY", "auth.jwt_public_key", Kind::Str),

@@ -130,6 +130,9 @@ impl Application {
         let audit = web::Data::new(audit);
         let idempotency = web::Data::new(idempotency);
         let cors = web::Data::new(http::CorsPolicy::new(&settings.http.cors_origins));
+        let proxies = http::TrustedProxies::parse(&settings.http.trusted_proxies)
+            .map_err(|e| StartupError::Config(format!("http.trusted_proxies: {e}")))?;
+        let proxies = web::Data::new(proxies);
         let rate_limiter = settings
             .rate_limit
             .enabled
@@ -154,6 +157,7 @@ impl Application {
                 .app_data(audit.clone())
                 .app_data(idempotency.clone())
                 .app_data(cors.clone())
+                .app_data(proxies.clone())
                 .app_data(web::PayloadConfig::new(max_body_bytes))
                 .configure(http::routes)
                 .default_service(web::to(http::not_found))

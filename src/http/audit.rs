@@ -28,7 +28,7 @@ impl RequestOrigin {
     pub fn of(req: &HttpRequest) -> Self {
         Self {
             action: format!("{} {}", req.method(), req.path()),
-            address: req.peer_addr().map(|peer| peer.ip().to_string()),
+            address: crate::http::client_ip(req).map(|ip| ip.to_string()),
         }
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod audit;
 mod body;
+mod client_ip;
 mod cors;
 mod error;
 mod headers;
@@ -27,6 +28,7 @@ use actix_web::web;
 use payrail_actors::actors::PaymentSupervisor;
 use payrail_actors::ports::PaymentStore;
 
+pub use client_ip::{client_ip, TrustedProxies};
 pub use cors::{cors, CorsPolicy};
 pub use error::ApiError;
 pub use headers::{request_context, request_id, RequestId};

@@ -4,8 +4,8 @@
 //!
 //! The buckets live in memory, per node (a `DashMap`): with N nodes behind a balancer a merchant
 //! gets up to N times the configured rate. That is the documented trade-off for not putting a
-//! shared store on every request's path. The client IP is the TCP peer; `X-Forwarded-For` is not
-//! trusted, so behind a proxy the proxy should limit by client too.
+//! shared store on every request's path. The client IP is the TCP peer, or behind proxies listed in
+//! `TRUSTED_PROXIES` the address they forward (`client_ip.rs`).
 //!
 //! A limited request gets 429 `rate_limited` with `Retry-After`; every limited route's responses
 //! carry `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (IETF draft headers).
@@ -137,7 +137,9 @@ fn key_for(req: &ServiceRequest) -> String {
             return key;
         }
     }
-    let ip = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    let ip = crate::http::client_ip(req.request())
+        .map(|ip| ip.to_string())
+        .unwrap_or_default();
     format!("ip:{ip}")
 }
 
@@ -168,7 +170,9 @@ pub async fn rate_limit(
 }
 
 fn log_refusal(req: &ServiceRequest, merchant: Option<&MerchantId>) {
-    let client = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    let client = crate::http::client_ip(req.request())
+        .map(|ip| ip.to_string())
+        .unwrap_or_default();
     tracing::warn!(
         merchant = merchant.map(MerchantId::as_str).unwrap_or(""),
         client = %client,

@@ -88,6 +88,58 @@ async fn requests_without_a_valid_token_are_limited_by_client_address() {
     assert_eq!(app.get("/api/v1/payments").await.status(), StatusCode::OK);
 }
 
+/// Three requests from `forwarded_for` (as a proxy in front of payrail would say) without a valid
+/// token; the statuses.
+async fn anonymous_statuses(app: &TestApp, forwarded_for: &str) -> Vec<StatusCode> {
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let response = app
+            .client
+            .get(app.url("/api/v1/payments"))
+            .header("x-forwarded-for", forwarded_for)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status());
+    }
+    statuses
+}
+
+#[actix_web::test]
+async fn behind_a_trusted_proxy_clients_are_limited_by_their_forwarded_address() {
+    let limited = [
+        StatusCode::UNAUTHORIZED,
+        StatusCode::UNAUTHORIZED,
+        StatusCode::TOO_MANY_REQUESTS,
+    ];
+    let trusting = spawn_app_with(
+        Backend::Sqlite,
+        &[
+            ("RATE_LIMIT_PER_SECOND", "1"),
+            ("RATE_LIMIT_BURST", "2"),
+            ("TRUSTED_PROXIES", "127.0.0.0/8, ::1"),
+        ],
+    )
+    .await
+    .expect("sqlite app");
+    // The test client connects from loopback, a trusted proxy: each forwarded client has a bucket.
+    assert_eq!(anonymous_statuses(&trusting, "198.51.100.1").await, limited);
+    assert_eq!(anonymous_statuses(&trusting, "198.51.100.2").await, limited);
+    // A client cannot pick its own bucket by writing the header itself: the proxy appends.
+    assert_eq!(
+        anonymous_statuses(&trusting, "203.0.113.5, 198.51.100.1").await[0],
+        StatusCode::TOO_MANY_REQUESTS
+    );
+
+    // Without trusted proxies the header is ignored: every request is the TCP peer's.
+    let plain = app("1", "2").await;
+    assert_eq!(anonymous_statuses(&plain, "198.51.100.1").await, limited);
+    assert_eq!(
+        anonymous_statuses(&plain, "198.51.100.2").await[0],
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
 #[actix_web::test]
 async fn rate_limiting_can_be_disabled() {
     let app = spawn_app_with(
