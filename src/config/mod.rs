@@ -1,0 +1,366 @@
+//! Typed configuration: `config/default.toml`, then `config/{ENVIRONMENT}.toml`, then environment
+//! variables, merged into one [`Settings`] and validated at start-up with an error naming the key.
+//!
+//! The TOML files are embedded in the binary as a fallback, so `payrail` runs from any directory;
+//! a `config/` directory next to the working directory (or `CONFIG_DIR`) takes precedence.
+//!
+//! This file holds the settings themselves; `layers.rs` reads and merges the files and validates
+//! the result, `env.rs` maps environment variables onto settings keys.
+
+mod env;
+mod layers;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// A secret from configuration. `Debug` and `Display` never show it.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+impl Environment {
+    fn file_name(self) -> &'static str {
+        match self {
+            Environment::Development => "development",
+            Environment::Production => "production",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub environment: Environment,
+    pub http: HttpSettings,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+    pub log: LogSettings,
+    pub sandbox: SandboxSettings,
+    pub actors: ActorSettings,
+    pub providers: ProviderSettings,
+    pub idempotency: IdempotencySettings,
+    pub audit: AuditSettings,
+    pub rate_limit: RateLimitSettings,
+    pub security: SecuritySettings,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    pub host: String,
+    pub port: u16,
+    pub workers: usize,
+    pub max_body_bytes: usize,
+    pub shutdown_timeout_secs: u64,
+    /// Browser origins allowed by CORS (`CORS_ORIGINS`, comma-separated); empty = none.
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
+    /// Proxies whose `X-Forwarded-For` names the client (`TRUSTED_PROXIES`, addresses or CIDR
+    /// ranges, comma-separated); empty = the TCP peer is the client.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+    pub acquire_timeout_secs: u64,
+    /// Connections of the pool given to the group-commit writer on PostgreSQL, i.e. batches in
+    /// flight at once (0 = half the pool); the rest serve reads.
+    #[serde(default)]
+    pub commit_writers: usize,
+}
+
+impl DatabaseSettings {
+    pub fn acquire_timeout(&self) -> Duration {
+        Duration::from_secs(self.acquire_timeout_secs)
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    pub jwt_secret: Option<Secret>,
+    /// `HS256` or `RS256`; unset = RS256 when `jwt_public_key` is set, else HS256.
+    #[serde(default)]
+    pub jwt_algorithm: Option<String>,
+    /// PEM of the RSA public key that verifies RS256 tokens.
+    #[serde(default)]
+    pub jwt_public_key: Option<String>,
+    #[serde(default)]
+    pub jwt_audience: Option<String>,
+    #[serde(default)]
+    pub jwt_issuer: Option<String>,
+    pub dev_merchant: String,
+    pub token_ttl_secs: u64,
+}
+
+/// The one JWT algorithm payrail accepts, fixed by configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JwtAlgorithm {
+    Hs256,
+    Rs256,
+}
+
+impl AuthSettings {
+    /// The configured algorithm (validated at start-up, so an unknown name cannot reach here).
+    pub fn algorithm(&self) -> JwtAlgorithm {
+        match self.jwt_algorithm.as_deref().map(str::to_ascii_uppercase).as_deref() {
+            Some("RS256") => JwtAlgorithm::Rs256,
+            Some(_) => JwtAlgorithm::Hs256,
+            None if self.jwt_public_key.is_some() => JwtAlgorithm::Rs256,
+            None => JwtAlgorithm::Hs256,
+        }
+    }
+
+    fn validate(&self, environment: Environment) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: &str| {
+            Err(ConfigError::Invalid {
+                key: key.into(),
+                message: message.into(),
+            })
+        };
+        match self.jwt_algorithm.as_deref().map(str::to_ascii_uppercase).as_deref() {
+            None if self.jwt_secret.is_some() && self.jwt_public_key.is_some() => {
+                return invalid(
+                    "auth.jwt_algorithm",
+                    "both JWT_SECRET and JWT_PUBLIC_KEY are set: choose one with JWT_ALGORITHM",
+                )
+            }
+            None | Some("HS256" | "RS256") => {}
+            Some(_) => return invalid("auth.jwt_algorithm", "must be HS256 or RS256"),
+        }
+        match self.algorithm() {
+            JwtAlgorithm::Rs256 if self.jwt_public_key.is_none() => {
+                invalid("auth.jwt_public_key", "JWT_PUBLIC_KEY is required for RS256")
+            }
+            JwtAlgorithm::Rs256 => Ok(()),
+            JwtAlgorithm::Hs256 if environment == Environment::Production => match &self.jwt_secret {
+                None => invalid("auth.jwt_secret", "JWT_SECRET is required in production"),
+                Some(secret) if secret.expose().len() < 32 => {
+                    invalid("auth.jwt_secret", "must be at least 32 bytes in production")
+                }
+                Some(_) => Ok(()),
+            },
+            JwtAlgorithm::Hs256 => Ok(()),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxSettings {
+    pub latency_ms: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActorSettings {
+    pub idle_timeout_secs: u64,
+    pub queue_per_payment: usize,
+    pub max_in_flight: usize,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSettings {
+    pub timeout_secs: u64,
+    /// Overrides `timeout_secs` with millisecond precision when set.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    pub max_concurrency: usize,
+    pub max_attempts: u32,
+    pub base_backoff_ms: u64,
+    pub max_backoff_ms: u64,
+    pub breaker_threshold: u32,
+    pub breaker_cooldown_secs: u64,
+    pub reconcile_interval_secs: u64,
+    pub reconcile_min_age_secs: u64,
+    pub webhook_tolerance_secs: u64,
+    #[serde(default)]
+    pub routes: Vec<crate::providers::config::RouteRule>,
+    pub stripe: crate::providers::config::StripeSettings,
+    pub paystack: crate::providers::config::PaystackSettings,
+    pub flutterwave: crate::providers::config::FlutterwaveSettings,
+    pub paypal: crate::providers::config::PaypalSettings,
+}
+
+impl ProviderSettings {
+    pub fn timeout(&self) -> Duration {
+        self.timeout_ms
+            .map(Duration::from_millis)
+            .unwrap_or(Duration::from_secs(self.timeout_secs))
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdempotencySettings {
+    /// Key for the request fingerprints' HMAC; derived from `auth.jwt_secret` when unset.
+    pub secret: Option<Secret>,
+    pub lock_timeout_secs: u64,
+    pub ttl_secs: u64,
+    pub reap_interval_secs: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSettings {
+    pub interval_ms: u64,
+    pub batch_size: u32,
+}
+
+/// Token buckets per merchant / client IP, in memory per node (see `http/rate_limit.rs`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+/// Keys for data at rest (issue 5). Development falls back to fixed, public development keys;
+/// production refuses to start without real ones.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecuritySettings {
+    #[serde(default)]
+    pub card_fingerprint_key: Option<Secret>,
+    /// AES-256-GCM key, 64 hex digits (`ENCRYPTION_KEY`).
+    #[serde(default)]
+    pub encryption_key: Option<Secret>,
+    /// The id stored beside every value sealed with `encryption_key` (`ENCRYPTION_KEY_ID`).
+    pub encryption_key_id: String,
+    /// Older keys that rows may still be sealed with: `id:hex,id:hex` (`ENCRYPTION_PREVIOUS_KEYS`).
+    #[serde(default)]
+    pub previous_encryption_keys: Option<Secret>,
+}
+
+impl SecuritySettings {
+    pub fn card_fingerprint_key(&self) -> Secret {
+        self.card_fingerprint_key
+            .clone()
+            .unwrap_or_else(|| Secret::new(crate::crypto::DEVELOPMENT_FINGERPRINT_KEY))
+    }
+
+    /// The cipher for data at rest; development without `ENCRYPTION_KEY` uses the public
+    /// development key under id `dev`.
+    pub fn cipher(&self) -> Result<crate::crypto::Cipher, crate::crypto::CryptoError> {
+        let development = Secret::new(crate::crypto::DEVELOPMENT_ENCRYPTION_KEY);
+        let current = match &self.encryption_key {
+            Some(key) => (self.encryption_key_id.as_str(), key),
+            None => ("dev", &development),
+        };
+        let mut previous = Vec::new();
+        if let Some(list) = &self.previous_encryption_keys {
+            for entry in list.expose().split(',').map(str::trim).filter(|e| !e.is_empty()) {
+                let (id, key) = entry
+                    .split_once(':')
+                    .ok_or_else(|| crate::crypto::CryptoError::BadKey("previous_encryption_keys".into()))?;
+                previous.push((id.trim().to_owned(), Secret::new(key.trim())));
+            }
+        }
+        crate::crypto::Cipher::new(current, &previous)
+    }
+
+    fn validate(&self, environment: Environment) -> Result<(), ConfigError> {
+        let id_ok = !self.encryption_key_id.is_empty()
+            && self.encryption_key_id.len() <= 32
+            && self
+                .encryption_key_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !id_ok {
+            return Err(ConfigError::Invalid {
+                key: "security.encryption_key_id".into(),
+                message: "1-32 characters of [A-Za-z0-9_-]".into(),
+            });
+        }
+        if let Err(error) = self.cipher() {
+            return Err(ConfigError::Invalid {
+                key: "security.encryption_key".into(),
+                message: error.to_string(),
+            });
+        }
+        if environment != Environment::Production {
+            return Ok(());
+        }
+        match &self.encryption_key {
+            Some(key) if key.expose().trim() != crate::crypto::DEVELOPMENT_ENCRYPTION_KEY => {}
+            _ => {
+                return Err(ConfigError::Invalid {
+                    key: "security.encryption_key".into(),
+                    message: "ENCRYPTION_KEY (64 hex digits, not the development key) is required in production".into(),
+                })
+            }
+        }
+        match &self.card_fingerprint_key {
+            Some(key) if key.expose().len() >= 32 && key.expose() != crate::crypto::DEVELOPMENT_FINGERPRINT_KEY => {
+                Ok(())
+            }
+            _ => Err(ConfigError::Invalid {
+                key: "security.card_fingerprint_key".into(),
+                message: "CARD_FINGERPRINT_KEY (at least 32 bytes, not the development key) is required in production"
+                    .into(),
+            }),
+        }
+    }
+}
+
+/// A configuration problem, naming the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {file}: {message}")]
+    File { file: String, message: String },
+    #[error("configuration key `{key}`: {message}")]
+    Invalid { key: String, message: String },
+}
