@@ -4,6 +4,8 @@
 //! The order is what makes payrail honest with money: a new payment is persisted `pending` before
 //! the provider hears of it; a capture or refund is checked against the state machine before the
 //! provider is asked, and committed (row + event, version-checked) before anyone hears "done".
+//! `create.rs` and `change.rs` are the merchant's requests; `settlement.rs` (beside this module)
+//! the reconciler's and the providers' updates.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,16 +15,16 @@ use actix::Addr;
 
 use crate::actors::{ProviderCall, ProviderClient};
 use crate::domain::{
-    Amount, AuthorizationOutcome, Command, DomainError, MerchantId, NewPayment, Payment, PaymentId, PaymentMethod,
-    Refund, RefundId, RefundReason, Transition,
+    Amount, DomainError, MerchantId, NewPayment, Payment, PaymentId, PaymentMethod, Refund, RefundReason, Transition,
 };
 use crate::idempotency::KeyedCommit;
 use crate::observer::{CallOutcome, Observer};
-use crate::ports::{
-    AuthorizeRequest, CancelRequest, CaptureRequest, Clock, PaymentStore, ProviderError, RefundRequest, StoreError,
-};
+use crate::ports::{Clock, PaymentStore, ProviderError, StoreError};
 use crate::settlement;
 pub use crate::settlement::ProviderUpdate;
+
+mod change;
+mod create;
 
 /// A state-changing request for one payment.
 // Create is the big variant and also the rarest message per payment; boxing it buys nothing.
@@ -197,7 +199,7 @@ pub async fn execute(
             keyed,
         } => {
             provider = Some(payment.provider.clone());
-            create(deps, payment, *method, fallbacks, keyed.as_ref()).await
+            create::create(deps, payment, *method, fallbacks, keyed.as_ref()).await
         }
         Operation::Reconcile => match current(deps, id, cached).await {
             Ok(payment) => {
@@ -225,7 +227,7 @@ pub async fn execute(
         } => match current(deps, id, cached).await {
             Ok(payment) if payment.merchant_id == merchant => {
                 provider = Some(payment.provider.clone());
-                change(deps, payment, requested, keyed.as_ref()).await
+                change::change(deps, payment, requested, keyed.as_ref()).await
             }
             Ok(_) => Err(PaymentError::NotFound),
             Err(error) => Err(error),
@@ -252,172 +254,6 @@ async fn current(deps: &Dependencies, id: &PaymentId, cached: Option<Payment>) -
         Some(payment) => Ok(payment),
         None => deps.store.load(id).await?.ok_or(PaymentError::NotFound),
     }
-}
-
-async fn create(
-    deps: &Dependencies,
-    new: NewPayment,
-    method: PaymentMethod,
-    fallbacks: Vec<String>,
-    keyed: Option<&KeyedCommit>,
-) -> Result<Outcome, PaymentError> {
-    let merchant = new.merchant_id.clone();
-    let created = Payment::create(new, deps.clock.now());
-    let id = created.payment.id.clone();
-    let mut pending = match deps.commit_first(created, keyed).await {
-        Ok(pending) => pending,
-        // The id exists: an idempotent retry resuming a create whose process died. The payment's
-        // persisted state decides: still `pending` → authorise it now (same provider key, so the
-        // provider acts once); anything else → it was finished, answer with it.
-        Err(StoreError::Conflict) => match deps.store.load(&id).await? {
-            Some(existing) if existing.merchant_id == merchant => {
-                if existing.status != crate::domain::PaymentStatus::Pending {
-                    return Ok(Outcome {
-                        payment: existing,
-                        refund: None,
-                    });
-                }
-                existing
-            }
-            _ => return Err(StoreError::Conflict.into()),
-        },
-        Err(error) => return Err(error.into()),
-    };
-    let mut fallbacks = fallbacks
-        .into_iter()
-        .filter(|p| *p != pending.provider)
-        .collect::<Vec<_>>()
-        .into_iter();
-    let outcome = loop {
-        let request = AuthorizeRequest {
-            payment_id: pending.id.clone(),
-            amount: pending.amount,
-            currency: pending.currency,
-            capture: pending.capture_method == crate::domain::CaptureMethod::Automatic,
-            method: method.clone(),
-            description: pending.description.clone(),
-            idempotency_key: format!("{}:authorize", pending.id),
-        };
-        let answer = deps
-            .call(
-                &pending.provider,
-                ProviderCall::new(move |provider| {
-                    let request = request.clone();
-                    async move { provider.authorize(request).await }
-                }),
-            )
-            .await;
-        break match answer {
-            Ok(outcome) => outcome,
-            // Sent, and maybe acted on: never guess, never charge elsewhere; reconcile later.
-            Err(ProviderError::Timeout) | Err(ProviderError::Failed(_)) => AuthorizationOutcome::Unknown {
-                provider_reference: None,
-            },
-            // Certainly not executed: no money moved, so the next provider may be tried. The move
-            // is committed before that provider hears of the payment.
-            Err(ProviderError::Unavailable(message)) => match fallbacks.next() {
-                Some(next) => {
-                    tracing::warn!(payment_id = %pending.id, from = %pending.provider, to = %next, reason = %message, "payment rerouted to fallback provider");
-                    let reroute = pending.apply(Command::Reroute { provider: next }, deps.clock.now())?;
-                    pending = deps.commit(reroute).await?;
-                    continue;
-                }
-                None => AuthorizationOutcome::Declined {
-                    provider_reference: None,
-                    code: "provider_unavailable".into(),
-                    message,
-                },
-            },
-            Err(ProviderError::Rejected { code, message }) => AuthorizationOutcome::Declined {
-                provider_reference: None,
-                code,
-                message,
-            },
-        };
-    };
-    let transition = pending.apply(Command::RecordAuthorization(outcome), deps.clock.now())?;
-    Ok(deps.commit_last(transition, keyed).await?)
-}
-
-async fn change(
-    deps: &Dependencies,
-    payment: Payment,
-    change: Change,
-    keyed: Option<&KeyedCommit>,
-) -> Result<Outcome, PaymentError> {
-    // Keys derive from the payment and the version the change will create, so a retry of the
-    // same change after a crash reuses the key and the provider does not act twice.
-    let key = |op: &str| format!("{}:{op}:{}", payment.id, payment.version + 1);
-    let command = match change {
-        Change::Capture { amount } => {
-            let amount = payment.plan_capture(amount)?;
-            let request = CaptureRequest {
-                payment_id: payment.id.clone(),
-                provider_reference: payment.provider_reference.clone(),
-                amount,
-                currency: payment.currency,
-                idempotency_key: key("capture"),
-            };
-            deps.call(
-                &payment.provider,
-                ProviderCall::new(move |provider| {
-                    let request = request.clone();
-                    async move { provider.capture(request).await }
-                }),
-            )
-            .await?;
-            Command::Capture { amount }
-        }
-        Change::Cancel => {
-            // Validate before asking the provider to void anything.
-            payment.apply(Command::Cancel, deps.clock.now())?;
-            let request = CancelRequest {
-                payment_id: payment.id.clone(),
-                provider_reference: payment.provider_reference.clone(),
-                idempotency_key: key("cancel"),
-            };
-            deps.call(
-                &payment.provider,
-                ProviderCall::new(move |provider| {
-                    let request = request.clone();
-                    async move { provider.cancel(request).await }
-                }),
-            )
-            .await?;
-            Command::Cancel
-        }
-        Change::Refund { amount, reason } => {
-            let amount = payment.plan_refund(amount)?;
-            let refund_id = RefundId::generate();
-            let request = RefundRequest {
-                payment_id: payment.id.clone(),
-                refund_id: refund_id.clone(),
-                provider_reference: payment.provider_reference.clone(),
-                amount,
-                currency: payment.currency,
-                reason,
-                idempotency_key: key("refund"),
-            };
-            let outcome = deps
-                .call(
-                    &payment.provider,
-                    ProviderCall::new(move |provider| {
-                        let request = request.clone();
-                        async move { provider.refund(request).await }
-                    }),
-                )
-                .await?;
-            Command::Refund {
-                id: refund_id,
-                amount,
-                reason,
-                status: outcome.status,
-                provider_reference: outcome.provider_reference,
-            }
-        }
-    };
-    let transition = payment.apply(command, deps.clock.now())?;
-    Ok(deps.commit_last(transition, keyed).await?)
 }
 
 /// The metric label of an operation's result: refusals by the rules are not errors of payrail's.
