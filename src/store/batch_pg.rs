@@ -14,8 +14,11 @@
 //! are sent in key order, so two concurrent batches lock shared rows in the same order.
 //!
 //! A keyed request's claim rides with its new payment (`INSERT … WHERE` the claim was inserted, so
-//! both are written or neither) and its response with its payment's last transition (stored only
-//! if that payment moved): see `payrail_actors::idempotency::KeyedCommit`.
+//! no payment without its claim) and its response with its payment's last transition (stored only
+//! if that payment moved): see `payrail_actors::idempotency::KeyedCommit`. The claim cannot in turn
+//! depend on the payment row in one statement; a claim whose payment id already existed would stay
+//! behind, holding its key until the lock timeout. Claims ride only with fresh, random ids (a
+//! resumed create claims first), and the transactional path uses a savepoint for both.
 //!
 //! The statement cannot write the same row twice, so a batch holding one payment or one key twice
 //! (never produced by actors, which wait for each commit) is left to the transactional path.
