@@ -9,7 +9,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use payrail_actors::domain::{MerchantId, PaymentId};
-use payrail_actors::operation::{Change, Operation, Outcome};
+use payrail_actors::operation::{Change, Operation};
 use payrail_actors::ports::PaymentFilter;
 
 use crate::auth::AuthenticatedMerchant;
@@ -56,9 +56,10 @@ pub async fn create(
     if receipt_email.is_none() {
         reply = reply.claiming_with_first_commit();
     }
+    let answer = reply.clone();
     idempotency
         .run(&merchant, key, target, reply, |resumed, keyed| {
-            let (state, mut payment) = (state.clone(), payment.clone());
+            let (state, mut payment, answer) = (state.clone(), payment.clone(), answer.clone());
             let (method, fallbacks, receipt_email) = (method.clone(), fallbacks.clone(), receipt_email.clone());
             async move {
                 // A retry after a crash continues the payment its first attempt created.
@@ -75,10 +76,10 @@ pub async fn create(
                     payment,
                     method: Box::new(method),
                     fallbacks,
-                    keyed,
+                    keyed: keyed.clone(),
                 };
                 let outcome = state.supervisor.execute(&id, operation).await?;
-                Ok(HttpResponse::Created().json(PaymentView::from(outcome.payment)))
+                answer.respond(keyed.as_ref(), &outcome)
             }
         })
         .await
@@ -223,35 +224,28 @@ async fn change_payment(
         };
     }
     let owner = merchant.clone();
-    let render = reply.render.clone();
+    let answer = reply.clone();
     idempotency
         .run(&owner, key, target, reply, |resumed, keyed| {
-            let (state, merchant, id, change, render) = (
+            let (state, merchant, id, change, answer) = (
                 state.clone(),
                 merchant.clone(),
                 id.clone(),
                 change.clone(),
-                render.clone(),
+                answer.clone(),
             );
             async move {
-                let answer = |outcome: Outcome| {
-                    let reply = render(&outcome).ok_or(ApiError::Internal)?;
-                    let status = StatusCode::from_u16(reply.status).map_err(|_| ApiError::Internal)?;
-                    Ok(HttpResponse::build(status)
-                        .content_type("application/json")
-                        .body(reply.body))
-                };
                 if let Some(version) = resumed.and_then(|r| r.payment_version) {
                     if let Some(outcome) = resume::committed_change(&state, &merchant, &id, version, &change).await? {
-                        return answer(outcome);
+                        return answer.respond(None, &outcome);
                     }
                 }
                 let operation = Operation::Change {
                     merchant,
                     change,
-                    keyed,
+                    keyed: keyed.clone(),
                 };
-                answer(state.supervisor.execute(&id, operation).await?)
+                answer.respond(keyed.as_ref(), &state.supervisor.execute(&id, operation).await?)
             }
         })
         .await

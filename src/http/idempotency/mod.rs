@@ -254,6 +254,20 @@ impl Reply {
         }
     }
 
+    /// The answer to a successful `outcome`: the response stored with its last transition if it
+    /// was (rendered once, sent as stored), else rendered now.
+    pub fn respond(
+        &self,
+        keyed: Option<&KeyedCommit>,
+        outcome: &payrail_actors::operation::Outcome,
+    ) -> Result<HttpResponse, ApiError> {
+        if let Some(stored) = keyed.and_then(KeyedCommit::stored_reply) {
+            return Ok(stored_response(stored.status, stored.body.clone(), false));
+        }
+        let reply = (self.render)(outcome).ok_or(ApiError::Internal)?;
+        Ok(stored_response(reply.status, reply.body, false))
+    }
+
     /// See [`Reply::claim_with_first_commit`].
     pub fn claiming_with_first_commit(mut self) -> Self {
         self.claim_with_first_commit = true;
