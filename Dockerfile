@@ -2,7 +2,7 @@
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock rustfmt.toml ./
-COPY actors ./actors
+COPY core ./core
 COPY src ./src
 COPY migrations ./migrations
 COPY config ./config

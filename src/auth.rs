@@ -14,7 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use payrail_actors::domain::MerchantId;
+use payrail_core::domain::MerchantId;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Environment, JwtAlgorithm, Secret, Settings};

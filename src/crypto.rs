@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use hmac::{Hmac, Mac};
-use payrail_actors::domain::{CardDetails, CardSummary};
+use payrail_core::domain::{CardDetails, CardSummary};
 use rand::RngCore;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use sha2::Sha256;
@@ -143,7 +143,7 @@ fn load_key(id: &str, key: &Secret) -> Result<LessSafeKey, CryptoError> {
 
 #[cfg(test)]
 mod tests {
-    use payrail_actors::domain::{CardNumber, Cvc};
+    use payrail_core::domain::{CardNumber, Cvc};
 
     use super::*;
 

@@ -1,5 +1,5 @@
 //! payrail, the service: an actor-based payment processor's HTTP API, storage and providers around
-//! the core in `payrail-actors`.
+//! the core in `payrail-core`.
 //!
 //! # Layout
 //! - `main.rs`: the CLI (`serve`, `migrate`, `token`, `audit verify`), a thin shell over this library.

@@ -7,7 +7,7 @@ use payrail::auth::Jwt;
 use payrail::config::Settings;
 use payrail::startup::Application;
 use payrail::{store, telemetry};
-use payrail_actors::domain::MerchantId;
+use payrail_core::domain::MerchantId;
 
 #[derive(Parser)]
 #[command(name = "payrail", version, about = "An actor-based concurrent payment processor")]
@@ -147,7 +147,7 @@ async fn reconcile(settings: Settings) -> Result<(), String> {
     let (supervisor, providers) = payrail::startup::start_supervisor(
         &settings,
         database.store(),
-        std::sync::Arc::new(payrail_actors::observer::NoopObserver),
+        std::sync::Arc::new(payrail_core::observer::NoopObserver),
     );
     let report = payrail::reconcile::run_once(&database, &supervisor, std::time::Duration::ZERO).await;
     println!(

@@ -16,11 +16,11 @@ use actix_web::middleware::Next;
 use actix_web::web;
 use actix_web_prom::{PrometheusMetrics, PrometheusMetricsBuilder};
 use async_trait::async_trait;
-use payrail_actors::actors::PaymentSupervisor;
-use payrail_actors::domain::{EventId, MerchantId, Payment, PaymentEvent, PaymentId, Refund, Transition};
-use payrail_actors::idempotency::KeyedRecords;
-use payrail_actors::observer::{CallOutcome, Observer};
-use payrail_actors::ports::{Page, PageRequest, PaymentFilter, PaymentStore, StoreError};
+use payrail_core::actors::PaymentSupervisor;
+use payrail_core::domain::{EventId, MerchantId, Payment, PaymentEvent, PaymentId, Refund, Transition};
+use payrail_core::idempotency::KeyedRecords;
+use payrail_core::observer::{CallOutcome, Observer};
+use payrail_core::ports::{Page, PageRequest, PaymentFilter, PaymentStore, StoreError};
 use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, PullingGauge, Registry};
 
 use crate::http::idempotency::REPLAYED_HEADER;

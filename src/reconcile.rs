@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use payrail_actors::actors::PaymentSupervisor;
-use payrail_actors::operation::Operation;
+use payrail_core::actors::PaymentSupervisor;
+use payrail_core::operation::Operation;
 
 use crate::store::Database;
 

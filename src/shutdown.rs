@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use payrail_actors::actors::PaymentSupervisor;
+use payrail_core::actors::PaymentSupervisor;
 
 use crate::http::audit::AuditTrail;
 use crate::store::Database;

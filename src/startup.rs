@@ -11,11 +11,11 @@ use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
-use payrail_actors::actors::{PaymentSupervisor, SupervisorSettings};
-use payrail_actors::domain::MerchantId;
-use payrail_actors::observer::Observer;
-use payrail_actors::operation::Dependencies;
-use payrail_actors::ports::{PaymentStore, SystemClock};
+use payrail_core::actors::{PaymentSupervisor, SupervisorSettings};
+use payrail_core::domain::MerchantId;
+use payrail_core::observer::Observer;
+use payrail_core::operation::Dependencies;
+use payrail_core::ports::{PaymentStore, SystemClock};
 
 use crate::auth::Jwt;
 use crate::config::{Environment, Settings};
@@ -255,8 +255,8 @@ fn start_audit_and_idempotency(
     jwt_secret: &crate::config::Secret,
 ) -> (AuditTrail, IdempotencyService) {
     use actix::Actor;
-    use payrail_actors::audit::{AuditActor, AuditSettings};
-    use payrail_actors::idempotency::{Idempotency, IdempotencyActor, IdempotencySettings};
+    use payrail_core::audit::{AuditActor, AuditSettings};
+    use payrail_core::idempotency::{Idempotency, IdempotencyActor, IdempotencySettings};
 
     let clock = Arc::new(SystemClock);
     let audit_settings = AuditSettings {

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use actix::Addr;
 use actix_web::{web, HttpRequest};
-use payrail_actors::audit::{AuditActor, AuditRecord, Record};
-use payrail_actors::domain::MerchantId;
+use payrail_core::audit::{AuditActor, AuditRecord, Record};
+use payrail_core::domain::MerchantId;
 
 use crate::http::ApiError;
 
@@ -40,7 +40,7 @@ impl AuditTrail {
 
     /// Appends what is committed or buffered and not yet audited (graceful shutdown).
     pub async fn flush(&self) {
-        match self.actor.send(payrail_actors::audit::Flush).await {
+        match self.actor.send(payrail_core::audit::Flush).await {
             Ok(Ok(())) => tracing::info!("audit log flushed"),
             Ok(Err(error)) => tracing::warn!(%error, "audit flush failed; the next start audits what is left"),
             Err(_) => tracing::warn!("audit writer already stopped; the next start audits what is left"),

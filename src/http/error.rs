@@ -6,9 +6,9 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
-use payrail_actors::domain::DomainError;
-use payrail_actors::operation::PaymentError;
-use payrail_actors::ports::{ProviderError, StoreError};
+use payrail_core::domain::DomainError;
+use payrail_core::operation::PaymentError;
+use payrail_core::ports::{ProviderError, StoreError};
 use serde_json::json;
 
 #[derive(Debug, Clone, thiserror::Error)]

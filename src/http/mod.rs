@@ -25,8 +25,8 @@ mod wire;
 use std::sync::Arc;
 
 use actix_web::web;
-use payrail_actors::actors::PaymentSupervisor;
-use payrail_actors::ports::PaymentStore;
+use payrail_core::actors::PaymentSupervisor;
+use payrail_core::ports::PaymentStore;
 
 pub use client_ip::{client_ip, TrustedProxies};
 pub use cors::{cors, CorsPolicy};

@@ -2,11 +2,11 @@
 //! the parameter. Past this file an invalid amount, currency, card or id cannot exist.
 
 use chrono::Datelike;
-use payrail_actors::domain::{
+use payrail_core::domain::{
     Amount, CaptureMethod, CardDetails, CardNumber, Currency, Cvc, DomainError, EventId, MerchantId, NewPayment,
     PaymentId, PaymentMethod, PaymentToken, RefundReason,
 };
-use payrail_actors::ports::PageRequest;
+use payrail_core::ports::PageRequest;
 
 use crate::http::wire::{CreatePaymentBody, ListQuery};
 use crate::http::ApiError;

@@ -8,9 +8,9 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use payrail_actors::domain::{MerchantId, PaymentId};
-use payrail_actors::operation::{Change, Operation};
-use payrail_actors::ports::PaymentFilter;
+use payrail_core::domain::{MerchantId, PaymentId};
+use payrail_core::operation::{Change, Operation};
+use payrail_core::ports::PaymentFilter;
 
 use crate::auth::AuthenticatedMerchant;
 use crate::http::body::parse_query;

@@ -98,7 +98,7 @@ fn create(bytes: &[u8]) {
     let Ok(mut body) = parse_json::<CreatePaymentBody>(bytes).inspect_err(assert_client_error) else {
         return;
     };
-    let merchant = payrail_actors::domain::MerchantId::parse("m").unwrap();
+    let merchant = payrail_core::domain::MerchantId::parse("m").unwrap();
     let email = parse::receipt_email(body.receipt_email.take());
     if let Err(error) = &email {
         assert_client_error(error);
@@ -146,7 +146,7 @@ proptest! {
     #[test]
     fn luhn_valid_numbers_are_found_in_free_text(prefix in "[a-z ]{0,10}", digits in "[1-9][0-9]{14}", suffix in "[a-z ]{0,10}") {
         // Complete `digits` with its Luhn check digit.
-        let check = (0..10).find(|d| payrail_actors::domain::CardNumber::parse(&format!("{digits}{d}")).is_ok()).unwrap();
+        let check = (0..10).find(|d| payrail_core::domain::CardNumber::parse(&format!("{digits}{d}")).is_ok()).unwrap();
         let text = format!("{prefix}{digits}{check}{suffix}");
         prop_assert!(parse::contains_pan(&text), "{}", text);
     }

@@ -18,7 +18,7 @@ use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, ResponseError};
 use dashmap::DashMap;
-use payrail_actors::domain::MerchantId;
+use payrail_core::domain::MerchantId;
 
 use crate::auth::{bearer_token, Jwt, VerifiedMerchant};
 use crate::config::RateLimitSettings;

@@ -1,7 +1,7 @@
 //! `receipt_email` on payment views: opened from the sealed store (`store/contacts.rs`) for the
 //! requesting merchant. Kept apart from the payments handlers so they change by one line each.
 
-use payrail_actors::domain::MerchantId;
+use payrail_core::domain::MerchantId;
 
 use crate::http::wire::PaymentView;
 use crate::http::{ApiError, AppState};

@@ -7,9 +7,9 @@
 //!   started; an event of the same kind after that version means the change was committed, and the
 //!   retry answers with it instead of changing the payment again.
 
-use payrail_actors::domain::{EventKind, MerchantId, PaymentId};
-use payrail_actors::operation::{Change, Outcome};
-use payrail_actors::ports::PageRequest;
+use payrail_core::domain::{EventKind, MerchantId, PaymentId};
+use payrail_core::operation::{Change, Outcome};
+use payrail_core::ports::PageRequest;
 
 use crate::http::{ApiError, AppState};
 

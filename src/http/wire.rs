@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use payrail_actors::domain::{Payment, PaymentEvent, Refund};
+use payrail_core::domain::{Payment, PaymentEvent, Refund};
 use serde::{Deserialize, Serialize};
 
 /// `POST /payments`.

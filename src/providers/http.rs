@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use payrail_actors::ports::ProviderError;
+use payrail_core::ports::ProviderError;
 use reqwest::header::HeaderValue;
 use reqwest::StatusCode;
 

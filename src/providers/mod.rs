@@ -16,10 +16,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::Actor;
-use payrail_actors::actors::{ProviderClient, ProviderPolicy};
-use payrail_actors::observer::Observer;
-use payrail_actors::operation::ProviderDirectory;
-use payrail_actors::ports::Provider;
+use payrail_core::actors::{ProviderClient, ProviderPolicy};
+use payrail_core::observer::Observer;
+use payrail_core::operation::ProviderDirectory;
+use payrail_core::ports::Provider;
 
 pub use config::RouteRule;
 pub use sandbox::Sandbox;

@@ -15,8 +15,8 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use payrail_actors::domain::{AuthorizationOutcome, PaymentMethod, RefundStatus};
-use payrail_actors::ports::{
+use payrail_core::domain::{AuthorizationOutcome, PaymentMethod, RefundStatus};
+use payrail_core::ports::{
     AuthorizeRequest, CancelRequest, CaptureRequest, Provider, ProviderError, RefundOutcome, RefundRequest,
 };
 use uuid::Uuid;

@@ -10,9 +10,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use payrail_actors::audit::{chain, payment_event_entry, AuditEntry, AuditStore, NewAuditEntry};
-use payrail_actors::domain::PaymentEvent;
-use payrail_actors::ports::StoreError;
+use payrail_core::audit::{chain, payment_event_entry, AuditEntry, AuditStore, NewAuditEntry};
+use payrail_core::domain::PaymentEvent;
+use payrail_core::ports::StoreError;
 
 use crate::store::rows::{EventRow, EVENT_COLUMNS};
 use crate::store::{Database, PostgresStore, SqliteStore};

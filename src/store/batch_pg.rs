@@ -15,7 +15,7 @@
 //!
 //! A keyed request's claim rides with its new payment (`INSERT … WHERE` the claim was inserted, so
 //! no payment without its claim) and its response with its payment's last transition (stored only
-//! if that payment moved): see `payrail_actors::idempotency::KeyedCommit`. The claim cannot in turn
+//! if that payment moved): see `payrail_core::idempotency::KeyedCommit`. The claim cannot in turn
 //! depend on the payment row in one statement; a claim whose payment id already existed would stay
 //! behind, holding its key until the lock timeout. Claims ride only with fresh, random ids (a
 //! resumed create claims first), and the transactional path uses a savepoint for both.
@@ -25,7 +25,7 @@
 
 use std::collections::HashSet;
 
-use payrail_actors::domain::Transition;
+use payrail_core::domain::Transition;
 use sqlx::PgConnection;
 
 use crate::store::idempotency::IdempotencyWrite;

@@ -19,7 +19,7 @@ macro_rules! batch_apply {
             /// applied (`false`: version moved on or the payment exists; nothing of it written).
             async fn apply_many(
                 conn: &mut <$db as sqlx::Database>::Connection,
-                batch: &[&payrail_actors::domain::Transition],
+                batch: &[&payrail_core::domain::Transition],
             ) -> Result<Vec<bool>, sqlx::Error> {
                 use std::collections::HashSet;
 
@@ -112,7 +112,7 @@ macro_rules! batch_apply {
                     });
                     q.build().execute(&mut *conn).await?;
                 }
-                let refunds: Vec<&payrail_actors::domain::Refund> =
+                let refunds: Vec<&payrail_core::domain::Refund> =
                     applied.iter().filter_map(|&i| batch[i].refund.as_ref()).collect();
                 if !refunds.is_empty() {
                     let mut q = sqlx::QueryBuilder::<$db>::new(format!("INSERT INTO refunds ({REFUND_COLUMNS}) "));

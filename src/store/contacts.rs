@@ -9,8 +9,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use payrail_actors::domain::{MerchantId, PaymentId};
-use payrail_actors::ports::StoreError;
+use payrail_core::domain::{MerchantId, PaymentId};
+use payrail_core::ports::StoreError;
 
 use crate::crypto::{Cipher, Sealed};
 use crate::store::sql::store_error;

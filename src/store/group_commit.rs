@@ -20,8 +20,8 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use payrail_actors::domain::Transition;
-use payrail_actors::ports::StoreError;
+use payrail_core::domain::Transition;
+use payrail_core::ports::StoreError;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 struct Queued<T, R> {

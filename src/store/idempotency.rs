@@ -12,9 +12,9 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use payrail_actors::domain::PaymentId;
-use payrail_actors::idempotency::{ClaimState, IdempotencyStore, StoredClaim};
-use payrail_actors::ports::StoreError;
+use payrail_core::domain::PaymentId;
+use payrail_core::idempotency::{ClaimState, IdempotencyStore, StoredClaim};
+use payrail_core::ports::StoreError;
 
 use crate::store::{Database, PostgresStore, SqliteStore};
 
@@ -175,7 +175,7 @@ macro_rules! idempotency_store {
         impl IdempotencyStore for $store {
             async fn insert_claim(
                 &self,
-                claim: &payrail_actors::idempotency::ClaimRequest,
+                claim: &payrail_core::idempotency::ClaimRequest,
                 lock_token: &str,
                 now: DateTime<Utc>,
             ) -> Result<Option<StoredClaim>, StoreError> {
@@ -214,8 +214,8 @@ macro_rules! idempotency_store {
 
             async fn take_over(
                 &self,
-                merchant: &payrail_actors::domain::MerchantId,
-                key: &payrail_actors::idempotency::IdempotencyKey,
+                merchant: &payrail_core::domain::MerchantId,
+                key: &payrail_core::idempotency::IdempotencyKey,
                 stale_token: &str,
                 new_token: &str,
                 now: DateTime<Utc>,
@@ -234,8 +234,8 @@ macro_rules! idempotency_store {
 
             async fn complete(
                 &self,
-                merchant: &payrail_actors::domain::MerchantId,
-                key: &payrail_actors::idempotency::IdempotencyKey,
+                merchant: &payrail_core::domain::MerchantId,
+                key: &payrail_core::idempotency::IdempotencyKey,
                 lock_token: &str,
                 status: u16,
                 body: &[u8],
@@ -258,8 +258,8 @@ macro_rules! idempotency_store {
 
             async fn release(
                 &self,
-                merchant: &payrail_actors::domain::MerchantId,
-                key: &payrail_actors::idempotency::IdempotencyKey,
+                merchant: &payrail_core::domain::MerchantId,
+                key: &payrail_core::idempotency::IdempotencyKey,
                 lock_token: &str,
             ) -> Result<(), StoreError> {
                 sqlx::query(RELEASE_SQL)

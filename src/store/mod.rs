@@ -18,7 +18,7 @@ pub use contacts::Contacts;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use payrail_actors::ports::{Page, PaymentStore, StoreError};
+use payrail_core::ports::{Page, PaymentStore, StoreError};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use payrail_actors::domain::{
+use payrail_core::domain::{
     Amount, CardSummary, Currency, EventId, EventKind, MerchantId, Payment, PaymentEvent, PaymentId, Refund, RefundId,
 };
-use payrail_actors::ports::StoreError;
+use payrail_core::ports::StoreError;
 
 /// The payment columns, in the order every query selects them.
 pub const PAYMENT_COLUMNS: &str = "id, merchant_id, amount, currency, status, capture_method, captured_amount, \

@@ -11,7 +11,7 @@
 
 use std::sync::LazyLock;
 
-use payrail_actors::ports::StoreError;
+use payrail_core::ports::StoreError;
 
 use crate::store::rows::{EVENT_COLUMNS, PAYMENT_COLUMNS, REFUND_COLUMNS};
 
@@ -142,7 +142,7 @@ macro_rules! sql_store {
             /// already exists): then nothing of it is written, and the transaction stays usable.
             async fn apply(
                 conn: &mut <$db as sqlx::Database>::Connection,
-                t: &payrail_actors::domain::Transition,
+                t: &payrail_core::domain::Transition,
             ) -> Result<bool, sqlx::Error> {
                 use crate::store::rows::{metadata_json, micros};
                 use crate::store::sql::{INSERT_EVENT_SQL, INSERT_PAYMENT_SQL, UPDATE_PAYMENT_SQL, UPSERT_REFUND_SQL};
@@ -231,34 +231,34 @@ macro_rules! sql_store {
         }
 
         #[async_trait::async_trait]
-        impl payrail_actors::ports::PaymentStore for $store {
-            async fn commit(&self, t: &payrail_actors::domain::Transition) -> Result<(), payrail_actors::ports::StoreError> {
+        impl payrail_core::ports::PaymentStore for $store {
+            async fn commit(&self, t: &payrail_core::domain::Transition) -> Result<(), payrail_core::ports::StoreError> {
                 let write = crate::store::writes::StoreWrite::transition(t.clone());
                 match self.writer.commit(write).await?.row {
                     true => Ok(()),
                     // The version moved on, or the payment exists: nothing of it was written.
-                    false => Err(payrail_actors::ports::StoreError::Conflict),
+                    false => Err(payrail_core::ports::StoreError::Conflict),
                 }
             }
 
             async fn commit_keyed(
                 &self,
-                t: &payrail_actors::domain::Transition,
-                records: &payrail_actors::idempotency::KeyedRecords,
-            ) -> Result<bool, payrail_actors::ports::StoreError> {
+                t: &payrail_core::domain::Transition,
+                records: &payrail_core::idempotency::KeyedRecords,
+            ) -> Result<bool, payrail_core::ports::StoreError> {
                 let write = crate::store::writes::StoreWrite::keyed(t.clone(), records);
                 let applied = self.writer.commit(write).await?;
                 match applied.row {
                     true => Ok(applied.reply),
                     // Nothing written: the version moved on, the payment exists, or the key is taken.
-                    false => Err(payrail_actors::ports::StoreError::Conflict),
+                    false => Err(payrail_core::ports::StoreError::Conflict),
                 }
             }
 
             async fn load(
                 &self,
-                id: &payrail_actors::domain::PaymentId,
-            ) -> Result<Option<payrail_actors::domain::Payment>, payrail_actors::ports::StoreError> {
+                id: &payrail_core::domain::PaymentId,
+            ) -> Result<Option<payrail_core::domain::Payment>, payrail_core::ports::StoreError> {
                 let row: Option<crate::store::rows::PaymentRow> =
                     sqlx::query_as(&crate::store::sql::select_payment_sql("id = $1"))
                         .bind(id.as_str())
@@ -270,9 +270,9 @@ macro_rules! sql_store {
 
             async fn find(
                 &self,
-                merchant: &payrail_actors::domain::MerchantId,
-                id: &payrail_actors::domain::PaymentId,
-            ) -> Result<Option<payrail_actors::domain::Payment>, payrail_actors::ports::StoreError> {
+                merchant: &payrail_core::domain::MerchantId,
+                id: &payrail_core::domain::PaymentId,
+            ) -> Result<Option<payrail_core::domain::Payment>, payrail_core::ports::StoreError> {
                 let row: Option<crate::store::rows::PaymentRow> =
                     sqlx::query_as(&crate::store::sql::select_payment_sql("id = $1 AND merchant_id = $2"))
                         .bind(id.as_str())
@@ -285,10 +285,10 @@ macro_rules! sql_store {
 
             async fn list_payments(
                 &self,
-                merchant: &payrail_actors::domain::MerchantId,
-                filter: &payrail_actors::ports::PaymentFilter,
-                page: &payrail_actors::ports::PageRequest<payrail_actors::domain::PaymentId>,
-            ) -> Result<payrail_actors::ports::Page<payrail_actors::domain::Payment>, payrail_actors::ports::StoreError> {
+                merchant: &payrail_core::domain::MerchantId,
+                filter: &payrail_core::ports::PaymentFilter,
+                page: &payrail_core::ports::PageRequest<payrail_core::domain::PaymentId>,
+            ) -> Result<payrail_core::ports::Page<payrail_core::domain::Payment>, payrail_core::ports::StoreError> {
                 use crate::store::sql::store_error;
                 let (before_time, before_id) = match &page.starting_after {
                     None => (i64::MAX, String::new()),
@@ -300,7 +300,7 @@ macro_rules! sql_store {
                                 .fetch_optional(&self.pool)
                                 .await
                                 .map_err(store_error)?;
-                        found.ok_or(payrail_actors::ports::StoreError::UnknownCursor)?
+                        found.ok_or(payrail_core::ports::StoreError::UnknownCursor)?
                     }
                 };
                 let sql = crate::store::sql::list_payments_sql(filter.order_id.is_some());
@@ -318,10 +318,10 @@ macro_rules! sql_store {
 
             async fn list_events(
                 &self,
-                merchant: &payrail_actors::domain::MerchantId,
-                payment: &payrail_actors::domain::PaymentId,
-                page: &payrail_actors::ports::PageRequest<payrail_actors::domain::EventId>,
-            ) -> Result<Option<payrail_actors::ports::Page<payrail_actors::domain::PaymentEvent>>, payrail_actors::ports::StoreError> {
+                merchant: &payrail_core::domain::MerchantId,
+                payment: &payrail_core::domain::PaymentId,
+                page: &payrail_core::ports::PageRequest<payrail_core::domain::EventId>,
+            ) -> Result<Option<payrail_core::ports::Page<payrail_core::domain::PaymentEvent>>, payrail_core::ports::StoreError> {
                 use crate::store::sql::store_error;
                 let owned: Option<(String,)> = sqlx::query_as("SELECT id FROM payments WHERE id = $1 AND merchant_id = $2")
                     .bind(payment.as_str())
@@ -342,7 +342,7 @@ macro_rules! sql_store {
                                 .fetch_optional(&self.pool)
                                 .await
                                 .map_err(store_error)?;
-                        found.ok_or(payrail_actors::ports::StoreError::UnknownCursor)?.0
+                        found.ok_or(payrail_core::ports::StoreError::UnknownCursor)?.0
                     }
                 };
                 let rows: Vec<crate::store::rows::EventRow> = sqlx::query_as(&crate::store::sql::list_events_sql())
@@ -357,8 +357,8 @@ macro_rules! sql_store {
 
             async fn list_refunds(
                 &self,
-                payment: &payrail_actors::domain::PaymentId,
-            ) -> Result<Vec<payrail_actors::domain::Refund>, payrail_actors::ports::StoreError> {
+                payment: &payrail_core::domain::PaymentId,
+            ) -> Result<Vec<payrail_core::domain::Refund>, payrail_core::ports::StoreError> {
                 let rows: Vec<crate::store::rows::RefundRow> = sqlx::query_as(&crate::store::sql::list_refunds_sql())
                     .bind(payment.as_str())
                     .fetch_all(&self.pool)
@@ -367,13 +367,13 @@ macro_rules! sql_store {
                 rows.into_iter().map(TryInto::try_into).collect()
             }
 
-            async fn ping(&self) -> Result<(), payrail_actors::ports::StoreError> {
+            async fn ping(&self) -> Result<(), payrail_core::ports::StoreError> {
                 let latest: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
                     .fetch_one(&self.pool)
                     .await
                     .map_err(crate::store::sql::store_error)?;
                 if latest.unwrap_or(0) < crate::store::latest_migration() {
-                    return Err(payrail_actors::ports::StoreError::Unavailable("migrations not applied".into()));
+                    return Err(payrail_core::ports::StoreError::Unavailable("migrations not applied".into()));
                 }
                 Ok(())
             }

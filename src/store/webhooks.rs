@@ -2,8 +2,8 @@
 //! still awaiting their provider. Service-side queries outside the core's `PaymentStore` port:
 //! only the service's webhook endpoint and reconciler need them.
 
-use payrail_actors::domain::PaymentId;
-use payrail_actors::ports::StoreError;
+use payrail_core::domain::PaymentId;
+use payrail_core::ports::StoreError;
 
 use crate::store::sql::store_error;
 use crate::store::Database;

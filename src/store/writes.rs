@@ -10,9 +10,9 @@
 //! in its own transaction, so only the offender fails; if the database is unreachable, every write
 //! of the batch gets that error.
 
-use payrail_actors::domain::Transition;
-use payrail_actors::idempotency::KeyedRecords;
-use payrail_actors::ports::StoreError;
+use payrail_core::domain::Transition;
+use payrail_core::idempotency::KeyedRecords;
+use payrail_core::ports::StoreError;
 
 use crate::store::idempotency::IdempotencyWrite;
 use crate::store::sql::store_error;

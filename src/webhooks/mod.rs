@@ -7,10 +7,10 @@
 //! changes nothing. An event for a payment payrail does not know is stored and acknowledged.
 
 use actix_web::http::header::HeaderMap;
-use payrail_actors::actors::PaymentSupervisor;
-use payrail_actors::domain::PaymentId;
-use payrail_actors::operation::{Operation, PaymentError};
-use payrail_actors::settlement::ProviderUpdate;
+use payrail_core::actors::PaymentSupervisor;
+use payrail_core::domain::PaymentId;
+use payrail_core::operation::{Operation, PaymentError};
+use payrail_core::settlement::ProviderUpdate;
 
 use crate::config::{Secret, Settings};
 use crate::providers::{flutterwave, paypal, paystack, stripe};
@@ -50,7 +50,7 @@ pub enum WebhookError {
     #[error("the webhook could not be verified right now")]
     VerifierUnavailable,
     #[error(transparent)]
-    Store(#[from] payrail_actors::ports::StoreError),
+    Store(#[from] payrail_core::ports::StoreError),
     #[error(transparent)]
     Payment(#[from] PaymentError),
 }

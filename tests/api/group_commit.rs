@@ -6,8 +6,8 @@
 
 use chrono::Utc;
 use futures::future::join_all;
-use payrail_actors::domain::{Amount, Command, Payment, RefundId, RefundStatus, Transition};
-use payrail_actors::ports::StoreError;
+use payrail_core::domain::{Amount, Command, Payment, RefundId, RefundStatus, Transition};
+use payrail_core::ports::StoreError;
 
 use crate::helpers::TestApp;
 use crate::store_conformance::{captured, new_payment};
@@ -51,7 +51,7 @@ async fn concurrent_commits_of_different_payments_share_transactions_and_all_lan
 
 /// A capture of a freshly created payment (its provider answered "captured").
 fn record_captured(payment: &Payment) -> Transition {
-    let outcome = payrail_actors::domain::AuthorizationOutcome::Captured {
+    let outcome = payrail_core::domain::AuthorizationOutcome::Captured {
         provider_reference: "ref".into(),
     };
     payment
@@ -126,8 +126,8 @@ async fn a_transition_the_database_refuses_fails_alone_in_its_batch(app: TestApp
 
 /// Commits `batch` concurrently and checks it went to the database grouped, not one by one.
 async fn concurrent_idempotency_writes_keep_their_own_outcomes(app: TestApp) {
-    use payrail_actors::domain::MerchantId;
-    use payrail_actors::idempotency::{ClaimRequest, ClaimState, IdempotencyKey};
+    use payrail_core::domain::MerchantId;
+    use payrail_core::idempotency::{ClaimRequest, ClaimState, IdempotencyKey};
 
     let store = app.database.idempotency_store();
     let merchant = MerchantId::parse("m-idem").unwrap();
@@ -196,8 +196,8 @@ async fn concurrent_idempotency_writes_keep_their_own_outcomes(app: TestApp) {
 /// every kind of write; the stale, the existing and the superseded ones fail alone.
 async fn a_mixed_batch_of_distinct_rows_keeps_each_writes_outcome(app: TestApp) {
     use futures::FutureExt;
-    use payrail_actors::domain::MerchantId;
-    use payrail_actors::idempotency::{ClaimRequest, ClaimState, IdempotencyKey};
+    use payrail_core::domain::MerchantId;
+    use payrail_core::idempotency::{ClaimRequest, ClaimState, IdempotencyKey};
 
     let store = app.database.store();
     let keys = app.database.idempotency_store();
@@ -303,7 +303,7 @@ async fn a_mixed_batch_of_distinct_rows_keeps_each_writes_outcome(app: TestApp) 
             .minor_units(),
         10
     );
-    let state = |c: Option<payrail_actors::idempotency::StoredClaim>| c.expect("exists").state;
+    let state = |c: Option<payrail_core::idempotency::StoredClaim>| c.expect("exists").state;
     let held_now = keys.insert_claim(&claim("held"), "late", now).await.unwrap();
     assert_eq!(
         state(held_now),

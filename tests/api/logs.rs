@@ -33,7 +33,7 @@ pub fn install() {
     INSTALL.call_once(|| {
         // payrail's own production subscriber, so tests see exactly the lines operators read.
         let settings = payrail::config::LogSettings {
-            level: "info,payrail=debug,payrail_actors=debug".into(),
+            level: "info,payrail=debug,payrail_core=debug".into(),
             format: payrail::config::LogFormat::Json,
         };
         let _ = tracing::subscriber::set_global_default(payrail::telemetry::subscriber(&settings, || Capture));

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use payrail_actors::domain::PaymentId;
+use payrail_core::domain::PaymentId;
 use reqwest::StatusCode;
 use serde_json::json;
 

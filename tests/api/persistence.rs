@@ -24,7 +24,7 @@ async fn payments_and_refunds_survive_a_restart(app: TestApp) {
     let refunds = app
         .database
         .store()
-        .list_refunds(&payrail_actors::domain::PaymentId::parse(&id).unwrap())
+        .list_refunds(&payrail_core::domain::PaymentId::parse(&id).unwrap())
         .await
         .unwrap();
     assert_eq!(refunds.len(), 1);

@@ -5,7 +5,7 @@
 //! The log is captured by the test binary's one global subscriber (payrail's own
 //! `telemetry::subscriber` writing into memory, tests/api/logs.rs); lines are told apart by payment id.
 
-use payrail_actors::domain::PaymentId;
+use payrail_core::domain::PaymentId;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 

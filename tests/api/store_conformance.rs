@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 
 use chrono::Utc;
-use payrail_actors::domain::{
+use payrail_core::domain::{
     Amount, AuthorizationOutcome, CaptureMethod, Command, Currency, MerchantId, NewPayment, Payment, PaymentId,
     RefundId, RefundStatus,
 };
-use payrail_actors::ports::{PageRequest, PaymentFilter, PaymentStore, StoreError};
+use payrail_core::ports::{PageRequest, PaymentFilter, PaymentStore, StoreError};
 
 use crate::helpers::TestApp;
 

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use payrail_actors::domain::PaymentId;
+use payrail_core::domain::PaymentId;
 use reqwest::StatusCode;
 use serde_json::json;
 

@@ -19,8 +19,8 @@ use actix::Addr;
 use actix_web::body::to_bytes;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use payrail_actors::domain::{MerchantId, PaymentId};
-use payrail_actors::idempotency::{
+use payrail_core::domain::{MerchantId, PaymentId};
+use payrail_core::idempotency::{
     Claim, ClaimOutcome, ClaimRequest, Complete, IdempotencyActor, KeyedCommit, Release, RenderReply, Resumed,
     StoredReply,
 };
@@ -239,7 +239,7 @@ impl Reply {
     /// Answers `status` with `view(outcome)` as JSON.
     pub fn json<V: serde::Serialize>(
         status: StatusCode,
-        view: impl Fn(&payrail_actors::operation::Outcome) -> Option<V> + Send + Sync + 'static,
+        view: impl Fn(&payrail_core::operation::Outcome) -> Option<V> + Send + Sync + 'static,
     ) -> Self {
         let render: RenderReply = std::sync::Arc::new(move |outcome| {
             let body = serde_json::to_vec(&view(outcome)?).ok()?;
@@ -259,7 +259,7 @@ impl Reply {
     pub fn respond(
         &self,
         keyed: Option<&KeyedCommit>,
-        outcome: &payrail_actors::operation::Outcome,
+        outcome: &payrail_core::operation::Outcome,
     ) -> Result<HttpResponse, ApiError> {
         if let Some(stored) = keyed.and_then(KeyedCommit::stored_reply) {
             return Ok(stored_response(stored.status, stored.body.clone(), false));

@@ -7,7 +7,7 @@
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use hmac::{Hmac, Mac};
-use payrail_actors::idempotency::IdempotencyKey;
+use payrail_core::idempotency::IdempotencyKey;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sha2::Sha256;

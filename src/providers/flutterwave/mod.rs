@@ -12,8 +12,8 @@ pub mod transformers;
 pub mod webhook;
 
 use async_trait::async_trait;
-use payrail_actors::domain::{AuthorizationOutcome, PaymentMethod};
-use payrail_actors::ports::{
+use payrail_core::domain::{AuthorizationOutcome, PaymentMethod};
+use payrail_core::ports::{
     AuthorizeRequest, CancelRequest, CaptureRequest, Provider, ProviderError, RefundOutcome, RefundRequest,
     RetrieveRequest,
 };

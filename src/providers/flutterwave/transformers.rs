@@ -3,8 +3,8 @@
 //! through decimal strings, never floating-point arithmetic), and `tx_ref` — payrail's payment id —
 //! as the reference that finds a charge again.
 
-use payrail_actors::domain::{AuthorizationOutcome, Currency, RefundStatus};
-use payrail_actors::ports::{AuthorizeRequest, ProviderError, RefundRequest};
+use payrail_core::domain::{AuthorizationOutcome, Currency, RefundStatus};
+use payrail_core::ports::{AuthorizeRequest, ProviderError, RefundRequest};
 use serde::Deserialize;
 use serde_json::{json, Value};
 

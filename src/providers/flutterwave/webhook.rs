@@ -5,8 +5,8 @@
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use payrail_actors::domain::PaymentId;
-use payrail_actors::settlement::ProviderUpdate;
+use payrail_core::domain::PaymentId;
+use payrail_core::settlement::ProviderUpdate;
 use serde::Deserialize;
 use sha2::Sha256;
 

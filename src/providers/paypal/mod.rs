@@ -14,8 +14,8 @@ pub mod webhook;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use payrail_actors::domain::AuthorizationOutcome;
-use payrail_actors::ports::{
+use payrail_core::domain::AuthorizationOutcome;
+use payrail_core::ports::{
     AuthorizeRequest, CancelRequest, CaptureRequest, Provider, ProviderError, RefundOutcome, RefundRequest,
     RetrieveRequest,
 };

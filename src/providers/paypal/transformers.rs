@@ -3,8 +3,8 @@
 //! `vault_id` for tokens), amounts as **decimal strings in major units**, and PayPal's order,
 //! capture, authorization and refund statuses and `{name, message, details[{issue}]}` errors.
 
-use payrail_actors::domain::{AuthorizationOutcome, Currency, PaymentMethod, RefundStatus};
-use payrail_actors::ports::{AuthorizeRequest, ProviderError};
+use payrail_core::domain::{AuthorizationOutcome, Currency, PaymentMethod, RefundStatus};
+use payrail_core::ports::{AuthorizeRequest, ProviderError};
 use serde::Deserialize;
 use serde_json::{json, Value};
 

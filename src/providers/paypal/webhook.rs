@@ -4,8 +4,8 @@
 //! JSON to send it, but nothing in it is acted on before PayPal vouches for it.
 
 use actix_web::http::header::HeaderMap;
-use payrail_actors::domain::{AuthorizationOutcome, PaymentId};
-use payrail_actors::settlement::ProviderUpdate;
+use payrail_core::domain::{AuthorizationOutcome, PaymentId};
+use payrail_core::settlement::ProviderUpdate;
 use serde::Deserialize;
 use serde_json::{json, Value};
 

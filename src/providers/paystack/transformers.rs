@@ -2,8 +2,8 @@
 //! `{status, message, data}` envelope, integer subunits (kobo), `reference` as the idempotency key
 //! (payrail sends its payment id), and declines that arrive as HTTP 200 with `data.status: failed`.
 
-use payrail_actors::domain::{AuthorizationOutcome, CardDetails, RefundStatus};
-use payrail_actors::ports::{AuthorizeRequest, ProviderError, RefundRequest};
+use payrail_core::domain::{AuthorizationOutcome, CardDetails, RefundStatus};
+use payrail_core::ports::{AuthorizeRequest, ProviderError, RefundRequest};
 use serde::Deserialize;
 use serde_json::{json, Value};
 

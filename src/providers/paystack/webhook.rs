@@ -3,8 +3,8 @@
 //! by the event name and the object's id.
 
 use hmac::{Hmac, Mac};
-use payrail_actors::domain::PaymentId;
-use payrail_actors::settlement::ProviderUpdate;
+use payrail_core::domain::PaymentId;
+use payrail_core::settlement::ProviderUpdate;
 use serde::Deserialize;
 use sha2::Sha512;
 

@@ -2,8 +2,8 @@
 //! request bodies (bracket nesting, integer minor units) and the JSON PaymentIntent, Refund and
 //! error objects Stripe answers with. No I/O here, so every mapping is unit-tested.
 
-use payrail_actors::domain::{AuthorizationOutcome, CardDetails, RefundStatus};
-use payrail_actors::ports::{AuthorizeRequest, CaptureRequest, ProviderError, RefundRequest};
+use payrail_core::domain::{AuthorizationOutcome, CardDetails, RefundStatus};
+use payrail_core::ports::{AuthorizeRequest, CaptureRequest, ProviderError, RefundRequest};
 use serde::Deserialize;
 use std::collections::HashMap;
 

@@ -7,8 +7,8 @@
 //! own libraries, only *old* timestamps are refused (`now − t > tolerance`).
 
 use hmac::{Hmac, Mac};
-use payrail_actors::domain::{PaymentId, RefundId};
-use payrail_actors::settlement::ProviderUpdate;
+use payrail_core::domain::{PaymentId, RefundId};
+use payrail_core::settlement::ProviderUpdate;
 use serde::Deserialize;
 use sha2::Sha256;
 

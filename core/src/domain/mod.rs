@@ -16,5 +16,5 @@ pub use event::{EventKind, PaymentEvent};
 pub use ids::{EventId, MerchantId, PaymentId, RefundId};
 pub use method::{PaymentMethod, PaymentToken};
 pub use money::{Amount, Currency};
-pub use payment::{AuthorizationOutcome, Command, NewPayment, Payment, Refund, Transition};
+pub use payment::{AuthorizationOutcome, Command, NewPayment, Payment, Refund, SealedContact, Transition};
 pub use status::{CaptureMethod, PaymentStatus, RefundReason, RefundStatus, UnknownStatus};

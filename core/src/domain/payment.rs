@@ -129,6 +129,16 @@ pub struct Transition {
     pub payment: Payment,
     pub event: PaymentEvent,
     pub refund: Option<Refund>,
+    /// The payment's sealed receipt email, written with its first transition (create only).
+    pub contact: Option<SealedContact>,
+}
+
+/// A contact detail sealed for storage (AES-256-GCM by the service; the core never sees the key):
+/// the id of the key that sealed it and the ciphertext, bound to the payment id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SealedContact {
+    pub key_id: String,
+    pub ciphertext: String,
 }
 
 impl Payment {
@@ -161,6 +171,7 @@ impl Payment {
             payment,
             event,
             refund: None,
+            contact: None,
         }
     }
 
@@ -277,6 +288,7 @@ impl Payment {
             payment: next,
             event,
             refund,
+            contact: None,
         })
     }
 
