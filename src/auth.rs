@@ -4,24 +4,35 @@
 //! `JWT_PUBLIC_KEY` — and never taken from the token, so `alg: none` and HS/RS confusion (an HS256
 //! token "signed" with the RSA public key as its secret) are refused. `exp` is required, `nbf`
 //! honoured, both with a small leeway for clock skew; `aud` and `iss` are checked when configured.
-//! Every failure is a 401 with `WWW-Authenticate` and one of three codes (`missing_token`,
-//! `invalid_token`, `token_expired`): nothing says which check failed. Handlers receive an
-//! [`AuthenticatedMerchant`] extractor, so a handler that forgets authentication does not compile
-//! into one that skips it.
+//! [`Jwt::verify`] answers with the merchant or a [`TokenError`] (expired, or invalid for any other
+//! reason: nothing finer, so a client cannot learn which check failed).
+//!
+//! This file knows tokens, not requests. The HTTP side — reading the bearer token, the
+//! [`AuthenticatedMerchant`] extractor (so a handler that forgets authentication does not compile
+//! into one that skips it), the 401 with `WWW-Authenticate` and its audit line — is
+//! `http/auth.rs`.
 
-use std::future::{ready, Ready};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use payrail_core::domain::MerchantId;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Environment, JwtAlgorithm, Secret, Settings};
-use crate::http::ApiError;
+use crate::config::{Environment, JwtAlgorithm, Settings};
+use crate::secret::Secret;
 
 /// Clock skew tolerated on `exp` and `nbf`, in seconds.
 pub const LEEWAY_SECS: u64 = 30;
+
+/// Why a bearer token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("the token has expired")]
+    Expired,
+    /// Forged, malformed, not yet valid, for another audience or issuer, or naming no merchant.
+    #[error("the token is not valid")]
+    Invalid,
+}
 
 /// What payrail reads from a verified token; `exp`, `nbf`, `aud` and `iss` are checked by the
 /// library (`aud` may be a string or a list, so it is not read here).
@@ -170,14 +181,14 @@ impl Jwt {
         encode(&Header::new(self.algorithm), &claims, encoding)
     }
 
-    /// The merchant a bearer token speaks for, or the client-facing code of why not.
-    pub fn verify(&self, token: &str) -> Result<MerchantId, &'static str> {
+    /// The merchant a bearer token speaks for, or why not.
+    pub fn verify(&self, token: &str) -> Result<MerchantId, TokenError> {
         let data =
             decode::<VerifiedClaims>(token, &self.decoding, &self.validation).map_err(|error| match error.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => "token_expired",
-                _ => "invalid_token",
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid,
             })?;
-        MerchantId::parse(&data.claims.sub).map_err(|_| "invalid_token")
+        MerchantId::parse(&data.claims.sub).map_err(|_| TokenError::Invalid)
     }
 }
 
@@ -196,63 +207,10 @@ pub fn generate_secret() -> Secret {
     Secret::new(hex::encode(bytes))
 }
 
-/// A merchant whose token was already verified for this request (by the rate limiter).
-#[derive(Debug, Clone)]
-pub struct VerifiedMerchant(pub MerchantId);
-
-/// The merchant making the request, from a valid `Authorization: Bearer` token.
+/// The merchant making the request, proven by a valid bearer token. Handlers take it as an
+/// extractor (`http/auth.rs` implements that); nothing else constructs one.
 #[derive(Debug, Clone)]
 pub struct AuthenticatedMerchant(pub MerchantId);
-
-impl FromRequest for AuthenticatedMerchant {
-    type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        ready(
-            authenticate(req)
-                .map(AuthenticatedMerchant)
-                .map_err(|code| rejected(req, code)),
-        )
-    }
-}
-
-/// The bearer token of a request, if it carries one (the rate limiter keys on it too).
-pub fn bearer_token(headers: &actix_web::http::header::HeaderMap) -> Option<&str> {
-    let value = headers.get(actix_web::http::header::AUTHORIZATION)?.to_str().ok()?;
-    value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .map(str::trim)
-        .filter(|token| !token.is_empty())
-}
-
-fn authenticate(req: &HttpRequest) -> Result<MerchantId, &'static str> {
-    use actix_web::HttpMessage;
-    if let Some(verified) = req.extensions().get::<VerifiedMerchant>() {
-        return Ok(verified.0.clone());
-    }
-    let Some(jwt) = req.app_data::<web::Data<Jwt>>() else {
-        tracing::error!("JWT verifier missing from app data");
-        return Err("invalid_token");
-    };
-    if !req.headers().contains_key(actix_web::http::header::AUTHORIZATION) {
-        return Err("missing_token");
-    }
-    let token = bearer_token(req.headers()).ok_or("invalid_token")?;
-    jwt.verify(token)
-}
-
-/// Every authentication failure passes here: one warn line with the request id and client address
-/// (never the token), then the 401.
-fn rejected(req: &HttpRequest, code: &'static str) -> ApiError {
-    let client = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
-    let request_id = crate::http::request_id(req);
-    tracing::warn!(code, client = %client, request_id = %request_id, path = req.path(), "authentication failed");
-    let error = ApiError::Unauthorized(code);
-    crate::http::audit::authentication_failed(req, &error);
-    error
-}
 
 #[cfg(test)]
 mod tests {
@@ -280,7 +238,7 @@ mod tests {
         let token = jwt.issue(&MerchantId::parse("m").unwrap(), 60).unwrap();
         assert!(jwt.verify(&token).is_ok());
         let other = Jwt::hs256(&Secret::new("s")).expecting(Some("elsewhere"), None);
-        assert_eq!(other.verify(&token), Err("invalid_token"));
+        assert_eq!(other.verify(&token), Err(TokenError::Invalid));
     }
 
     mod properties {
@@ -315,15 +273,6 @@ mod tests {
                 let mut tampered = token.clone();
                 tampered.replace_range(index..=index, &replacement);
                 prop_assert!(jwt.verify(&tampered).is_err(), "{} accepted", tampered);
-            }
-
-            #[test]
-            fn bearer_parsing_never_panics(value in proptest::collection::vec(any::<u8>(), 0..200)) {
-                let mut headers = actix_web::http::header::HeaderMap::new();
-                if let Ok(value) = actix_web::http::header::HeaderValue::from_bytes(&value) {
-                    headers.insert(actix_web::http::header::AUTHORIZATION, value);
-                }
-                let _ = bearer_token(&headers);
             }
         }
     }

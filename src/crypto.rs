@@ -14,7 +14,7 @@ use rand::RngCore;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use sha2::Sha256;
 
-use crate::config::Secret;
+use crate::secret::Secret;
 
 /// Used when `CARD_FINGERPRINT_KEY` is unset in development; production refuses it.
 pub const DEVELOPMENT_FINGERPRINT_KEY: &str = "payrail-development-card-fingerprint-key";

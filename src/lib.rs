@@ -5,7 +5,9 @@
 //! - `main.rs`: the CLI (`serve`, `migrate`, `token`, `audit verify`), a thin shell over this library.
 //! - [`startup`]: `Application::build` — pools, migrations, actors, the HTTP server.
 //! - [`shutdown`]: graceful shutdown on SIGTERM/SIGINT — stop accepting, drain, flush, close.
-//! - [`config`]: layered, typed settings; [`telemetry`]: JSON logs; [`auth`]: JWT.
+//! - [`app`]: `AppState`, what every handler reaches; [`audit_trail`]: the audit log's front door.
+//! - [`config`]: layered, typed settings; [`telemetry`]: JSON logs; [`auth`]: JWT verification.
+//! - [`secret`]: the `Secret` type every layer that holds a key uses.
 //! - [`crypto`]: card fingerprints (HMAC-SHA256) and AES-256-GCM encryption at rest.
 //! - [`metrics`]: Prometheus metrics in a registry per application, `/metrics`.
 //! - [`http`]: routes, request parsing, wire format, error mapping.
@@ -13,7 +15,13 @@
 //!   PostgreSQL, with migrations.
 //! - [`providers`]: provider adapters (sandbox, Stripe, …), routing, and their `ProviderClient` actors.
 //! - [`webhooks`]: signed provider webhooks in: verify, dedupe, apply; [`reconcile`]: the reconciler.
+//!
+//! Imports point down: `http` → `app`, `webhooks`, `metrics`, `auth` → `providers`, `store`,
+//! `crypto`, `config` → `secret` and the core. Nothing outside `http/` but `startup.rs` imports
+//! `http`; `scripts/import-graph.py` lists import cycles and upward imports.
 
+pub mod app;
+pub mod audit_trail;
 pub mod auth;
 pub mod config;
 pub mod crypto;
@@ -21,6 +29,7 @@ pub mod http;
 pub mod metrics;
 pub mod providers;
 pub mod reconcile;
+pub mod secret;
 pub mod shutdown;
 pub mod startup;
 pub mod store;

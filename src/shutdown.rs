@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use payrail_core::actors::PaymentSupervisor;
 
-use crate::http::audit::AuditTrail;
+use crate::audit_trail::AuditTrail;
 use crate::store::Database;
 
 /// Resolves with the signal's name on the first SIGTERM or SIGINT (Ctrl-C elsewhere).

@@ -17,11 +17,12 @@ use payrail_core::observer::Observer;
 use payrail_core::operation::Dependencies;
 use payrail_core::ports::{PaymentStore, SystemClock};
 
+use crate::app::AppState;
+use crate::audit_trail::AuditTrail;
 use crate::auth::Jwt;
 use crate::config::{Environment, Settings};
-use crate::http::audit::AuditTrail;
+use crate::http;
 use crate::http::idempotency::{fingerprint_key, IdempotencyService};
-use crate::http::{self, AppState};
 use crate::metrics::{MeteredStore, Metrics};
 use crate::providers;
 use crate::store::{self, Database, OpenError};
@@ -164,7 +165,7 @@ impl Application {
                 .wrap(actix_web::middleware::from_fn(http::rate_limit))
                 .wrap(actix_web::middleware::from_fn(http::cors))
                 .wrap(actix_web::middleware::from_fn(http::request_context))
-                .wrap(actix_web::middleware::from_fn(crate::metrics::count_replays))
+                .wrap(actix_web::middleware::from_fn(http::count_replays))
                 // Outermost: counts every request (429s included) and serves `/metrics` without auth.
                 .wrap(prometheus.clone())
         })
@@ -252,7 +253,7 @@ impl Application {
 fn start_audit_and_idempotency(
     settings: &Settings,
     database: &Database,
-    jwt_secret: &crate::config::Secret,
+    jwt_secret: &crate::secret::Secret,
 ) -> (AuditTrail, IdempotencyService) {
     use actix::Actor;
     use payrail_core::audit::{AuditActor, AuditSettings};

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use super::layers::set;
 use super::ConfigError;
 
 /// How each environment variable maps onto a settings key, and what type it carries.
@@ -154,4 +153,20 @@ pub(super) fn overlay(merged: &mut toml::Value, env: &HashMap<String, String>) -
         }
     }
     Ok(())
+}
+
+/// Sets the dotted key (`providers.stripe.secret_key`) in a TOML tree, creating tables on the way.
+pub(super) fn set(root: &mut toml::Value, dotted: &str, value: toml::Value) {
+    let mut node = root;
+    let mut parts = dotted.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let toml::Value::Table(table) = node else { return };
+        if parts.peek().is_none() {
+            table.insert(part.to_owned(), value);
+            return;
+        }
+        node = table
+            .entry(part.to_owned())
+            .or_insert_with(|| toml::Value::Table(Default::default()));
+    }
 }

@@ -31,7 +31,7 @@ impl Settings {
         };
         merge(&mut merged, read_layer(&dir, environment.file_name(), embedded)?);
         env::overlay(&mut merged, env)?;
-        set(
+        env::set(
             &mut merged,
             "environment",
             toml::Value::String(environment.file_name().into()),
@@ -128,20 +128,5 @@ fn merge(base: &mut toml::Value, overlay: toml::Value) {
             }
         }
         (base, overlay) => *base = overlay,
-    }
-}
-
-pub(super) fn set(root: &mut toml::Value, dotted: &str, value: toml::Value) {
-    let mut node = root;
-    let mut parts = dotted.split('.').peekable();
-    while let Some(part) = parts.next() {
-        let toml::Value::Table(table) = node else { return };
-        if parts.peek().is_none() {
-            table.insert(part.to_owned(), value);
-            return;
-        }
-        node = table
-            .entry(part.to_owned())
-            .or_insert_with(|| toml::Value::Table(Default::default()));
     }
 }

@@ -12,37 +12,14 @@ mod layers;
 #[cfg(test)]
 mod tests;
 
-use std::fmt;
 use std::time::Duration;
 
 use serde::Deserialize;
 
-/// A secret from configuration. `Debug` and `Display` never show it.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
+// Settings hold secrets; the type lives below configuration so crypto and providers can use it too.
+pub use crate::secret::Secret;
+// Provider settings sit beside the adapters that read them; configuration only gathers them.
+pub use crate::providers::config::ProviderSettings;
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -208,38 +185,6 @@ pub struct ActorSettings {
     pub idle_timeout_secs: u64,
     pub queue_per_payment: usize,
     pub max_in_flight: usize,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProviderSettings {
-    pub timeout_secs: u64,
-    /// Overrides `timeout_secs` with millisecond precision when set.
-    #[serde(default)]
-    pub timeout_ms: Option<u64>,
-    pub max_concurrency: usize,
-    pub max_attempts: u32,
-    pub base_backoff_ms: u64,
-    pub max_backoff_ms: u64,
-    pub breaker_threshold: u32,
-    pub breaker_cooldown_secs: u64,
-    pub reconcile_interval_secs: u64,
-    pub reconcile_min_age_secs: u64,
-    pub webhook_tolerance_secs: u64,
-    #[serde(default)]
-    pub routes: Vec<crate::providers::config::RouteRule>,
-    pub stripe: crate::providers::config::StripeSettings,
-    pub paystack: crate::providers::config::PaystackSettings,
-    pub flutterwave: crate::providers::config::FlutterwaveSettings,
-    pub paypal: crate::providers::config::PaypalSettings,
-}
-
-impl ProviderSettings {
-    pub fn timeout(&self) -> Duration {
-        self.timeout_ms
-            .map(Duration::from_millis)
-            .unwrap_or(Duration::from_secs(self.timeout_secs))
-    }
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -1,9 +1,12 @@
-//! The HTTP API (DESIGN §8): routes, the shared application state, and the error mapping.
+//! The HTTP API (DESIGN §8): routes, the middleware, and the error mapping. It is the top layer:
+//! it calls the core and the adapters, and nothing outside `http/` (but the composition root,
+//! `startup.rs`) imports it — `scripts/import-graph.py` checks that.
 //!
 //! Canonical paths live under `/api/v1`; the seed paths under `/payments` are aliases served by
 //! the same handlers.
 
 pub mod audit;
+mod auth;
 mod body;
 mod client_ip;
 mod cors;
@@ -18,41 +21,22 @@ mod payments;
 mod proptests;
 mod rate_limit;
 mod receipts;
+mod replays;
 mod resume;
 mod webhooks;
 mod wire;
 
-use std::sync::Arc;
-
 use actix_web::web;
-use payrail_core::actors::PaymentSupervisor;
-use payrail_core::ports::PaymentStore;
 
+// Handlers name it `crate::http::AppState`; it lives below the HTTP layer (see `app.rs`).
+pub use crate::app::AppState;
+pub use auth::{bearer_token, AuthenticatedMerchant, VerifiedMerchant};
 pub use client_ip::{client_ip, TrustedProxies};
 pub use cors::{cors, CorsPolicy};
 pub use error::ApiError;
 pub use headers::{request_context, request_id, RequestId};
 pub use rate_limit::{rate_limit, RateLimiter};
-
-use crate::metrics::Metrics;
-
-/// What every handler can reach. Built once at start-up, shared by all workers.
-pub struct AppState {
-    pub supervisor: PaymentSupervisor,
-    pub store: Arc<dyn PaymentStore>,
-    pub provider_names: Vec<String>,
-    pub default_provider: String,
-    /// Provider routing rules (currency, amount, priority → providers in order).
-    pub routes: crate::providers::Router,
-    /// Webhook verification, dedupe and dispatch.
-    pub webhooks: Arc<crate::webhooks::Webhooks>,
-    /// Keyed card fingerprints (issue 5).
-    pub card_fingerprints: crate::crypto::CardFingerprinter,
-    /// Sealed receipt emails (issue 5).
-    pub contacts: crate::store::Contacts,
-    /// Counters other features bump (idempotent replays, webhooks, circuit breakers).
-    pub metrics: Metrics,
-}
+pub use replays::count_replays;
 
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -20,9 +20,9 @@ use actix_web::{web, HttpMessage, ResponseError};
 use dashmap::DashMap;
 use payrail_core::domain::MerchantId;
 
-use crate::auth::{bearer_token, Jwt, VerifiedMerchant};
+use crate::auth::Jwt;
 use crate::config::RateLimitSettings;
-use crate::http::ApiError;
+use crate::http::{bearer_token, ApiError, VerifiedMerchant};
 
 /// Paths that are probed by infrastructure and must answer even under a flood.
 const EXEMPT: &[&str] = &["/health", "/ready", "/metrics"];

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use crate::http::audit::{AuditTrail, RequestOrigin};
 use crate::http::body::RawBody;
 use crate::http::{ApiError, AppState};
-use crate::webhooks::{Receipt, WebhookError};
+use crate::webhooks::{Delivery, WebhookError};
 
 pub async fn receive(
     state: web::Data<AppState>,
@@ -44,7 +44,7 @@ async fn handle(state: &AppState, provider: &str, req: &HttpRequest, body: &[u8]
     let received = state.webhooks.receive(provider, req.headers(), body).await;
     // `webhooks_received_total{provider,outcome}`; an unknown provider is one label, not many.
     let outcome = match &received {
-        Ok(Receipt::Duplicate) => "duplicate",
+        Ok(Delivery::Duplicate) => "duplicate",
         Ok(_) => "processed",
         Err(WebhookError::NotConfigured(_)) => "not_configured",
         Err(WebhookError::Signature(_)) => "invalid_signature",
@@ -57,8 +57,8 @@ async fn handle(state: &AppState, provider: &str, req: &HttpRequest, body: &[u8]
         "unknown"
     };
     state.metrics.webhook_received(label, outcome);
-    let receipt = match received {
-        Ok(receipt) => receipt,
+    let delivery = match received {
+        Ok(delivery) => delivery,
         Err(WebhookError::Signature(reason)) => {
             // Refused deliveries go to the audit log: provider, reason, address; never the body.
             if let Some(trail) = req.app_data::<web::Data<AuditTrail>>() {
@@ -79,7 +79,7 @@ async fn handle(state: &AppState, provider: &str, req: &HttpRequest, body: &[u8]
         }
         Err(other) => return Err(other.into()),
     };
-    Ok(HttpResponse::Ok().json(json!({ "received": true, "duplicate": receipt == Receipt::Duplicate })))
+    Ok(HttpResponse::Ok().json(json!({ "received": true, "duplicate": delivery == Delivery::Duplicate })))
 }
 
 impl From<WebhookError> for ApiError {

@@ -1,10 +1,47 @@
 //! Provider configuration: credentials (as [`Secret`]s, never printed), base URLs (so tests can
 //! point adapters at fakes on 127.0.0.1), and routing rules. A provider whose credentials are
 //! missing is simply not offered.
+//!
+//! [`ProviderSettings`] is the `providers` section of [`Settings`](crate::config::Settings):
+//! configuration reads it from here, and this file never reads configuration back.
+
+use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::{ProviderSettings, Secret};
+use crate::secret::Secret;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSettings {
+    pub timeout_secs: u64,
+    /// Overrides `timeout_secs` with millisecond precision when set.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    pub max_concurrency: usize,
+    pub max_attempts: u32,
+    pub base_backoff_ms: u64,
+    pub max_backoff_ms: u64,
+    pub breaker_threshold: u32,
+    pub breaker_cooldown_secs: u64,
+    pub reconcile_interval_secs: u64,
+    pub reconcile_min_age_secs: u64,
+    pub webhook_tolerance_secs: u64,
+    #[serde(default)]
+    pub routes: Vec<RouteRule>,
+    pub stripe: StripeSettings,
+    pub paystack: PaystackSettings,
+    pub flutterwave: FlutterwaveSettings,
+    pub paypal: PaypalSettings,
+}
+
+impl ProviderSettings {
+    pub fn timeout(&self) -> Duration {
+        self.timeout_ms
+            .map(Duration::from_millis)
+            .unwrap_or(Duration::from_secs(self.timeout_secs))
+    }
+}
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

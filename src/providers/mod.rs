@@ -11,6 +11,7 @@ pub mod paypal;
 pub mod paystack;
 mod sandbox;
 pub mod stripe;
+pub mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -8,34 +8,13 @@
 
 use actix_web::http::header::HeaderMap;
 use payrail_core::actors::PaymentSupervisor;
-use payrail_core::domain::PaymentId;
 use payrail_core::operation::{Operation, PaymentError};
-use payrail_core::settlement::ProviderUpdate;
 
-use crate::config::{Secret, Settings};
+use crate::config::Settings;
+pub use crate::providers::webhook::{ParsedEvent, SignatureError};
 use crate::providers::{flutterwave, paypal, paystack, stripe};
+use crate::secret::Secret;
 use crate::store::{Database, InboundEvent};
-
-/// A verified event, mapped to what payrail should do with it.
-#[derive(Debug)]
-pub struct ParsedEvent {
-    pub id: String,
-    pub kind: String,
-    pub payment_id: Option<PaymentId>,
-    pub update: Option<ProviderUpdate>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum SignatureError {
-    #[error("signature header missing")]
-    Missing,
-    #[error("signature header malformed")]
-    Malformed,
-    #[error("signature does not match")]
-    Mismatch,
-    #[error("signature timestamp outside the tolerance")]
-    Stale,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
@@ -55,9 +34,10 @@ pub enum WebhookError {
     Payment(#[from] PaymentError),
 }
 
-/// What became of an accepted event.
+/// What became of an accepted delivery: applied (or stored for later), or a redelivery of an
+/// event already recorded. (Not to be confused with a payment's receipt email.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Receipt {
+pub enum Delivery {
     Processed,
     Duplicate,
 }
@@ -160,7 +140,7 @@ impl Webhooks {
     }
 
     /// Verifies, dedupes and applies one delivery.
-    pub async fn receive(&self, provider: &str, headers: &HeaderMap, body: &[u8]) -> Result<Receipt, WebhookError> {
+    pub async fn receive(&self, provider: &str, headers: &HeaderMap, body: &[u8]) -> Result<Delivery, WebhookError> {
         let event = match self.verify(provider, headers, body).await {
             Ok(event) => event,
             Err(WebhookError::Signature(reason)) => {
@@ -183,21 +163,21 @@ impl Webhooks {
             .await?;
         if !fresh {
             tracing::info!(provider, event_id = %event.id, "duplicate webhook ignored");
-            return Ok(Receipt::Duplicate);
+            return Ok(Delivery::Duplicate);
         }
         let (Some(payment_id), Some(update)) = (event.payment_id, event.update) else {
             tracing::info!(provider, event_id = %event.id, kind = %event.kind, "webhook stored; nothing to apply");
-            return Ok(Receipt::Processed);
+            return Ok(Delivery::Processed);
         };
         let operation = Operation::ProviderUpdate {
             provider: provider.to_owned(),
             update,
         };
         match self.supervisor.execute(&payment_id, operation).await {
-            Ok(_) => Ok(Receipt::Processed),
+            Ok(_) => Ok(Delivery::Processed),
             Err(PaymentError::NotFound) => {
                 tracing::info!(provider, event_id = %event.id, "webhook for an unknown payment stored");
-                Ok(Receipt::Processed)
+                Ok(Delivery::Processed)
             }
             Err(error) => {
                 // Not applied: forget it so the provider's redelivery is applied instead.

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use sha2::Sha256;
 
 use crate::providers::flutterwave::transformers::{self as wire, Transaction};
-use crate::webhooks::{ParsedEvent, SignatureError};
+use crate::providers::webhook::{ParsedEvent, SignatureError};
 
 pub const HASH_HEADER: &str = "verif-hash";
 pub const SIGNATURE_HEADER: &str = "flutterwave-signature";

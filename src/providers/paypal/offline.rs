@@ -15,7 +15,7 @@ use rustls_pki_types::CertificateDer;
 use tokio::sync::Mutex;
 
 use crate::providers::paypal::webhook::VerifyError;
-use crate::webhooks::SignatureError;
+use crate::providers::webhook::SignatureError;
 
 pub struct CertVerifier {
     client: reqwest::Client,

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use crate::providers::paypal::transformers::{self as wire, Order};
 use crate::providers::paypal::Paypal;
-use crate::webhooks::{ParsedEvent, SignatureError};
+use crate::providers::webhook::{ParsedEvent, SignatureError};
 
 const HEADERS: [(&str, &str); 5] = [
     ("auth_algo", "paypal-auth-algo"),

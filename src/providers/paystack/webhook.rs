@@ -9,7 +9,7 @@ use serde::Deserialize;
 use sha2::Sha512;
 
 use crate::providers::paystack::transformers::{self as wire, Transaction};
-use crate::webhooks::{ParsedEvent, SignatureError};
+use crate::providers::webhook::{ParsedEvent, SignatureError};
 
 pub const SIGNATURE_HEADER: &str = "x-paystack-signature";
 

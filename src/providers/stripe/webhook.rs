@@ -13,7 +13,7 @@ use serde::Deserialize;
 use sha2::Sha256;
 
 use crate::providers::stripe::transformers::{self as wire, PaymentIntent, RefundObject};
-use crate::webhooks::{ParsedEvent, SignatureError};
+use crate::providers::webhook::{ParsedEvent, SignatureError};
 
 pub const SIGNATURE_HEADER: &str = "Stripe-Signature";
 

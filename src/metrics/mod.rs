@@ -2,29 +2,26 @@
 //! registry per [`Application`](crate::startup::Application) — never the global one, so a test
 //! process can run many applications side by side.
 //!
-//! The core reports through its [`Observer`] port; [`Metrics`] implements it. The store is counted
-//! by [`MeteredStore`], a decorator around any `PaymentStore`. The hooks other features call
-//! (idempotent replays, webhooks, circuit breakers) are plain methods on the [`Metrics`] handle,
-//! which every handler reaches through `AppState::metrics`.
+//! This file holds the registry and the [`Metrics`] handle: every metric's name, help and labels
+//! in one place, and the plain methods other features call (idempotent replays, webhooks, circuit
+//! breakers), reached by handlers through `AppState::metrics`. Beside it, one file per way in:
+//! `observer.rs` (the core reports through its `Observer` port), `metered_store.rs` (a
+//! `PaymentStore` decorator counting store calls), `requests.rs` (actix-web-prom's request
+//! metrics and `/metrics`).
+//! Nothing here imports `http/`; the middleware that counts replayed responses by their header is
+//! the HTTP layer's (`http/replays.rs`).
+
+mod metered_store;
+mod observer;
+mod requests;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
-use actix_web::web;
-use actix_web_prom::{PrometheusMetrics, PrometheusMetricsBuilder};
-use async_trait::async_trait;
 use payrail_core::actors::PaymentSupervisor;
-use payrail_core::domain::{EventId, MerchantId, Payment, PaymentEvent, PaymentId, Refund, Transition};
-use payrail_core::idempotency::KeyedRecords;
-use payrail_core::observer::{CallOutcome, Observer};
-use payrail_core::ports::{Page, PageRequest, PaymentFilter, PaymentStore, StoreError};
 use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, PullingGauge, Registry};
 
-use crate::http::idempotency::REPLAYED_HEADER;
-use crate::http::AppState;
+pub use metered_store::MeteredStore;
+
 use crate::store::Database;
 
 /// Latency buckets for payment operations: sub-millisecond commits up to slow providers.
@@ -155,17 +152,6 @@ impl Metrics {
         self.inner.registry.register(Box::new(gauge))
     }
 
-    /// The actix-web middleware: HTTP request metrics, and `GET /metrics` (served before routing,
-    /// so it needs no token).
-    pub fn http_middleware(&self) -> Result<PrometheusMetrics, String> {
-        PrometheusMetricsBuilder::new("payrail")
-            .registry(self.inner.registry.clone())
-            .endpoint("/metrics")
-            .mask_unmatched_patterns("UNKNOWN")
-            .build()
-            .map_err(|e| e.to_string())
-    }
-
     /// A stored idempotent response was replayed (issue 3's idempotency layer calls this).
     pub fn idempotency_replayed(&self) {
         self.inner.idempotency_replays.inc();
@@ -194,120 +180,5 @@ impl Metrics {
             .database_operations
             .with_label_values(&[operation, outcome])
             .inc();
-    }
-}
-
-impl Observer for Metrics {
-    fn operation(&self, operation: &str, provider: &str, outcome: CallOutcome, elapsed: Duration) {
-        let inner = &self.inner;
-        inner
-            .payment_requests
-            .with_label_values(&[operation, provider, outcome.as_str()])
-            .inc();
-        inner
-            .payment_processing_time
-            .with_label_values(&[operation, provider])
-            .observe(elapsed.as_secs_f64());
-    }
-
-    fn provider_request(&self, provider: &str, outcome: CallOutcome) {
-        self.inner
-            .provider_requests
-            .with_label_values(&[provider, outcome.as_str()])
-            .inc();
-    }
-
-    fn actor_restarted(&self) {
-        self.inner.actor_restarts.inc();
-    }
-
-    fn circuit_changed(&self, provider: &str, open: bool) {
-        self.set_circuit_open(provider, open);
-    }
-}
-
-/// Middleware: counts responses served from a stored idempotent response (they carry
-/// `Idempotent-Replayed: true`) into `idempotency_replays_total`.
-pub async fn count_replays(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let metrics = req.app_data::<web::Data<AppState>>().map(|state| state.metrics.clone());
-    let response = next.call(req).await?;
-    let replayed = response
-        .headers()
-        .get(REPLAYED_HEADER)
-        .is_some_and(|value| value.as_bytes() == b"true");
-    if let (true, Some(metrics)) = (replayed, metrics) {
-        metrics.idempotency_replayed();
-    }
-    Ok(response)
-}
-
-/// A `PaymentStore` that counts every call into `database_operations_total`.
-pub struct MeteredStore {
-    store: Arc<dyn PaymentStore>,
-    metrics: Metrics,
-}
-
-impl MeteredStore {
-    pub fn new(store: Arc<dyn PaymentStore>, metrics: Metrics) -> Self {
-        Self { store, metrics }
-    }
-
-    fn count<T>(&self, operation: &str, result: Result<T, StoreError>) -> Result<T, StoreError> {
-        let outcome = match &result {
-            Ok(_) => "ok",
-            Err(StoreError::Conflict) => "conflict",
-            Err(StoreError::UnknownCursor) => "rejected",
-            Err(_) => "error",
-        };
-        self.metrics.database_operation(operation, outcome);
-        result
-    }
-}
-
-#[async_trait]
-impl PaymentStore for MeteredStore {
-    async fn commit(&self, transition: &Transition) -> Result<(), StoreError> {
-        self.count("commit", self.store.commit(transition).await)
-    }
-
-    async fn commit_keyed(&self, transition: &Transition, records: &KeyedRecords) -> Result<bool, StoreError> {
-        self.count("commit", self.store.commit_keyed(transition, records).await)
-    }
-
-    async fn load(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
-        self.count("load", self.store.load(id).await)
-    }
-
-    async fn find(&self, merchant: &MerchantId, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
-        self.count("find", self.store.find(merchant, id).await)
-    }
-
-    async fn list_payments(
-        &self,
-        merchant: &MerchantId,
-        filter: &PaymentFilter,
-        page: &PageRequest<PaymentId>,
-    ) -> Result<Page<Payment>, StoreError> {
-        self.count("list_payments", self.store.list_payments(merchant, filter, page).await)
-    }
-
-    async fn list_events(
-        &self,
-        merchant: &MerchantId,
-        payment: &PaymentId,
-        page: &PageRequest<EventId>,
-    ) -> Result<Option<Page<PaymentEvent>>, StoreError> {
-        self.count("list_events", self.store.list_events(merchant, payment, page).await)
-    }
-
-    async fn list_refunds(&self, payment: &PaymentId) -> Result<Vec<Refund>, StoreError> {
-        self.count("list_refunds", self.store.list_refunds(payment).await)
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.count("ping", self.store.ping().await)
     }
 }

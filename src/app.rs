@@ -1,0 +1,33 @@
+//! [`AppState`]: what every handler can reach, built once by `startup.rs` and shared by all
+//! workers. It sits here, beside the services it gathers and below `http/`, so the HTTP layer and
+//! anything else that reads it (middleware in `metrics/`, say) import it without a circle; it
+//! imports nothing from `http/`.
+
+use std::sync::Arc;
+
+use payrail_core::actors::PaymentSupervisor;
+use payrail_core::ports::PaymentStore;
+
+use crate::crypto::CardFingerprinter;
+use crate::metrics::Metrics;
+use crate::providers::Router;
+use crate::store::Contacts;
+use crate::webhooks::Webhooks;
+
+/// What every handler can reach. Built once at start-up, shared by all workers.
+pub struct AppState {
+    pub supervisor: PaymentSupervisor,
+    pub store: Arc<dyn PaymentStore>,
+    pub provider_names: Vec<String>,
+    pub default_provider: String,
+    /// Provider routing rules (currency, amount, priority → providers in order).
+    pub routes: Router,
+    /// Webhook verification, dedupe and dispatch.
+    pub webhooks: Arc<Webhooks>,
+    /// Keyed card fingerprints (issue 5).
+    pub card_fingerprints: CardFingerprinter,
+    /// Sealed receipt emails (issue 5).
+    pub contacts: Contacts,
+    /// Counters other features bump (idempotent replays, webhooks, circuit breakers).
+    pub metrics: Metrics,
+}
