@@ -6,6 +6,14 @@
 //!
 //! This file holds the settings themselves; `layers.rs` reads and merges the files and validates
 //! the result, `env.rs` maps environment variables onto settings keys.
+//!
+//! Why not `figment` or `config`: what they would replace is `layers.rs`'s file merge (~25 lines).
+//! The rest stays ours either way — the environment layer is a table of the seeds' variable names
+//! (`DATABASE_URL`, `PORT`, `STRIPE_API_KEY` as an alias of `STRIPE_SECRET_KEY`, …) onto nested
+//! keys, which figment's `Env` provider would need spelled out name by name, with comma-separated
+//! lists (`CORS_ORIGINS`) and JSON (`PROVIDER_ROUTES`) converted by hand; and the errors already
+//! name the key (`serde_path_to_error`). Revisit if payrail grows a second source (a secrets
+//! manager, say) where a provider model pays off.
 
 mod env;
 mod layers;

@@ -9,6 +9,14 @@
 //!
 //! A limited request gets 429 `rate_limited` with `Retry-After`; every limited route's responses
 //! carry `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (IETF draft headers).
+//!
+//! Why not `governor`: it would fit — a keyed limiter, `StateInformationMiddleware` for the
+//! remaining burst, `NotUntil::wait_time_from` for `Retry-After`, `retain_recent` to drop idle
+//! keys, a fake clock for tests. What it would replace is the ~30-line refill in
+//! [`RateLimiter::check`]; `RateLimit-Reset` (time until the bucket is full) would still be
+//! derived by us from whole remaining cells, the sweep policy (only past 100 000 keys, at most once
+//! a second) would still be ours, and it brings its own clock and atomics crates. Kept by hand
+//! while the headers need the bucket's fractional level; switch if limits grow per-route quotas.
 
 use std::time::{Duration, Instant};
 
