@@ -34,6 +34,19 @@ pub enum TokenError {
     Invalid,
 }
 
+/// Why the configured verification key cannot be used (start-up and `payrail token` report it).
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("JWT_PUBLIC_KEY is required for RS256")]
+    MissingPublicKey,
+    #[error("JWT_PUBLIC_KEY file {path}: {source}")]
+    PublicKeyFile { path: String, source: std::io::Error },
+    #[error("JWT_PUBLIC_KEY is not an RSA public key PEM: {0}")]
+    NotRsaPem(jsonwebtoken::errors::Error),
+    #[error("JWT_SECRET is required")]
+    MissingSecret,
+}
+
 /// What payrail reads from a verified token; `exp`, `nbf`, `aud` and `iss` are checked by the
 /// library (`aud` may be a string or a list, so it is not read here).
 #[derive(Debug, Deserialize)]
@@ -130,27 +143,26 @@ impl Jwt {
 
     /// The verifier configured by `settings.auth`, and whether its HS256 secret was generated for
     /// this run (development without `JWT_SECRET`).
-    pub fn from_settings(settings: &Settings) -> Result<(Self, bool), String> {
+    pub fn from_settings(settings: &Settings) -> Result<(Self, bool), KeyError> {
         let auth = &settings.auth;
         let (jwt, ephemeral) = match auth.algorithm() {
             JwtAlgorithm::Rs256 => {
-                let value = auth
-                    .jwt_public_key
-                    .as_deref()
-                    .ok_or("JWT_PUBLIC_KEY is required for RS256")?;
+                let value = auth.jwt_public_key.as_deref().ok_or(KeyError::MissingPublicKey)?;
                 // The PEM itself, or (easier to pass around than a multi-line variable) a path to it.
                 let pem = if value.contains("-----BEGIN") {
                     value.to_owned()
                 } else {
-                    std::fs::read_to_string(value).map_err(|e| format!("JWT_PUBLIC_KEY file {value}: {e}"))?
+                    std::fs::read_to_string(value).map_err(|source| KeyError::PublicKeyFile {
+                        path: value.to_owned(),
+                        source,
+                    })?
                 };
-                let jwt = Self::rs256(&pem).map_err(|e| format!("JWT_PUBLIC_KEY is not an RSA public key PEM: {e}"))?;
-                (jwt, false)
+                (Self::rs256(&pem).map_err(KeyError::NotRsaPem)?, false)
             }
             JwtAlgorithm::Hs256 => match &auth.jwt_secret {
                 Some(secret) => (Self::hs256(secret), false),
                 None if settings.environment == Environment::Development => (Self::hs256(&generate_secret()), true),
-                None => return Err("JWT_SECRET is required".into()),
+                None => return Err(KeyError::MissingSecret),
             },
         };
         Ok((

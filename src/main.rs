@@ -181,7 +181,7 @@ fn token(settings: &Settings, merchant: &str, ttl_secs: u64) -> Result<(), Strin
         return Err("JWT_SECRET is not set; set it to issue tokens (RS256 tokens come from your issuer)".into());
     }
     let merchant = MerchantId::parse(merchant).map_err(|_| "invalid --merchant: use 1-128 printable characters")?;
-    let (jwt, _) = Jwt::from_settings(settings)?;
+    let (jwt, _) = Jwt::from_settings(settings).map_err(|e| e.to_string())?;
     let token = jwt.issue(&merchant, ttl_secs).map_err(|e| e.to_string())?;
     println!("{token}");
     Ok(())

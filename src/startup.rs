@@ -67,7 +67,7 @@ impl Application {
         let metrics = Metrics::new().map_err(|e| StartupError::Config(format!("metrics: {e}")))?;
         let store: Arc<dyn PaymentStore> = Arc::new(MeteredStore::new(database.store(), metrics.clone()));
 
-        let (jwt, ephemeral_secret) = Jwt::from_settings(&settings).map_err(StartupError::Config)?;
+        let (jwt, ephemeral_secret) = Jwt::from_settings(&settings).map_err(|e| StartupError::Config(e.to_string()))?;
         // Idempotency fingerprints are keyed by IDEMPOTENCY_SECRET, else derived from the HS256 secret;
         // with RS256 there is no shared secret, so the card fingerprint key stands in.
         let derivation_secret = jwt
