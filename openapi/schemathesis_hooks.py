@@ -4,7 +4,8 @@
 is one the API really enforces and the document describes (with the error code it answers); each
 hook is as narrow as the rule, so everything else the checks find still fails the run.
 
-Requests are adjusted, never answers excused, where a request can be made to satisfy the rule:
+Requests are adjusted, never answers excused, where a request can be made to satisfy the rule
+(positive cases only, and always to a value the schema still accepts):
 
 - `Idempotency-Key` is single-use per request: reusing it for a different request is 422
   `idempotency_key_reused`, by design. The generator draws short keys ("0", "00", ...) and so reuses
