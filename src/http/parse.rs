@@ -181,7 +181,18 @@ fn payment_method(method: crate::http::wire::PaymentMethodBody) -> Result<Paymen
             param,
         )
     };
+    // One way to pay per request: a token beside a card (or a card beside a token) would be
+    // ignored, and the client could not tell which one was charged.
+    let only_for = |param: &'static str, kind: &str| {
+        ApiError::invalid(
+            "invalid_payment_method",
+            format!("`{param}` is only allowed with payment_method.type {kind}"),
+            param,
+        )
+    };
     match method.kind.as_str() {
+        "card" if method.token.is_some() => Err(only_for("payment_method.token", "token")),
+        "token" if method.card.is_some() => Err(only_for("payment_method.card", "card")),
         "card" => {
             let card = method.card.ok_or_else(|| missing("payment_method.card"))?;
             let card = card_details(card.number, card.exp_month, card.exp_year, card.cvc)?;
