@@ -113,7 +113,8 @@ ignored() {
   for pattern in "${ignore_patterns[@]}"; do
     prefix="$path"
     while [[ -n $prefix ]]; do
-      # Same number of path segments: bash's `*` would otherwise cross `/`.
+      # Same number of path segments: bash's `*` would otherwise cross `/`. The pattern is a glob.
+      # shellcheck disable=SC2053
       if [[ ${prefix//[^\/]/} == "${pattern//[^\/]/}" ]] && [[ $prefix == $pattern ]]; then return 0; fi
       [[ $prefix == */* ]] && prefix="${prefix%/*}" || prefix=""
     done
@@ -200,6 +201,11 @@ ensure_user() {
   echo "created system user $name ($(id -u "$name"))"
 }
 
+# Where a path of the image (absolute, or relative to the current WORKDIR) lies on this machine.
+in_image() {
+  if [[ $1 == /* ]]; then echo "$root$1"; else echo "$root$workdir/$1"; fi
+}
+
 # The runtime stage's RUN lines, command by command: packages come from the host; users, directories
 # and ownership are reproduced; anything else is refused rather than silently skipped.
 emulate_run() {
@@ -216,18 +222,17 @@ emulate_run() {
         ;;
       mkdir)
         for ((i = 1; i < ${#words[@]}; i++)); do
-          [[ ${words[i]} == -* ]] && continue
-          [[ ${words[i]} == /* ]] && mkdir -p "$root${words[i]}" || mkdir -p "$root$workdir/${words[i]}"
+          [[ ${words[i]} == -* ]] || mkdir -p "$(in_image "${words[i]}")"
         done
         ;;
       chown)
         for ((i = 2; i < ${#words[@]}; i++)); do
-          [[ ${words[i]} == /* ]] && chown "${words[1]}" "$root${words[i]}" || chown "${words[1]}" "$root$workdir/${words[i]}"
+          chown "${words[1]}" "$(in_image "${words[i]}")"
         done
         ;;
       *) fail "runtime stage: cannot emulate RUN command '$command'" ;;
     esac
-  done < <(sed 's/&&/\n/g' <<<"$1")
+  done <<<"${1//&&/$'\n'}"
 }
 
 # Walk the runtime stage in order, as Docker does.
