@@ -31,7 +31,7 @@ fail() {
 step() { echo "--- deploy-dockerfile: $* ($((SECONDS - started)) s)"; }
 
 [[ -f $dockerfile ]] || fail "no Dockerfile at $dockerfile"
-for tool in cargo curl realpath; do
+for tool in cargo curl python3 realpath setpriv; do
   command -v "$tool" >/dev/null || fail "$tool is required"
 done
 
