@@ -91,7 +91,10 @@ impl Application {
             _ => None,
         };
 
-        let (supervisor, provider_names) = start_supervisor(&settings, Arc::clone(&store), Arc::new(metrics.clone()));
+        // One PayPal adapter: payments and webhook verification share its OAuth token cache.
+        let paypal = providers::paypal(&settings);
+        let (supervisor, provider_names) =
+            start_supervisor(&settings, paypal.clone(), Arc::clone(&store), Arc::new(metrics.clone()));
         let routes = providers::Router::new(
             settings.providers.routes.clone(),
             provider_names.clone(),
@@ -99,6 +102,7 @@ impl Application {
         );
         let webhooks = Arc::new(crate::webhooks::Webhooks::new(
             &settings,
+            paypal,
             database.clone(),
             supervisor.clone(),
         ));
@@ -285,10 +289,11 @@ fn start_audit_and_idempotency(
 /// runs without the HTTP server. Returns the configured provider names, sorted.
 pub fn start_supervisor(
     settings: &Settings,
+    paypal: Option<Arc<providers::paypal::Paypal>>,
     store: Arc<dyn PaymentStore>,
     observer: Arc<dyn Observer>,
 ) -> (PaymentSupervisor, Vec<String>) {
-    let clients = providers::start_clients(settings, Arc::clone(&observer));
+    let clients = providers::start_clients(settings, paypal, Arc::clone(&observer));
     let mut provider_names: Vec<String> = clients.keys().cloned().collect();
     provider_names.sort();
     let supervisor = PaymentSupervisor::new(

@@ -198,6 +198,11 @@ pub trait Provider: Send + Sync + 'static {
     async fn capture(&self, request: CaptureRequest) -> Result<(), ProviderError>;
     async fn cancel(&self, request: CancelRequest) -> Result<(), ProviderError>;
     async fn refund(&self, request: RefundRequest) -> Result<RefundOutcome, ProviderError>;
+    /// Whether the provider takes payments in `currency`. Checked where a payment's provider is
+    /// chosen, so a currency the provider refuses is answered before anything is sent.
+    fn supports_currency(&self, _currency: Currency) -> bool {
+        true
+    }
     /// The provider's current view of an authorisation, for reconciliation. `Unknown` when the
     /// provider has no record of it (yet) or cannot say.
     async fn retrieve(&self, _request: RetrieveRequest) -> Result<AuthorizationOutcome, ProviderError> {

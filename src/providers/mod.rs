@@ -30,8 +30,9 @@ use crate::config::Settings;
 /// The provider new payments use when the request names none and no rule matches.
 pub const DEFAULT_PROVIDER: &str = Sandbox::NAME;
 
-/// The adapters whose credentials are configured, the sandbox first.
-pub fn configured(settings: &Settings) -> Vec<Arc<dyn Provider>> {
+/// The adapters whose credentials are configured, the sandbox first. `paypal` is the adapter from
+/// [`paypal`], built once by the caller because the webhook verifier shares its token cache.
+pub fn configured(settings: &Settings, paypal: Option<Arc<paypal::Paypal>>) -> Vec<Arc<dyn Provider>> {
     let p = &settings.providers;
     let client = http::client(p.timeout());
     let mut providers: Vec<Arc<dyn Provider>> = vec![Arc::new(Sandbox::new(Duration::from_millis(
@@ -52,22 +53,25 @@ pub fn configured(settings: &Settings) -> Vec<Arc<dyn Provider>> {
         let adapter = flutterwave::Flutterwave::new(client.clone(), &p.flutterwave.api_base, key.clone());
         providers.push(Arc::new(adapter));
     }
-    if let Some(paypal) = paypal(settings, &client) {
+    if let Some(paypal) = paypal {
         providers.push(paypal);
     }
     providers
 }
 
-/// The PayPal adapter, when its client id and secret are configured.
-pub fn paypal(settings: &Settings, client: &reqwest::Client) -> Option<Arc<paypal::Paypal>> {
+/// The PayPal adapter, when its client id and secret are configured. Build it once per process:
+/// its OAuth token cache is the one for this credential, for payments and webhook checks alike.
+pub fn paypal(settings: &Settings) -> Option<Arc<paypal::Paypal>> {
     let p = &settings.providers.paypal;
     let (id, secret) = (p.client_id.as_ref()?, p.client_secret.as_ref()?);
-    Some(Arc::new(paypal::Paypal::new(
+    let client = http::client(settings.providers.timeout());
+    let tokens = Arc::new(paypal::AccessTokens::new(
         client.clone(),
         &p.base_url(),
         id,
         secret.clone(),
-    )))
+    ));
+    Some(Arc::new(paypal::Paypal::new(client, &p.base_url(), tokens)))
 }
 
 /// The retry, timeout and circuit-breaker policy every provider client applies.
@@ -85,9 +89,13 @@ pub fn policy(settings: &Settings) -> ProviderPolicy {
 }
 
 /// Starts one `ProviderClient` actor per configured provider.
-pub fn start_clients(settings: &Settings, observer: Arc<dyn Observer>) -> ProviderDirectory {
+pub fn start_clients(
+    settings: &Settings,
+    paypal: Option<Arc<paypal::Paypal>>,
+    observer: Arc<dyn Observer>,
+) -> ProviderDirectory {
     let policy = policy(settings);
-    configured(settings)
+    configured(settings, paypal)
         .into_iter()
         .map(|provider| {
             let name = provider.name().to_owned();
