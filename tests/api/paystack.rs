@@ -61,7 +61,7 @@ async fn paystack_charge_in_kobo_and_partial_refund_settled_by_webhook(backend: 
     assert_eq!(app.payment(id).await["refunded_amount"], 20_000);
     let paystack_refund = &fake.refunds()[0];
     let body = json!({ "event": "refund.processed", "data": { "id": paystack_refund["id"], "status": "processed",
-        "transaction_reference": id, "amount": 20_000 } })
+        "transaction_reference": tx["reference"], "amount": 20_000 } })
     .to_string();
     expect_json(webhook(&app, &body, &sign(&body)).await, StatusCode::OK).await;
     let events = app.events(id).await;
