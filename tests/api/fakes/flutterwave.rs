@@ -114,7 +114,13 @@ fn major(currency: &str, minor: i64) -> Value {
     let text = payrail_core::domain::Currency::parse(currency)
         .map(|c| c.to_major_string(minor))
         .unwrap_or_else(|_| minor.to_string());
-    serde_json::from_str(&text).unwrap_or(Value::Null)
+    // As Flutterwave writes them: 600, 100.5, 0.005.
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &text
+    };
+    serde_json::from_str(text).unwrap_or(Value::Null)
 }
 
 fn check_charge(body: &Value) -> Result<i64, String> {

@@ -2,7 +2,8 @@
 //! search by metadata) and Refunds over form-encoded bodies, Bearer keys, integer minor units,
 //! Stripe's error bodies (402 `card_error` + `decline_code`, 400 `invalid_request_error`, 401), and
 //! `Idempotency-Key` replay (`Idempotent-Replayed: true`, 400 `idempotency_error` on reuse with other
-//! parameters). Test cards and `pm_card_*` tokens behave as in Stripe's test mode.
+//! parameters). Test cards and `pm_card_*` tokens behave as in Stripe's test mode. Three-decimal
+//! currencies (KWD, BHD, …) take only amounts divisible by ten, as Stripe requires.
 //!
 //! Faults on demand: answer the next N requests with 503, or process a request and then stall
 //! before answering (a timeout after the money moved).
@@ -349,6 +350,16 @@ fn create_intent(s: &mut State, params: &[(String, String)], n: u64) -> (u16, Va
             "Invalid integer: amount",
         );
     };
+    // Stripe: three-decimal currencies are charged in multiples of ten minor units.
+    let currency = param(params, "currency").unwrap_or_default();
+    if matches!(currency, "bhd" | "jod" | "kwd" | "omr" | "tnd") && amount % 10 != 0 {
+        return error(
+            400,
+            "invalid_request_error",
+            Some("amount_invalid"),
+            "Amounts in three-decimal currencies must be divisible by 10.",
+        );
+    }
     let pm = param(params, "payment_method").unwrap_or_default().to_owned();
     let card = match s.methods.get(&pm) {
         Some(number) => number.clone(),
