@@ -26,6 +26,7 @@ mod openapi;
 mod paypal;
 mod paystack;
 mod persistence;
+mod provider_specs;
 mod rate_limit;
 mod resilience;
 mod restart_log;

@@ -363,7 +363,7 @@ async fn paypal_webhook_verified_offline_with_an_allow_listed_certificate(backen
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let at_paypal = fake.order_for(id);
     let body = json!({ "id": "WH-EVT-OFF-1", "event_type": "PAYMENT.CAPTURE.COMPLETED",
-        "resource": { "id": "CAP-x", "status": "COMPLETED", "custom_id": id,
+        "resource": { "id": "9CAPTURE", "status": "COMPLETED", "custom_id": id,
             "supplementary_data": { "related_ids": { "order_id": at_paypal["id"] } } } })
     .to_string();
     let time = chrono::Utc::now().to_rfc3339();

@@ -20,7 +20,7 @@ use super::FakeServer;
 
 pub const CLIENT_ID: &str = "AfakeClientId-payrail";
 pub const CLIENT_SECRET: &str = "EfakeClientSecret-payrail-0123456789";
-pub const WEBHOOK_ID: &str = "WH-FAKE-0123456789";
+pub const WEBHOOK_ID: &str = "8FAKE0123456789WH";
 
 #[derive(Default)]
 struct State {
@@ -269,11 +269,11 @@ fn process(s: &mut State, req: &HttpRequest, body: &Value, request_id: Option<St
             }
             let unit = body["purchase_units"][0].clone();
             let declined = card["number"] == "4000000000000002";
-            let id = format!("ORDER-{n}");
+            let id = format!("{n}ORDER");
             let payments = if body["intent"] == "CAPTURE" {
-                json!({ "captures": [{ "id": format!("CAP-{n}"), "status": if declined { "DECLINED" } else { "COMPLETED" }, "amount": unit["amount"] }] })
+                json!({ "captures": [{ "id": format!("{n}CAPTURE"), "status": if declined { "DECLINED" } else { "COMPLETED" }, "amount": unit["amount"] }] })
             } else {
-                json!({ "authorizations": [{ "id": format!("AUTH-{n}"), "status": if declined { "DENIED" } else { "CREATED" }, "amount": unit["amount"] }] })
+                json!({ "authorizations": [{ "id": format!("{n}AUTHORIZATION"), "status": if declined { "DENIED" } else { "CREATED" }, "amount": unit["amount"] }] })
             };
             let order = json!({ "id": id, "intent": body["intent"], "status": "COMPLETED",
                 "purchase_units": [{ "reference_id": unit["reference_id"], "custom_id": unit["custom_id"], "amount": unit["amount"], "payments": payments }] });
@@ -321,11 +321,11 @@ fn process(s: &mut State, req: &HttpRequest, body: &Value, request_id: Option<St
                 return unprocessable("MAX_CAPTURE_AMOUNT_EXCEEDED", "Capture amount exceeds allowable limit.");
             }
             payments["authorizations"][0]["status"] = json!("CAPTURED");
-            let capture = json!({ "id": format!("CAP-{n}"), "status": "COMPLETED", "amount": body["amount"],
+            let capture = json!({ "id": format!("{n}CAPTURE"), "status": "COMPLETED", "amount": body["amount"],
                 "final_capture": body["final_capture"].as_bool().unwrap_or(false) });
             payments["captures"] = json!([capture.clone()]);
             remember(s, capture.clone());
-            (201, answer(capture, full, format!("/v2/payments/captures/CAP-{n}")))
+            (201, answer(capture, full, format!("/v2/payments/captures/{n}CAPTURE")))
         }
         ("POST", ["v2", "payments", "captures", capture, "refund"]) => {
             let Some(order) = s
@@ -350,7 +350,7 @@ fn process(s: &mut State, req: &HttpRequest, body: &Value, request_id: Option<St
             if minor(&body["amount"]) + refunded > captured {
                 return unprocessable("REFUND_AMOUNT_EXCEEDED", "The refund amount must be less than or equal to the capture amount that has not yet been refunded.");
             }
-            let refund = json!({ "id": format!("REF-{n}"), "status": "COMPLETED", "amount": body["amount"] });
+            let refund = json!({ "id": format!("{n}REFUND"), "status": "COMPLETED", "amount": body["amount"] });
             let order = s.orders.get_mut(order["id"].as_str().unwrap()).unwrap();
             let refunds = &mut order["purchase_units"][0]["payments"]["refunds"];
             if refunds.is_null() {
@@ -358,9 +358,12 @@ fn process(s: &mut State, req: &HttpRequest, body: &Value, request_id: Option<St
             }
             refunds.as_array_mut().unwrap().push(refund.clone());
             remember(s, refund.clone());
-            (201, answer(refund, full, format!("/v2/payments/refunds/REF-{n}")))
+            (201, answer(refund, full, format!("/v2/payments/refunds/{n}REFUND")))
         }
         ("POST", ["v1", "notifications", "verify-webhook-signature"]) => {
+            if let Err(refusal) = checks::check_verification(body) {
+                return checks::refused(refusal);
+            }
             let id = body["transmission_id"].as_str().unwrap_or_default();
             let verified = s.deliveries.get(id).is_some_and(|(sig, event)| {
                 body["transmission_sig"] == *sig && body["webhook_event"] == *event && body["webhook_id"] == WEBHOOK_ID

@@ -195,3 +195,25 @@ pub fn minor(money: &Value) -> i64 {
     };
     minor_from_decimal(money["value"].as_str().unwrap_or("0"), decimals).unwrap_or(0)
 }
+
+/// `verify_webhook_signature`: every field required, `webhook_id` alphanumeric, the event an object.
+pub fn check_verification(body: &Value) -> Result<(), Refusal> {
+    for field in [
+        "auth_algo",
+        "cert_url",
+        "transmission_id",
+        "transmission_sig",
+        "transmission_time",
+    ] {
+        required_string(body, &format!("/{field}"), 10_000)?;
+    }
+    required_string(body, "/webhook_id", 50)?;
+    let id = body["webhook_id"].as_str().unwrap_or_default();
+    if !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(("/webhook_id".into(), "INVALID_PARAMETER_SYNTAX"));
+    }
+    if !body["webhook_event"].is_object() {
+        return Err(("/webhook_event".into(), "MISSING_REQUIRED_PARAMETER"));
+    }
+    Ok(())
+}

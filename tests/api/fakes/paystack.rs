@@ -218,7 +218,7 @@ fn refund_page(s: &State, query: &str) -> (u16, Value) {
             let created = r["createdAt"]
                 .as_str()
                 .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok());
-            from.is_none_or(|from| created.is_some_and(|c| c >= from))
+            from.map_or(true, |from| created.is_some_and(|c| c >= from))
         })
         .collect();
     let data: Vec<Value> = matching
@@ -288,7 +288,7 @@ fn process(s: &mut State, req: &HttpRequest, body: &Value) -> (u16, Value) {
                 .transactions
                 .iter()
                 .find(|t| {
-                    (t["reference"] == reference.as_str() || t["id"].to_string() == reference)
+                    (t["reference"] == reference.as_str() || reference.parse::<i64>().ok() == t["id"].as_i64())
                         && t["status"] == "success"
                 })
                 .cloned()
