@@ -209,6 +209,10 @@ impl From<PaymentError> for ApiError {
                 code: "provider_timeout".into(),
                 message: "the payment provider did not answer in time; retry with the same request".into(),
             },
+            // A currency the chosen provider does not take, refused before anything was sent.
+            PaymentError::Provider(ProviderError::Rejected { code, message }) if code == "currency_not_supported" => {
+                ApiError::invalid("currency_not_supported", message, "currency")
+            }
             PaymentError::Provider(ProviderError::Rejected { code, message }) => ApiError::Provider { code, message },
             PaymentError::Overloaded => ApiError::Unavailable {
                 code: "overloaded",
