@@ -293,6 +293,46 @@ mod tests {
     }
 
     #[test]
+    fn absent_optional_strings_are_left_out_never_null() {
+        use payrail_core::domain::{Amount, PaymentId, PaymentToken, RefundId, RefundReason};
+        let usd = Currency::parse("usd").unwrap();
+        let mut order = AuthorizeRequest {
+            payment_id: PaymentId::generate(),
+            amount: Amount::new(1000).unwrap(),
+            currency: usd,
+            capture: true,
+            method: PaymentMethod::Token(PaymentToken::parse("vault-1").unwrap()),
+            description: None,
+            idempotency_key: "k".into(),
+        };
+        let body = order_body(&order);
+        assert!(body["purchase_units"][0].get("description").is_none(), "{body}");
+        assert!(!body.to_string().contains("null"), "{body}");
+        order.description = Some("x".repeat(300));
+        assert_eq!(
+            order_body(&order)["purchase_units"][0]["description"]
+                .as_str()
+                .unwrap()
+                .len(),
+            127
+        );
+        let mut refund = RefundRequest {
+            payment_id: order.payment_id.clone(),
+            refund_id: RefundId::generate(),
+            provider_reference: None,
+            amount: Amount::new(100).unwrap(),
+            currency: usd,
+            reason: None,
+            idempotency_key: "k".into(),
+        };
+        assert!(refund_body(&refund).get("note_to_payer").is_none());
+        refund.reason = Some(RefundReason::Duplicate);
+        assert_eq!(refund_body(&refund)["note_to_payer"], "duplicate");
+        assert!(supports(Currency::parse("jpy").unwrap()));
+        assert!(!supports(Currency::parse("kwd").unwrap()));
+    }
+
+    #[test]
     fn amounts_are_decimal_strings_in_major_units() {
         let usd = Currency::parse("usd").unwrap();
         assert_eq!(money(usd, 1050), json!({ "currency_code": "USD", "value": "10.50" }));
