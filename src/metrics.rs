@@ -18,9 +18,8 @@ use actix_web_prom::{PrometheusMetrics, PrometheusMetricsBuilder};
 use async_trait::async_trait;
 use payrail_core::actors::PaymentSupervisor;
 use payrail_core::domain::{EventId, MerchantId, Payment, PaymentEvent, PaymentId, Refund, Transition};
-use payrail_core::idempotency::KeyedRecords;
 use payrail_core::observer::{CallOutcome, Observer};
-use payrail_core::ports::{Page, PageRequest, PaymentFilter, PaymentStore, StoreError};
+use payrail_core::ports::{KeyedRecords, KeyedWrite, Page, PageRequest, PaymentFilter, PaymentStore, StoreError};
 use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, PullingGauge, Registry};
 
 use crate::http::idempotency::REPLAYED_HEADER;
@@ -273,7 +272,7 @@ impl PaymentStore for MeteredStore {
         self.count("commit", self.store.commit(transition).await)
     }
 
-    async fn commit_keyed(&self, transition: &Transition, records: &KeyedRecords) -> Result<bool, StoreError> {
+    async fn commit_keyed(&self, transition: &Transition, records: &KeyedRecords) -> Result<KeyedWrite, StoreError> {
         self.count("commit", self.store.commit_keyed(transition, records).await)
     }
 

@@ -18,7 +18,6 @@ mod payments;
 mod proptests;
 mod rate_limit;
 mod receipts;
-mod resume;
 mod webhooks;
 mod wire;
 
@@ -42,8 +41,6 @@ pub struct AppState {
     pub store: Arc<dyn PaymentStore>,
     pub provider_names: Vec<String>,
     pub default_provider: String,
-    /// Provider routing rules (currency, amount, priority → providers in order).
-    pub routes: crate::providers::Router,
     /// Webhook verification, dedupe and dispatch.
     pub webhooks: Arc<crate::webhooks::Webhooks>,
     /// Keyed card fingerprints (issue 5).

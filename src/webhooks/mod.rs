@@ -9,8 +9,7 @@
 use actix_web::http::header::HeaderMap;
 use payrail_core::actors::PaymentSupervisor;
 use payrail_core::domain::PaymentId;
-use payrail_core::operation::{Operation, PaymentError};
-use payrail_core::settlement::ProviderUpdate;
+use payrail_core::operation::{Operation, PaymentError, ProviderUpdate};
 
 use crate::config::{Secret, Settings};
 use crate::providers::{flutterwave, paypal, paystack, stripe};
