@@ -10,7 +10,9 @@
 //!
 //! The claimed work runs in a task of its own, so it finishes and stores (or releases) its answer
 //! even if the caller goes away: a claim abandoned half-way would block its key until the lock
-//! timeout.
+//! timeout. That task is local to the caller's thread (`spawn_local`, so the caller must run in a
+//! `LocalSet`, as every actix worker does): payment actors are started on the thread that first
+//! needs them, and must not all end up on one.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -283,8 +285,8 @@ impl Idempotency {
 }
 
 /// Runs `work` to the end in a task of its own, in the caller's span (see the module docs).
-async fn detached<T: Send + 'static>(work: impl Future<Output = T> + Send + 'static) -> Result<T, PaymentError> {
-    tokio::spawn(work.instrument(tracing::Span::current()))
+async fn detached<T: 'static>(work: impl Future<Output = T> + 'static) -> Result<T, PaymentError> {
+    tokio::task::spawn_local(work.instrument(tracing::Span::current()))
         .await
         .map_err(|_| PaymentError::ActorUnavailable)
 }

@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::task::LocalSet;
+
 use crate::domain::{Amount, CaptureMethod, IdempotencyKey, MerchantId, PaymentId, PaymentStatus};
 use crate::idempotency::{Answer, ClaimOutcome, ClaimRequest, Claims, Idempotency, IdempotencySettings, RequestKey};
 use crate::operation::PaymentError;
@@ -150,117 +152,133 @@ fn fresh_reply(answer: Answer) -> (crate::operation::Outcome, Vec<u8>) {
 
 #[tokio::test]
 async fn a_keyed_create_runs_once_and_its_retry_replays_the_stored_answer() {
-    let w = world();
-    let request = new_payment(1000, CaptureMethod::Automatic);
-    let (outcome, first) = fresh_reply(w.payments.create(request.clone(), key("k", "f")).await.unwrap());
-    assert_eq!(outcome.payment.status, PaymentStatus::Succeeded);
-    assert_eq!(first, format!("create:{}:succeeded", outcome.payment.id).into_bytes());
+    LocalSet::new()
+        .run_until(async {
+            let w = world();
+            let request = new_payment(1000, CaptureMethod::Automatic);
+            let (outcome, first) = fresh_reply(w.payments.create(request.clone(), key("k", "f")).await.unwrap());
+            assert_eq!(outcome.payment.status, PaymentStatus::Succeeded);
+            assert_eq!(first, format!("create:{}:succeeded", outcome.payment.id).into_bytes());
 
-    // The retry carries a new generated id; it is the same request all the same.
-    let mut retry = request;
-    retry.payment.id = PaymentId::generate();
-    match w.payments.create(retry, key("k", "f")).await.unwrap() {
-        Answer::Replay(reply) => assert_eq!(reply.body, first),
-        other => panic!("expected a replay, got {other:?}"),
-    }
-    assert_eq!(w.provider.calls(), 1, "the provider was asked once");
+            // The retry carries a new generated id; it is the same request all the same.
+            let mut retry = request;
+            retry.payment.id = PaymentId::generate();
+            match w.payments.create(retry, key("k", "f")).await.unwrap() {
+                Answer::Replay(reply) => assert_eq!(reply.body, first),
+                other => panic!("expected a replay, got {other:?}"),
+            }
+            assert_eq!(w.provider.calls(), 1, "the provider was asked once");
+        })
+        .await;
 }
 
 #[tokio::test]
 async fn a_key_reused_for_another_request_is_refused_and_a_running_one_is_in_progress() {
-    let w = world();
-    w.payments
-        .create(new_payment(1000, CaptureMethod::Automatic), key("k", "f"))
-        .await
-        .unwrap();
-    let other = w
-        .payments
-        .create(new_payment(2000, CaptureMethod::Automatic), key("k", "g"));
-    assert!(matches!(other.await.unwrap(), Answer::KeyReused));
+    LocalSet::new()
+        .run_until(async {
+            let w = world();
+            w.payments
+                .create(new_payment(1000, CaptureMethod::Automatic), key("k", "f"))
+                .await
+                .unwrap();
+            let other = w
+                .payments
+                .create(new_payment(2000, CaptureMethod::Automatic), key("k", "g"));
+            assert!(matches!(other.await.unwrap(), Answer::KeyReused));
 
-    let running = ClaimRequest {
-        merchant: merchant(),
-        key: IdempotencyKey::parse("busy").unwrap(),
-        fingerprint: "f".into(),
-        payment_id: None,
-        payment_version: None,
-    };
-    lease(w.claims.claim(&running).await.unwrap());
-    let answer = w
-        .payments
-        .create(new_payment(1000, CaptureMethod::Automatic), key("busy", "f"));
-    assert!(matches!(answer.await.unwrap(), Answer::InProgress { .. }));
+            let running = ClaimRequest {
+                merchant: merchant(),
+                key: IdempotencyKey::parse("busy").unwrap(),
+                fingerprint: "f".into(),
+                payment_id: None,
+                payment_version: None,
+            };
+            lease(w.claims.claim(&running).await.unwrap());
+            let answer = w
+                .payments
+                .create(new_payment(1000, CaptureMethod::Automatic), key("busy", "f"));
+            assert!(matches!(answer.await.unwrap(), Answer::InProgress { .. }));
+        })
+        .await;
 }
 
 #[tokio::test]
 async fn a_final_refusal_is_stored_and_replayed_and_a_transient_one_frees_the_key() {
-    let w = world();
-    let created = new_payment(1000, CaptureMethod::Manual);
-    let id = created.payment.id.clone();
-    w.payments.create(created, None).await.unwrap();
-    let too_much = Some(Amount::new(5000).unwrap());
+    LocalSet::new()
+        .run_until(async {
+            let w = world();
+            let created = new_payment(1000, CaptureMethod::Manual);
+            let id = created.payment.id.clone();
+            w.payments.create(created, None).await.unwrap();
+            let too_much = Some(Amount::new(5000).unwrap());
 
-    let refused = w
-        .payments
-        .capture(merchant(), id.clone(), too_much, key("c", "f"))
-        .await;
-    assert!(matches!(refused, Err(PaymentError::Domain(_))));
-    match w
-        .payments
-        .capture(merchant(), id.clone(), too_much, key("c", "f"))
-        .await
-        .unwrap()
-    {
-        Answer::Replay(reply) => assert_eq!(reply.status, 409),
-        other => panic!("expected the refusal again, got {other:?}"),
-    }
+            let refused = w
+                .payments
+                .capture(merchant(), id.clone(), too_much, key("c", "f"))
+                .await;
+            assert!(matches!(refused, Err(PaymentError::Domain(_))));
+            match w
+                .payments
+                .capture(merchant(), id.clone(), too_much, key("c", "f"))
+                .await
+                .unwrap()
+            {
+                Answer::Replay(reply) => assert_eq!(reply.status, 409),
+                other => panic!("expected the refusal again, got {other:?}"),
+            }
 
-    // Not found leaves nothing behind: the same key works once the payment is named right.
-    let unknown = w
-        .payments
-        .capture(merchant(), PaymentId::generate(), None, key("d", "f"))
+            // Not found leaves nothing behind: the same key works once the payment is named right.
+            let unknown = w
+                .payments
+                .capture(merchant(), PaymentId::generate(), None, key("d", "f"))
+                .await;
+            assert!(matches!(unknown, Err(PaymentError::NotFound)));
+            let (outcome, _) = fresh_reply(w.payments.capture(merchant(), id, None, key("d", "f")).await.unwrap());
+            assert_eq!(outcome.payment.status, PaymentStatus::Succeeded);
+        })
         .await;
-    assert!(matches!(unknown, Err(PaymentError::NotFound)));
-    let (outcome, _) = fresh_reply(w.payments.capture(merchant(), id, None, key("d", "f")).await.unwrap());
-    assert_eq!(outcome.payment.status, PaymentStatus::Succeeded);
 }
 
 #[tokio::test]
 async fn a_change_whose_holder_died_after_committing_is_answered_from_the_payment() {
-    let w = world();
-    let created = new_payment(1000, CaptureMethod::Manual);
-    let id = created.payment.id.clone();
-    let authorized = fresh_reply_or_plain(w.payments.create(created, None).await.unwrap());
-    // A first attempt claimed the key, captured, and died before storing its answer.
-    let claim = ClaimRequest {
-        merchant: merchant(),
-        key: IdempotencyKey::parse("cap").unwrap(),
-        fingerprint: "f".into(),
-        payment_id: Some(id.clone()),
-        payment_version: Some(authorized.version),
-    };
-    lease(w.claims.claim(&claim).await.unwrap());
-    w.payments.capture(merchant(), id.clone(), None, None).await.unwrap();
-    let calls = w.provider.calls();
+    LocalSet::new()
+        .run_until(async {
+            let w = world();
+            let created = new_payment(1000, CaptureMethod::Manual);
+            let id = created.payment.id.clone();
+            let authorized = fresh_reply_or_plain(w.payments.create(created, None).await.unwrap());
+            // A first attempt claimed the key, captured, and died before storing its answer.
+            let claim = ClaimRequest {
+                merchant: merchant(),
+                key: IdempotencyKey::parse("cap").unwrap(),
+                fingerprint: "f".into(),
+                payment_id: Some(id.clone()),
+                payment_version: Some(authorized.version),
+            };
+            lease(w.claims.claim(&claim).await.unwrap());
+            w.payments.capture(merchant(), id.clone(), None, None).await.unwrap();
+            let calls = w.provider.calls();
 
-    w.clock.advance(31);
-    let (outcome, reply) = fresh_reply(
-        w.payments
-            .capture(merchant(), id.clone(), None, key("cap", "f"))
-            .await
-            .unwrap(),
-    );
-    assert_eq!(outcome.payment.status, PaymentStatus::Succeeded);
-    assert_eq!(w.provider.calls(), calls, "the retry did not capture again");
-    assert_eq!(
-        w.store.events(&id).len(),
-        3,
-        "created, authorized, captured: nothing twice"
-    );
-    match w.payments.capture(merchant(), id, None, key("cap", "f")).await.unwrap() {
-        Answer::Replay(stored) => assert_eq!(stored.body, reply),
-        other => panic!("expected a replay, got {other:?}"),
-    }
+            w.clock.advance(31);
+            let (outcome, reply) = fresh_reply(
+                w.payments
+                    .capture(merchant(), id.clone(), None, key("cap", "f"))
+                    .await
+                    .unwrap(),
+            );
+            assert_eq!(outcome.payment.status, PaymentStatus::Succeeded);
+            assert_eq!(w.provider.calls(), calls, "the retry did not capture again");
+            assert_eq!(
+                w.store.events(&id).len(),
+                3,
+                "created, authorized, captured: nothing twice"
+            );
+            match w.payments.capture(merchant(), id, None, key("cap", "f")).await.unwrap() {
+                Answer::Replay(stored) => assert_eq!(stored.body, reply),
+                other => panic!("expected a replay, got {other:?}"),
+            }
+        })
+        .await;
 }
 
 fn fresh_reply_or_plain(answer: Answer) -> crate::domain::Payment {
@@ -272,11 +290,15 @@ fn fresh_reply_or_plain(answer: Answer) -> crate::domain::Payment {
 
 #[tokio::test]
 async fn an_unkeyed_request_simply_runs() {
-    let w = world();
-    let created = w
-        .payments
-        .create(new_payment(1000, CaptureMethod::Automatic), None)
-        .await
-        .unwrap();
-    assert!(matches!(created, Answer::Fresh { reply: None, .. }));
+    LocalSet::new()
+        .run_until(async {
+            let w = world();
+            let created = w
+                .payments
+                .create(new_payment(1000, CaptureMethod::Automatic), None)
+                .await
+                .unwrap();
+            assert!(matches!(created, Answer::Fresh { reply: None, .. }));
+        })
+        .await;
 }
