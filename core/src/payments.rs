@@ -33,8 +33,9 @@ impl Payments {
         amount: Option<Amount>,
         key: Option<RequestKey>,
     ) -> Result<Answer, PaymentError> {
-        self.change(&merchant.clone(), id, Operation::Capture { merchant, amount }, key)
-            .await
+        let version = self.version_before_change(&merchant, &id, &key).await?;
+        let capture = Operation::Capture { merchant, amount };
+        self.idempotency.run(id, version, capture, key).await
     }
 
     pub async fn cancel(
@@ -43,7 +44,9 @@ impl Payments {
         id: PaymentId,
         key: Option<RequestKey>,
     ) -> Result<Answer, PaymentError> {
-        self.change(&merchant.clone(), id, Operation::Cancel { merchant }, key)
+        let version = self.version_before_change(&merchant, &id, &key).await?;
+        self.idempotency
+            .run(id, version, Operation::Cancel { merchant }, key)
             .await
     }
 
@@ -55,28 +58,28 @@ impl Payments {
         reason: Option<RefundReason>,
         key: Option<RequestKey>,
     ) -> Result<Answer, PaymentError> {
+        let version = self.version_before_change(&merchant, &id, &key).await?;
         let refund = Operation::Refund {
-            merchant: merchant.clone(),
+            merchant,
             amount,
             reason,
         };
-        self.change(&merchant, id, refund, key).await
+        self.idempotency.run(id, version, refund, key).await
     }
 
-    async fn change(
+    /// For a keyed change, the payment's version before it, recorded with the claim so a retry
+    /// after a crash can tell whether the change was committed. An unknown payment is a 404
+    /// before anything is claimed.
+    async fn version_before_change(
         &self,
         merchant: &MerchantId,
-        id: PaymentId,
-        change: Operation,
-        key: Option<RequestKey>,
-    ) -> Result<Answer, PaymentError> {
-        let mut version = None;
-        if key.is_some() {
-            // Record the version the change starts from, so a retry after a crash can tell whether
-            // it was committed. An unknown payment is a 404 before anything is claimed.
-            let payment = self.store.find(merchant, &id).await?.ok_or(PaymentError::NotFound)?;
-            version = Some(payment.version);
+        id: &PaymentId,
+        key: &Option<RequestKey>,
+    ) -> Result<Option<i64>, PaymentError> {
+        if key.is_none() {
+            return Ok(None);
         }
-        self.idempotency.run(id, version, change, key).await
+        let payment = self.store.find(merchant, id).await?.ok_or(PaymentError::NotFound)?;
+        Ok(Some(payment.version))
     }
 }

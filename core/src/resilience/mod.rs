@@ -267,6 +267,42 @@ impl ResilientProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{Amount, Currency, PaymentId, PaymentMethod, PaymentToken};
+    use crate::testing::ScriptedProvider;
+
+    fn authorize_request() -> AuthorizeRequest {
+        AuthorizeRequest {
+            payment_id: PaymentId::generate(),
+            amount: Amount::new(100).unwrap(),
+            currency: Currency::parse("USD").unwrap(),
+            capture: true,
+            method: PaymentMethod::Token(PaymentToken::parse("pm_card_visa").unwrap()),
+            description: None,
+            idempotency_key: "k".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn retries_what_certainly_did_not_run_then_fails_fast_on_an_open_circuit() {
+        let down = || Err(ProviderError::Unavailable("503".into()));
+        let scripted = ScriptedProvider::new("flaky", vec![down(), down(), down()]);
+        let policy = ProviderPolicy {
+            max_attempts: 2,
+            base_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(1),
+            breaker_threshold: 2,
+            breaker_cooldown: Duration::from_secs(600),
+            ..ProviderPolicy::default()
+        };
+        let provider = ResilientProvider::new(scripted.clone(), policy);
+        let first = provider.authorize(authorize_request()).await;
+        assert!(matches!(first, Err(ProviderError::Unavailable(_))));
+        assert_eq!(scripted.calls(), 2, "one retry");
+        assert_eq!(provider.circuit(), CircuitState::Open);
+        let second = provider.authorize(authorize_request()).await;
+        assert_eq!(second, Err(ProviderError::Unavailable("circuit open".into())));
+        assert_eq!(scripted.calls(), 2, "an open circuit calls nobody");
+    }
 
     #[test]
     fn backoff_grows_is_capped_and_jittered() {
