@@ -1,6 +1,8 @@
 //! Test doubles for the core's ports, so operations and the idempotency service run in plain
 //! `#[tokio::test]`s — no actix System, no database, no network: an in-memory store (payments and
 //! idempotency claims), a scripted provider, a hand-driven clock, and trivial sealer and renderer.
+//! Test-only, and a little over 400 lines on purpose: one double per port, kept together so every
+//! test module builds its world the same way.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
