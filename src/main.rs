@@ -149,7 +149,8 @@ async fn reconcile(settings: Settings) -> Result<(), String> {
         payrail::providers::paypal(&settings),
         database.store(),
         std::sync::Arc::new(payrail_core::observer::NoopObserver),
-    );
+    )
+    .map_err(|e| e.to_string())?;
     let report = payrail::reconcile::run_once(&database, &supervisor, std::time::Duration::ZERO).await;
     println!(
         "reconciled: {} examined, {} settled, {} errors (providers: {})",

@@ -22,7 +22,6 @@ mod proptests;
 mod rate_limit;
 mod receipts;
 mod replays;
-mod resume;
 mod webhooks;
 mod wire;
 

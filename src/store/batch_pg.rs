@@ -15,7 +15,7 @@
 //!
 //! A keyed request's claim rides with its new payment (`INSERT … WHERE` the claim was inserted, so
 //! no payment without its claim) and its response with its payment's last transition (stored only
-//! if that payment moved): see `payrail_core::idempotency::KeyedCommit`. The claim cannot in turn
+//! if that payment moved): see `payrail_core::operation`'s `keyed.rs`. The claim cannot in turn
 //! depend on the payment row in one statement; a claim whose payment id already existed would stay
 //! behind, holding its key until the lock timeout. Claims ride only with fresh, random ids (a
 //! resumed create claims first), and the transactional path uses a savepoint for both.
@@ -88,8 +88,9 @@ static BATCH_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     )
 });
 
-/// Whether the batch can be written by [`write`]: no payment and no idempotency key twice, and
-/// claims only with new payments.
+/// Whether the batch can be written by [`write`]: no payment and no idempotency key twice, claims
+/// only with new payments, and no sealed receipt email (those take the transactional path, which
+/// writes the contact row with its payment).
 pub(crate) fn fits_one_statement(batch: &[StoreWrite]) -> bool {
     let mut payments = HashSet::new();
     let mut keys = HashSet::new();
@@ -99,7 +100,8 @@ pub(crate) fn fits_one_statement(batch: &[StoreWrite]) -> bool {
             claim,
             completion,
         } => {
-            payments.insert(transition.payment.id.as_str())
+            transition.contact.is_none()
+                && payments.insert(transition.payment.id.as_str())
                 && (claim.is_none() || transition.expected_version.is_none())
                 && claim.iter().chain(completion).all(|w| keys.insert(w.row()))
         }

@@ -245,11 +245,14 @@ macro_rules! sql_store {
                 &self,
                 t: &payrail_core::domain::Transition,
                 records: &payrail_core::idempotency::KeyedRecords,
-            ) -> Result<bool, payrail_core::ports::StoreError> {
+            ) -> Result<payrail_core::ports::KeyedWrite, payrail_core::ports::StoreError> {
                 let write = crate::store::writes::StoreWrite::keyed(t.clone(), records);
                 let applied = self.writer.commit(write).await?;
                 match applied.row {
-                    true => Ok(applied.reply),
+                    true => Ok(payrail_core::ports::KeyedWrite {
+                        claimed: records.claim.is_some(),
+                        reply: records.reply.clone().filter(|_| applied.reply),
+                    }),
                     // Nothing written: the version moved on, the payment exists, or the key is taken.
                     false => Err(payrail_core::ports::StoreError::Conflict),
                 }

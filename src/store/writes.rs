@@ -118,9 +118,15 @@ pub(crate) trait BatchWriter {
     }
 }
 
+/// A new payment's sealed receipt email, written with the payment (its first transition's
+/// `contact`). A retry of the same create finds the row there and leaves it.
+const INSERT_CONTACT_SQL: &str =
+    "INSERT INTO payment_contacts (payment_id, merchant_id, receipt_email_sealed, key_id, \
+     created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (payment_id) DO NOTHING";
+
 /// Stamps out the transactional batch path for one backend: plain transitions through
 /// `apply_many`; a transition with a claim in a savepoint of its own (claim, then transition, or
-/// neither); attached completions of applied transitions; then lone idempotency writes in key
+/// neither); the sealed contacts of applied new payments; attached completions of applied transitions; then lone idempotency writes in key
 /// order (so concurrent batches lock keys in the same order).
 macro_rules! in_transaction {
     ($store:ty, $db:ty) => {
@@ -163,6 +169,21 @@ macro_rules! in_transaction {
                         savepoint.rollback().await?;
                     }
                     applied[i].row = moved;
+                }
+                for (i, write) in batch.iter().enumerate() {
+                    if let StoreWrite::Transition { transition, .. } = write {
+                        if let (true, Some(contact)) = (applied[i].row, &transition.contact) {
+                            let p = &transition.payment;
+                            sqlx::query(INSERT_CONTACT_SQL)
+                                .bind(p.id.as_str())
+                                .bind(p.merchant_id.as_str())
+                                .bind(contact.ciphertext.as_str())
+                                .bind(contact.key_id.as_str())
+                                .bind(p.created_at.timestamp_micros())
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                    }
                 }
                 for (i, write) in batch.iter().enumerate() {
                     if let StoreWrite::Transition {

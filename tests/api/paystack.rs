@@ -191,6 +191,8 @@ async fn paystack_reference_conforms_and_refunds_are_found_by_documented_listing
     assert_eq!(events.last().unwrap()["type"], "refund.updated", "{events:?}");
 }
 
+/// 400 `currency_not_supported` naming the provider, before anything is stored or sent; a retry
+/// with the same key gets the same answer.
 async fn paystack_refuses_currencies_it_does_not_take_before_any_call(backend: Backend) {
     let Some((app, fake)) = paystack_app(backend, &[]).await else {
         return;
@@ -198,18 +200,48 @@ async fn paystack_refuses_currencies_it_does_not_take_before_any_call(backend: B
     for currency in ["jpy", "kwd", "eur"] {
         let mut body = charge(1_000, "AUTH_ok");
         body["currency"] = json!(currency);
-        let refused = expect_json(app.post("/api/v1/payments", &body).await, StatusCode::CREATED).await;
-        assert_eq!(refused["status"], "failed", "{refused}");
-        assert_eq!(refused["failure_code"], "currency_not_supported", "{refused}");
+        let keyed = app
+            .client
+            .post(app.url("/api/v1/payments"))
+            .bearer_auth(&app.token)
+            .header("Idempotency-Key", format!("currency-{currency}"))
+            .json(&body);
+        for attempt in [keyed.try_clone().unwrap(), keyed] {
+            let refused = expect_error(
+                attempt.send().await.unwrap(),
+                StatusCode::BAD_REQUEST,
+                "currency_not_supported",
+                Some("currency"),
+            )
+            .await;
+            let message = refused["error"]["message"].as_str().unwrap();
+            assert!(message.contains("paystack"), "names the provider: {message}");
+        }
     }
     assert!(fake.requests().is_empty(), "nothing was sent: {:?}", fake.requests());
+    let listed = expect_json(app.get("/api/v1/payments").await, StatusCode::OK).await;
+    assert_eq!(listed["data"], json!([]), "nothing was stored");
     let mut rand = charge(1_000, "AUTH_ok");
     rand["currency"] = json!("zar");
     let accepted = expect_json(app.post("/api/v1/payments", &rand).await, StatusCode::CREATED).await;
     assert_eq!(accepted["status"], "succeeded", "{accepted}");
 }
 
+async fn routing_skips_a_provider_that_does_not_take_the_currency(backend: Backend) {
+    let routes = r#"[{"providers":["paystack","sandbox"]}]"#;
+    let Some((app, fake)) = paystack_app(backend, &[("PROVIDER_ROUTES", routes)]).await else {
+        return;
+    };
+    let body = |currency: &str| json!({ "amount": 1_000, "currency": currency, "payment_method": { "type": "token", "token": "AUTH_ok" } });
+    let naira = expect_json(app.post("/api/v1/payments", &body("ngn")).await, StatusCode::CREATED).await;
+    assert_eq!(naira["provider"], "paystack", "{naira}");
+    let euros = expect_json(app.post("/api/v1/payments", &body("eur")).await, StatusCode::CREATED).await;
+    assert_eq!(euros["provider"], "sandbox", "{euros}");
+    assert_eq!(fake.requests().len(), 1, "only the naira payment reached Paystack");
+}
+
 crate::provider_tests!(
+    routing_skips_a_provider_that_does_not_take_the_currency,
     paystack_reference_conforms_and_refunds_are_found_by_documented_listing,
     paystack_refuses_currencies_it_does_not_take_before_any_call,
     paystack_charge_in_kobo_and_partial_refund_settled_by_webhook,

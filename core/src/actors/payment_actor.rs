@@ -14,7 +14,7 @@ use actix::prelude::*;
 
 use crate::actors::supervisor::Registry;
 use crate::domain::{Payment, PaymentId};
-use crate::operation::{self, Dependencies, Operation, Outcome, PaymentError};
+use crate::operation::{self, Dependencies, Executed, Keyed, Operation};
 
 /// Run one operation on the payment, serialised with every other operation on it.
 ///
@@ -27,12 +27,14 @@ use crate::operation::{self, Dependencies, Operation, Outcome, PaymentError};
 #[derive(Clone, Debug)]
 pub struct Execute {
     pub operation: Operation,
+    /// A keyed request's idempotency records, committed with the operation's transitions.
+    pub keyed: Option<Keyed>,
     pub started: Arc<AtomicBool>,
     pub span: tracing::Span,
 }
 
 impl Message for Execute {
-    type Result = Result<Outcome, PaymentError>;
+    type Result = Executed;
 }
 
 /// Stops the actor as if it had crashed, without touching its registry entry. Lets tests and
@@ -100,12 +102,13 @@ impl Actor for PaymentActor {
 }
 
 impl Handler<Execute> for PaymentActor {
-    type Result = AtomicResponse<Self, Result<Outcome, PaymentError>>;
+    type Result = AtomicResponse<Self, Executed>;
 
     fn handle(
         &mut self,
         Execute {
             operation,
+            keyed,
             started,
             span,
         }: Execute,
@@ -117,13 +120,13 @@ impl Handler<Execute> for PaymentActor {
         let id = self.id.clone();
         let cached = self.state.take();
         AtomicResponse::new(Box::pin(
-            async move { operation::execute(&deps, &id, cached, operation).await }
+            async move { operation::execute(&deps, &id, cached, operation, keyed).await }
                 .instrument(span)
                 .into_actor(self)
-                .map(|(result, state), actor, _ctx| {
+                .map(|(executed, state), actor, _ctx| {
                     actor.state = state;
                     actor.last_active = Instant::now();
-                    result
+                    executed
                 }),
         ))
     }

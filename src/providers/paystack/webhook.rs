@@ -3,7 +3,7 @@
 //! by the event name and the object's id.
 
 use hmac::{Hmac, Mac};
-use payrail_core::settlement::ProviderUpdate;
+use payrail_core::operation::ProviderUpdate;
 use serde::Deserialize;
 use sha2::Sha512;
 

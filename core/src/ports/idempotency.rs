@@ -1,4 +1,6 @@
-//! The port the idempotency logic needs: claims as unique rows keyed by (merchant, key).
+//! The port the idempotency service needs: claims as unique rows keyed by (merchant, key), and
+//! the records a keyed request commits with its payment's transitions ([`KeyedRecords`], written
+//! by [`crate::ports::PaymentStore::commit_keyed`], which answers with a [`KeyedWrite`]).
 //!
 //! A claim is held by a lock token. Completing, releasing and taking over are all conditional on
 //! the token, so a slow original request that wakes up after its claim was taken over cannot
@@ -7,8 +9,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::domain::{MerchantId, PaymentId};
-use crate::idempotency::IdempotencyKey;
+use crate::domain::{IdempotencyKey, MerchantId, PaymentId};
 use crate::ports::StoreError;
 
 /// What a request claims: its key, its fingerprint, and the payment it is about, so that a retry
@@ -44,6 +45,35 @@ pub struct StoredClaim {
     pub payment_id: Option<PaymentId>,
     pub payment_version: Option<i64>,
     pub state: ClaimState,
+}
+
+/// A stored response: status and body, replayed as they are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredReply {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// What one commit writes besides its transition. A create's claim rides with the new payment's
+/// first (`pending`) transition: both are written or neither is (`Conflict`). The reply rides with
+/// the operation's last transition and is stored for `lock_token` only if the transition applied.
+#[derive(Clone, Debug)]
+pub struct KeyedRecords {
+    pub merchant: MerchantId,
+    pub key: IdempotencyKey,
+    pub lock_token: String,
+    pub claim: Option<ClaimRequest>,
+    pub reply: Option<StoredReply>,
+    pub at: DateTime<Utc>,
+}
+
+/// What a keyed commit wrote besides the transition.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyedWrite {
+    /// The claim went in with the transition.
+    pub claimed: bool,
+    /// The reply was stored (the lock token still held the key).
+    pub reply: Option<StoredReply>,
 }
 
 #[async_trait]

@@ -1,5 +1,6 @@
 //! The ports the core needs from the outside world: where payments are stored
-//! ([`PaymentStore`]), who moves the money ([`Provider`]), and what time it is ([`Clock`]).
+//! ([`PaymentStore`]) and idempotency claims kept ([`IdempotencyStore`]), who moves the money
+//! ([`Provider`]), who seals a receipt email ([`ContactSealer`]), and what time it is ([`Clock`]).
 //!
 //! The service implements them (sqlx stores, HTTP provider adapters); the core only sees these
 //! traits, which keeps actix-web, sqlx and reqwest out of this crate.
@@ -9,9 +10,12 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{
     Amount, AuthorizationOutcome, Currency, EventId, MerchantId, Payment, PaymentEvent, PaymentId, PaymentMethod,
-    Refund, RefundId, RefundReason, RefundStatus, Transition,
+    Refund, RefundId, RefundReason, RefundStatus, SealedContact, Transition,
 };
-use crate::idempotency::KeyedRecords;
+
+mod idempotency;
+
+pub use idempotency::{ClaimRequest, ClaimState, IdempotencyStore, KeyedRecords, KeyedWrite, StoredClaim, StoredReply};
 
 /// Why the store could not do what was asked.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -60,15 +64,15 @@ pub trait PaymentStore: Send + Sync + 'static {
 
     /// Commits `transition` with a keyed request's records, in the same transaction: the claim,
     /// if any, goes in with it or neither does (`Conflict` when the key is taken); the reply, if
-    /// any, is stored for the lock token only if the transition applied. `Ok(true)` when the reply
-    /// was stored. A store that cannot hold idempotency records refuses claims and stores no reply.
-    async fn commit_keyed(&self, transition: &Transition, records: &KeyedRecords) -> Result<bool, StoreError> {
+    /// any, is stored for the lock token only if the transition applied. Answers with what it
+    /// wrote. A store that cannot hold idempotency records refuses claims and stores no reply.
+    async fn commit_keyed(&self, transition: &Transition, records: &KeyedRecords) -> Result<KeyedWrite, StoreError> {
         if records.claim.is_some() {
             return Err(StoreError::Unavailable(
                 "this store cannot commit idempotency claims".into(),
             ));
         }
-        self.commit(transition).await.map(|()| false)
+        self.commit(transition).await.map(|()| KeyedWrite::default())
     }
 
     /// Loads a payment by id regardless of merchant (used to rehydrate its actor).
@@ -189,7 +193,8 @@ pub struct RefundOutcome {
 }
 
 /// A payment provider (DESIGN §6). Implementations map payrail's requests to one provider's wire
-/// format; retries, timeouts and concurrency limits live in the `ProviderClient` actor around them.
+/// format; retries, timeouts, the circuit breaker and concurrency limits live in
+/// [`crate::resilience::ResilientProvider`] around them.
 #[async_trait]
 pub trait Provider: Send + Sync + 'static {
     /// The name payments record and requests choose by, e.g. `sandbox`, `stripe`.
@@ -210,6 +215,12 @@ pub trait Provider: Send + Sync + 'static {
             provider_reference: None,
         })
     }
+}
+
+/// Seals a payment's receipt email for storage (the service's AES-256-GCM cipher; the core never
+/// sees the key). The payment id is bound in, so a sealed email cannot be moved to another payment.
+pub trait ContactSealer: Send + Sync + 'static {
+    fn seal(&self, payment: &PaymentId, email: &str) -> SealedContact;
 }
 
 /// The time, injectable so logic that depends on it can be tested.

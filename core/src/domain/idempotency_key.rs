@@ -1,5 +1,6 @@
 //! `IdempotencyKey`: what a merchant sends in the `Idempotency-Key` header, parsed at the edge so
-//! that an invalid key cannot reach the store.
+//! that an invalid key cannot reach the store. A domain value: the store port and the idempotency
+//! service both speak it.
 
 use std::fmt;
 

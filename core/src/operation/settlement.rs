@@ -7,10 +7,10 @@
 //! event repeats what is known — changes nothing and is not an error: providers redeliver and
 //! reorder events, and the first answer to arrive wins.
 
-use crate::actors::ProviderCall;
 use crate::domain::{AuthorizationOutcome, Command, DomainError, Payment, RefundId, RefundStatus};
-use crate::operation::{Dependencies, Outcome, PaymentError};
 use crate::ports::RetrieveRequest;
+
+use super::{Dependencies, Outcome, PaymentError};
 
 /// What a provider says happened.
 #[derive(Clone, Debug)]
@@ -28,7 +28,7 @@ pub enum ProviderUpdate {
 }
 
 /// Asks the payment's provider for its outcome and records it, if the payment still awaits one.
-pub async fn reconcile(deps: &Dependencies, payment: Payment) -> Result<Outcome, PaymentError> {
+pub(super) async fn reconcile(deps: &Dependencies, payment: Payment) -> Result<Outcome, PaymentError> {
     if !payment.status.is_awaiting_provider() {
         return Ok(unchanged(payment));
     }
@@ -38,15 +38,7 @@ pub async fn reconcile(deps: &Dependencies, payment: Payment) -> Result<Outcome,
         amount: payment.amount,
         currency: payment.currency,
     };
-    let outcome = deps
-        .call(
-            &payment.provider,
-            ProviderCall::new(move |provider| {
-                let request = request.clone();
-                async move { provider.retrieve(request).await }
-            }),
-        )
-        .await?;
+    let outcome = deps.provider(&payment.provider)?.retrieve(request).await?;
     if matches!(outcome, AuthorizationOutcome::Unknown { .. }) {
         return Ok(unchanged(payment));
     }
@@ -54,7 +46,7 @@ pub async fn reconcile(deps: &Dependencies, payment: Payment) -> Result<Outcome,
 }
 
 /// Applies a provider's webhook to the payment.
-pub async fn apply_update(
+pub(super) async fn apply_update(
     deps: &Dependencies,
     payment: Payment,
     update: ProviderUpdate,
