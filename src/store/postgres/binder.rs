@@ -1,0 +1,49 @@
+//! The arguments of PostgreSQL's batch statement, numbered as they are pushed: each push binds a
+//! value and hands back its placeholder (`$7::text[]`), which the caller writes into the SQL where
+//! that value belongs. Numbering follows the order of pushes, so it cannot drift from the values.
+
+use sqlx::postgres::{PgArguments, PgHasArrayType};
+use sqlx::{Arguments, Encode, Postgres, Type};
+
+use crate::store::columns::{Array, Column};
+
+#[derive(Default)]
+pub(super) struct Binder {
+    arguments: PgArguments,
+    count: usize,
+    error: Option<sqlx::error::BoxDynError>,
+}
+
+impl Binder {
+    /// Binds one array; its placeholder, cast to `sql_type`.
+    pub(super) fn array<T>(&mut self, values: Vec<T>, sql_type: &str) -> String
+    where
+        T: PgHasArrayType + for<'q> Encode<'q, Postgres> + Type<Postgres> + Send + 'static,
+    {
+        if let Err(error) = self.arguments.add(values) {
+            self.error.get_or_insert(error);
+        }
+        self.count += 1;
+        format!("${}::{sql_type}", self.count)
+    }
+
+    /// Binds each of `columns` over `rows` as an array; their placeholders, comma-separated, in
+    /// column order (ready for `UNNEST(…)`).
+    pub(super) fn columns<T>(&mut self, columns: &[Column<T>], rows: &[&T]) -> String {
+        let placeholders: Vec<String> = (columns.iter())
+            .map(|column| match column.array(rows) {
+                (Array::Text(values), sql_type) => self.array(values, sql_type),
+                (Array::Int(values), sql_type) => self.array(values, sql_type),
+            })
+            .collect();
+        placeholders.join(", ")
+    }
+
+    /// The bound arguments, or the first value that could not be encoded.
+    pub(super) fn finish(self) -> Result<PgArguments, sqlx::Error> {
+        match self.error {
+            None => Ok(self.arguments),
+            Some(error) => Err(sqlx::Error::Encode(error)),
+        }
+    }
+}
