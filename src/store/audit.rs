@@ -121,20 +121,20 @@ where
         since: Option<DateTime<Utc>>,
         limit: u32,
     ) -> Result<Vec<PaymentEvent>, StoreError> {
-        let values = vec![
-            Value::int(since.map_or(i64::MIN, |at| at.timestamp_micros())),
-            Value::int(i64::from(limit)),
-        ];
-        let rows: Vec<EventRow> = self
-            .pool()
-            .fetch_all(&UNAUDITED_EVENTS_SQL, values)
-            .await
-            .map_err(store_error)?;
+        let pool = self.pool().clone();
+        let since = since.map_or(i64::MIN, |at| at.timestamp_micros());
+        let rows: Vec<EventRow> = detached(async move {
+            let values = vec![Value::int(since), Value::int(i64::from(limit))];
+            pool.fetch_all(&UNAUDITED_EVENTS_SQL, values).await
+        })
+        .await?;
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
     async fn append(&self, entries: &[NewAuditEntry]) -> Result<(), StoreError> {
-        self.pool().append_audit(entries).await.map_err(store_error)
+        let pool = self.pool().clone();
+        let entries = entries.to_vec();
+        detached(async move { pool.append_audit(&entries).await }).await
     }
 
     async fn read_chain(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
@@ -156,6 +156,18 @@ where
         let rows: Vec<EventRow> = self.pool().fetch_all(&sql, values).await.map_err(store_error)?;
         rows.into_iter().map(TryInto::try_into).collect()
     }
+}
+
+/// Runs the audit actor's database work as a task of its own: the actor is dropped with its actix
+/// system at shutdown, and a connection dropped mid-statement there would be dropped outside the
+/// Tokio runtime (a panic in sqlx); a task of its own finishes, or is dropped by the runtime.
+async fn detached<T: Send + 'static>(
+    work: impl std::future::Future<Output = Result<T, sqlx::Error>> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::spawn(work)
+        .await
+        .map_err(|error| StoreError::Unavailable(format!("audit task: {error}")))?
+        .map_err(store_error)
 }
 
 impl Database {
