@@ -16,7 +16,7 @@ use payrail_core::ports::StoreError;
 
 use crate::crypto::{Cipher, Sealed};
 use crate::store::backend::Backend;
-use crate::store::columns::{values, ContactRow, Value};
+use crate::store::columns::{names, placeholders, values, ContactRow, Value, CONTACTS};
 use crate::store::error::store_error;
 use crate::store::Database;
 
@@ -25,7 +25,6 @@ const ROTATE_BATCH: i64 = 500;
 
 /// A new row; a retry of the same create (idempotency crash recovery) finds it there and leaves it.
 pub(crate) static INSERT_CONTACT_SQL: LazyLock<String> = LazyLock::new(|| {
-    use crate::store::columns::{names, placeholders, CONTACTS};
     format!(
         "INSERT INTO payment_contacts ({}) VALUES ({}) ON CONFLICT (payment_id) DO NOTHING",
         names(&CONTACTS),
@@ -62,7 +61,7 @@ impl Contacts {
             key_id: sealed.key_id,
             created_at: chrono::Utc::now().timestamp_micros(),
         };
-        let values = values(&crate::store::columns::CONTACTS, &row);
+        let values = values(&CONTACTS, &row);
         match &self.database {
             Database::Sqlite(store) => store.pool().execute(&INSERT_CONTACT_SQL, values).await,
             Database::Postgres(store) => store.pool().execute(&INSERT_CONTACT_SQL, values).await,

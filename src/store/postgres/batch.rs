@@ -293,3 +293,86 @@ fn outcomes(part: &[StoreWrite], returned: Vec<(String, String, String)>) -> Vec
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use payrail_core::domain::{Amount, CaptureMethod, Currency, MerchantId, NewPayment, Payment, PaymentId};
+
+    use super::*;
+
+    fn create() -> Transition {
+        let new = NewPayment {
+            id: PaymentId::generate(),
+            merchant_id: MerchantId::parse("m").unwrap(),
+            amount: Amount::new(100).unwrap(),
+            currency: Currency::parse("usd").unwrap(),
+            capture_method: CaptureMethod::Automatic,
+            provider: "sandbox".into(),
+            order_id: None,
+            description: None,
+            metadata: Default::default(),
+            card: None,
+        };
+        Payment::create(new, Utc::now())
+    }
+
+    /// A later transition of the same payment (only the version check matters here).
+    fn update(of: &Transition) -> Transition {
+        let mut next = of.clone();
+        next.expected_version = Some(1);
+        next
+    }
+
+    fn claim(key: &str) -> Claim {
+        Claim {
+            merchant: "m".into(),
+            key: key.into(),
+            fingerprint: "f".into(),
+            payment_id: None,
+            payment_version: None,
+            lock_token: "t".into(),
+            now: 0,
+        }
+    }
+
+    fn sizes(batch: &[StoreWrite]) -> Vec<usize> {
+        parts(batch).iter().map(|part| part.len()).collect()
+    }
+
+    #[test]
+    fn a_batch_is_split_only_where_a_row_repeats() {
+        let (a, b) = (create(), create());
+        let batch = [
+            StoreWrite::transition(a.clone()),
+            StoreWrite::transition(b),
+            StoreWrite::transition(update(&a)),
+            StoreWrite::Claim(claim("k1")),
+            StoreWrite::Claim(claim("k1")),
+        ];
+        assert_eq!(sizes(&batch), [2, 2, 1]);
+        let distinct = [
+            StoreWrite::transition(create()),
+            StoreWrite::Claim(claim("k1")),
+            StoreWrite::Claim(claim("k2")),
+        ];
+        assert_eq!(sizes(&distinct), [3]);
+    }
+
+    #[test]
+    fn a_claim_riding_with_an_update_is_written_alone() {
+        let updated = update(&create());
+        let keyed = StoreWrite::Transition {
+            transition: updated,
+            contact: None,
+            claim: Some(claim("k1")),
+            completion: None,
+        };
+        let batch = [
+            StoreWrite::transition(create()),
+            keyed,
+            StoreWrite::transition(create()),
+        ];
+        assert_eq!(sizes(&batch), [1, 1, 1]);
+    }
+}

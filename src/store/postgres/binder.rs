@@ -47,3 +47,22 @@ impl Binder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::columns::REFUNDS;
+
+    #[test]
+    fn placeholders_are_numbered_in_the_order_values_are_bound() {
+        let mut binder = Binder::default();
+        assert_eq!(binder.array(vec![1_i64], "int8[]"), "$1::int8[]");
+        let refunds = binder.columns(&REFUNDS, &[]);
+        let placeholders: Vec<&str> = refunds.split(", ").collect();
+        assert_eq!(placeholders.len(), REFUNDS.len());
+        assert_eq!(placeholders[0], "$2::text[]");
+        assert_eq!(placeholders[REFUNDS.len() - 1], "$10::int8[]");
+        assert_eq!(binder.array(vec![Some("x".to_owned())], "text[]"), "$11::text[]");
+        assert!(binder.finish().is_ok());
+    }
+}

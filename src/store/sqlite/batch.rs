@@ -15,8 +15,8 @@ use sqlx::{Connection, Sqlite, SqliteConnection, SqlitePool};
 
 use crate::store::bind::arguments;
 use crate::store::columns::{
-    names, payment_changes, placeholders, values, ContactRow, Value, CLAIMS, COMPLETIONS, EVENTS, PAYMENTS, REFUNDS,
-    REFUND_UPSERT,
+    names, payment_changes, placeholders, values, ContactRow, Value, CLAIMS, COMPLETIONS, CONTACTS, EVENTS, PAYMENTS,
+    REFUNDS, REFUND_UPSERT,
 };
 use crate::store::contacts::INSERT_CONTACT_SQL;
 use crate::store::writes::{Applied, Claim, Completion, StoreWrite};
@@ -143,12 +143,7 @@ async fn apply(conn: &mut SqliteConnection, t: &Transition, contact: Option<&Con
         run(conn, &UPSERT_REFUND_SQL, values(&REFUNDS, refund)).await?;
     }
     if let Some(contact) = contact {
-        run(
-            conn,
-            &INSERT_CONTACT_SQL,
-            values(&crate::store::columns::CONTACTS, contact),
-        )
-        .await?;
+        run(conn, &INSERT_CONTACT_SQL, values(&CONTACTS, contact)).await?;
     }
     Ok(true)
 }
