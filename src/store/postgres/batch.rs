@@ -5,8 +5,8 @@
 //! transaction with one WAL flush: the database does per batch what a naive service does per row.
 //!
 //! The SQL text never changes with the batch size (`UNNEST` of arrays, not `VALUES` lists), so it
-//! is prepared once per connection and its plan is reused. Its placeholders are handed out by the
-//! [`Binder`] as the arrays are bound, in the same function that writes them into the text.
+//! is prepared once per connection and its plan is reused (`statement.rs` writes it, once per
+//! process, from the placeholders the [`Binder`] handed out as the arrays were bound).
 //!
 //! Each write still has its own outcome: a claim whose key exists inserts nothing (`ON CONFLICT DO
 //! NOTHING`), a completion whose lock token moved on and an update whose version moved on touch no
@@ -29,13 +29,12 @@
 
 use std::collections::HashSet;
 
-use payrail_core::domain::{Payment, PaymentEvent, Refund, Transition};
+use payrail_core::domain::Transition;
 use sqlx::{Acquire, PgConnection, PgPool};
 
 use super::binder::Binder;
-use crate::store::columns::{
-    names, payment_changes, ContactRow, CLAIMS, COMPLETIONS, CONTACTS, EVENTS, PAYMENTS, REFUNDS, REFUND_UPSERT,
-};
+use super::statement::Arrays;
+use crate::store::columns::ContactRow;
 use crate::store::writes::{Applied, Claim, Completion, StoreWrite};
 
 /// Splits `batch` into consecutive runs one statement can write: no payment and no key twice in a
@@ -90,13 +89,13 @@ pub(super) async fn write(pool: &PgPool, part: &[StoreWrite]) -> Result<Vec<Appl
 
 /// A part's writes, sorted by the rows they lock.
 #[derive(Default)]
-struct Rows<'b> {
-    creates: Vec<(&'b Transition, Option<&'b Claim>)>,
-    updates: Vec<(&'b Transition, Option<&'b Claim>)>,
-    claims: Vec<&'b Claim>,
+pub(super) struct Rows<'b> {
+    pub creates: Vec<(&'b Transition, Option<&'b Claim>)>,
+    pub updates: Vec<(&'b Transition, Option<&'b Claim>)>,
+    pub claims: Vec<&'b Claim>,
     /// Each with the payment whose transition it rides with, if any: stored only if it moved.
-    completions: Vec<(&'b Completion, Option<&'b str>)>,
-    contacts: Vec<&'b ContactRow>,
+    pub completions: Vec<(&'b Completion, Option<&'b str>)>,
+    pub contacts: Vec<&'b ContactRow>,
 }
 
 impl<'b> Rows<'b> {
@@ -132,136 +131,18 @@ impl<'b> Rows<'b> {
         rows
     }
 
-    fn transitions(&self) -> impl Iterator<Item = &'b Transition> + '_ {
+    pub(super) fn transitions(&self) -> impl Iterator<Item = &'b Transition> + '_ {
         self.creates.iter().chain(&self.updates).map(|(t, _)| *t)
     }
-}
-
-/// The claim each payment row rides with, as two arrays (NULL: none).
-fn claim_arrays(binder: &mut Binder, rows: &[(&Transition, Option<&Claim>)]) -> (String, String) {
-    let (merchants, keys): (Vec<Option<String>>, Vec<Option<String>>) = (rows.iter())
-        .map(|(_, claim)| match claim {
-            Some(c) => (Some(c.merchant.clone()), Some(c.key.clone())),
-            None => (None, None),
-        })
-        .unzip();
-    (binder.array(merchants, "text[]"), binder.array(keys, "text[]"))
-}
-
-/// `alias.claim_key IS NULL OR` the claim it rides with was inserted by this statement.
-fn claim_held(alias: &str) -> String {
-    format!(
-        "({alias}.claim_key IS NULL OR EXISTS (SELECT 1 FROM claimed \
-         WHERE claimed.merchant_id = {alias}.claim_merchant AND claimed.idempotency_key = {alias}.claim_key))"
-    )
 }
 
 async fn statement(conn: &mut PgConnection, part: &[StoreWrite]) -> Result<Vec<Applied>, sqlx::Error> {
     let rows = Rows::of(part);
     let mut binder = Binder::default();
-
-    let claims = binder.columns(&CLAIMS, &rows.claims);
-    let claim_columns = names(&CLAIMS);
-
-    let created: Vec<&Payment> = rows.creates.iter().map(|(t, _)| &t.payment).collect();
-    let creates = binder.columns(&PAYMENTS, &created);
-    let (create_merchants, create_keys) = claim_arrays(&mut binder, &rows.creates);
-    let payment_columns = names(&PAYMENTS);
-    let new_payment: Vec<String> = PAYMENTS.iter().map(|c| format!("n.{}", c.name)).collect();
-
-    let updated: Vec<&Payment> = rows.updates.iter().map(|(t, _)| &t.payment).collect();
-    let ids = binder.array(updated.iter().map(|p| p.id.as_str().to_owned()).collect(), "text[]");
-    let expected: Vec<i64> = rows
-        .updates
-        .iter()
-        .map(|(t, _)| t.expected_version.unwrap_or(-1))
-        .collect();
-    let expected = binder.array(expected, "int8[]");
-    let changes = binder.columns(payment_changes(), &updated);
-    let (update_merchants, update_keys) = claim_arrays(&mut binder, &rows.updates);
-    let change_columns = names(payment_changes());
-    let set: Vec<String> = payment_changes()
-        .iter()
-        .map(|c| format!("{0} = u.{0}", c.name))
-        .collect();
-
-    let done: Vec<&Completion> = rows.completions.iter().map(|(c, _)| *c).collect();
-    let completions = binder.columns(&COMPLETIONS, &done);
-    let after: Vec<Option<String>> = rows.completions.iter().map(|(_, p)| p.map(str::to_owned)).collect();
-    let after = binder.array(after, "text[]");
-    let completion_columns = names(&COMPLETIONS);
-    let response: Vec<String> = COMPLETIONS[3..]
-        .iter()
-        .map(|c| format!("{0} = d.{0}", c.name))
-        .collect();
-    let held_by: Vec<String> = COMPLETIONS[..3]
-        .iter()
-        .map(|c| format!("idempotency_keys.{0} = d.{0}", c.name))
-        .collect();
-
-    let moved_events: Vec<&PaymentEvent> = rows.transitions().map(|t| &t.event).collect();
-    let events = binder.columns(&EVENTS, &moved_events);
-    let event_columns = names(&EVENTS);
-
-    let moved_refunds: Vec<&Refund> = rows.transitions().filter_map(|t| t.refund.as_ref()).collect();
-    let refunds = binder.columns(&REFUNDS, &moved_refunds);
-    let refund_columns = names(&REFUNDS);
-
-    let contacts = binder.columns(&CONTACTS, &rows.contacts);
-    let contact_columns = names(&CONTACTS);
-
-    let sql = format!(
-        "WITH claimed AS (\
-           INSERT INTO idempotency_keys ({claim_columns}) \
-           SELECT * FROM UNNEST({claims}) AS c({claim_columns}) \
-           ON CONFLICT (merchant_id, idempotency_key) DO NOTHING \
-           RETURNING merchant_id, idempotency_key), \
-         created AS (\
-           INSERT INTO payments ({payment_columns}) \
-           SELECT {new_payment} FROM UNNEST({creates}, {create_merchants}, {create_keys}) \
-             AS n({payment_columns}, claim_merchant, claim_key) \
-           WHERE {create_held} \
-           ON CONFLICT DO NOTHING \
-           RETURNING id), \
-         updated AS (\
-           UPDATE payments SET {set} \
-           FROM UNNEST({ids}, {expected}, {changes}, {update_merchants}, {update_keys}) \
-             AS u(id, expected_version, {change_columns}, claim_merchant, claim_key) \
-           WHERE payments.id = u.id AND payments.version = u.expected_version AND {update_held} \
-           RETURNING payments.id), \
-         moved AS (SELECT id FROM created UNION ALL SELECT id FROM updated), \
-         completed AS (\
-           UPDATE idempotency_keys SET {response} \
-           FROM UNNEST({completions}, {after}) AS d({completion_columns}, after_payment) \
-           WHERE {held_by} AND idempotency_keys.response_status IS NULL \
-             AND (d.after_payment IS NULL OR d.after_payment IN (SELECT id FROM moved)) \
-           RETURNING idempotency_keys.merchant_id, idempotency_keys.idempotency_key), \
-         events AS (\
-           INSERT INTO payment_events ({event_columns}) \
-           SELECT * FROM UNNEST({events}) AS e({event_columns}) \
-           WHERE e.payment_id IN (SELECT id FROM moved)), \
-         refunds AS (\
-           INSERT INTO refunds ({refund_columns}) \
-           SELECT * FROM UNNEST({refunds}) AS f({refund_columns}) \
-           WHERE f.payment_id IN (SELECT id FROM moved) {REFUND_UPSERT}), \
-         contacts AS (\
-           INSERT INTO payment_contacts ({contact_columns}) \
-           SELECT * FROM UNNEST({contacts}) AS x({contact_columns}) \
-           WHERE x.payment_id IN (SELECT id FROM moved) \
-           ON CONFLICT (payment_id) DO NOTHING) \
-         SELECT 'payment' AS what, id AS a, '' AS b FROM moved \
-         UNION ALL SELECT 'claim', merchant_id, idempotency_key FROM claimed \
-         UNION ALL SELECT 'completion', merchant_id, idempotency_key FROM completed",
-        new_payment = new_payment.join(", "),
-        create_held = claim_held("n"),
-        set = set.join(", "),
-        update_held = claim_held("u"),
-        response = response.join(", "),
-        held_by = held_by.join(" AND "),
-    );
-    let returned: Vec<(String, String, String)> = sqlx::query_as_with(&sql, binder.finish()?)
-        .fetch_all(&mut *conn)
-        .await?;
+    let arrays = Arrays::bind(&mut binder, &rows);
+    let sql = arrays.sql();
+    let returned: Vec<(String, String, String)> =
+        sqlx::query_as_with(sql, binder.finish()?).fetch_all(&mut *conn).await?;
     Ok(outcomes(part, returned))
 }
 
@@ -357,6 +238,20 @@ mod tests {
             StoreWrite::Claim(claim("k2")),
         ];
         assert_eq!(sizes(&distinct), [3]);
+    }
+
+    #[test]
+    fn the_statement_text_is_the_same_whatever_the_batch_holds() {
+        let empty = Arrays::bind(&mut Binder::default(), &Rows::default()).write_sql();
+        let created = create();
+        let batch = [
+            StoreWrite::transition(created.clone()),
+            StoreWrite::transition(update(&create())),
+            StoreWrite::Claim(claim("k1")),
+        ];
+        let full = Arrays::bind(&mut Binder::default(), &Rows::of(&batch)).write_sql();
+        assert_eq!(empty, full);
+        assert!(full.contains("UNNEST($1::text[], $2::text[]"));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 mod audit;
 mod batch;
 mod binder;
+mod statement;
 
 use std::str::FromStr;
 
