@@ -68,7 +68,7 @@ impl fmt::Display for Placeholder {
 
 /// Several placeholders, displayed as `$1::text[], $2::int8[], …`.
 #[derive(Debug)]
-pub(super) struct Placeholders(Vec<Placeholder>);
+pub(super) struct Placeholders(pub(super) Vec<Placeholder>);
 
 impl fmt::Display for Placeholders {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

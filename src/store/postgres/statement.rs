@@ -17,15 +17,15 @@ use crate::store::writes::{Claim, Completion};
 
 static BATCH_SQL: OnceLock<String> = OnceLock::new();
 
-/// The claim each payment row rides with, as two arrays (NULL: none).
-fn claim_arrays(binder: &mut Binder, rows: &[(&Transition, Option<&Claim>)]) -> (Placeholder, Placeholder) {
+/// The claim each payment row rides with, as two arrays: merchants and keys (NULL: none).
+fn claim_arrays(binder: &mut Binder, rows: &[(&Transition, Option<&Claim>)]) -> Placeholders {
     let (merchants, keys): (Vec<Option<String>>, Vec<Option<String>>) = (rows.iter())
         .map(|(_, claim)| match claim {
             Some(c) => (Some(c.merchant.clone()), Some(c.key.clone())),
             None => (None, None),
         })
         .unzip();
-    (binder.array(merchants, "text[]"), binder.array(keys, "text[]"))
+    Placeholders(vec![binder.array(merchants, "text[]"), binder.array(keys, "text[]")])
 }
 
 /// `alias.claim_key IS NULL OR` the claim it rides with was inserted by this statement.
@@ -40,13 +40,13 @@ fn claim_held(alias: &str) -> String {
 pub(super) struct Arrays {
     claims: Placeholders,
     creates: Placeholders,
-    create_merchants: Placeholder,
-    create_keys: Placeholder,
+    /// The claims the new payments ride with.
+    create_claims: Placeholders,
     ids: Placeholder,
     expected: Placeholder,
     changes: Placeholders,
-    update_merchants: Placeholder,
-    update_keys: Placeholder,
+    /// The claims the updates ride with.
+    update_claims: Placeholders,
     completions: Placeholders,
     after: Placeholder,
     events: Placeholders,
@@ -55,43 +55,32 @@ pub(super) struct Arrays {
 }
 
 impl Arrays {
+    /// Binds every array of the batch, in the order of the fields (Rust evaluates a struct
+    /// expression's fields in the order written).
     pub(super) fn bind(binder: &mut Binder, rows: &Rows<'_>) -> Self {
-        let claims = binder.columns(&CLAIMS, &rows.claims);
         let created: Vec<&Payment> = rows.creates.iter().map(|(t, _)| &t.payment).collect();
-        let creates = binder.columns(&PAYMENTS, &created);
-        let (create_merchants, create_keys) = claim_arrays(binder, &rows.creates);
         let updated: Vec<&Payment> = rows.updates.iter().map(|(t, _)| &t.payment).collect();
-        let ids = binder.array(updated.iter().map(|p| p.id.as_str().to_owned()).collect(), "text[]");
+        let ids: Vec<String> = updated.iter().map(|p| p.id.as_str().to_owned()).collect();
         let expected: Vec<i64> = (rows.updates.iter())
             .map(|(t, _)| t.expected_version.unwrap_or(-1))
             .collect();
-        let expected = binder.array(expected, "int8[]");
-        let changes = binder.columns(payment_changes(), &updated);
-        let (update_merchants, update_keys) = claim_arrays(binder, &rows.updates);
         let done: Vec<&Completion> = rows.completions.iter().map(|(c, _)| *c).collect();
-        let completions = binder.columns(&COMPLETIONS, &done);
         let after: Vec<Option<String>> = rows.completions.iter().map(|(_, p)| p.map(str::to_owned)).collect();
-        let after = binder.array(after, "text[]");
         let events: Vec<&PaymentEvent> = rows.transitions().map(|t| &t.event).collect();
-        let events = binder.columns(&EVENTS, &events);
         let refunds: Vec<&Refund> = rows.transitions().filter_map(|t| t.refund.as_ref()).collect();
-        let refunds = binder.columns(&REFUNDS, &refunds);
-        let contacts = binder.columns(&CONTACTS, &rows.contacts);
         Arrays {
-            claims,
-            creates,
-            create_merchants,
-            create_keys,
-            ids,
-            expected,
-            changes,
-            update_merchants,
-            update_keys,
-            completions,
-            after,
-            events,
-            refunds,
-            contacts,
+            claims: binder.columns(&CLAIMS, &rows.claims),
+            creates: binder.columns(&PAYMENTS, &created),
+            create_claims: claim_arrays(binder, &rows.creates),
+            ids: binder.array(ids, "text[]"),
+            expected: binder.array(expected, "int8[]"),
+            changes: binder.columns(payment_changes(), &updated),
+            update_claims: claim_arrays(binder, &rows.updates),
+            completions: binder.columns(&COMPLETIONS, &done),
+            after: binder.array(after, "text[]"),
+            events: binder.columns(&EVENTS, &events),
+            refunds: binder.columns(&REFUNDS, &refunds),
+            contacts: binder.columns(&CONTACTS, &rows.contacts),
         }
     }
 
@@ -104,13 +93,11 @@ impl Arrays {
         let Arrays {
             claims,
             creates,
-            create_merchants,
-            create_keys,
+            create_claims,
             ids,
             expected,
             changes,
-            update_merchants,
-            update_keys,
+            update_claims,
             completions,
             after,
             events,
@@ -134,14 +121,14 @@ impl Arrays {
                RETURNING merchant_id, idempotency_key), \
              created AS (\
                INSERT INTO payments ({payment_columns}) \
-               SELECT {new_payment} FROM UNNEST({creates}, {create_merchants}, {create_keys}) \
+               SELECT {new_payment} FROM UNNEST({creates}, {create_claims}) \
                  AS n({payment_columns}, claim_merchant, claim_key) \
                WHERE {create_held} \
                ON CONFLICT DO NOTHING \
                RETURNING id), \
              updated AS (\
                UPDATE payments SET {set} \
-               FROM UNNEST({ids}, {expected}, {changes}, {update_merchants}, {update_keys}) \
+               FROM UNNEST({ids}, {expected}, {changes}, {update_claims}) \
                  AS u(id, expected_version, {change_columns}, claim_merchant, claim_key) \
                WHERE payments.id = u.id AND payments.version = u.expected_version AND {update_held} \
                RETURNING payments.id), \
