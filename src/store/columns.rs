@@ -4,6 +4,9 @@
 //! its values from here, so adding a column is one line in this file (plus the migration and the
 //! row type in `rows.rs` that reads it back).
 //!
+//! The rows the group-commit writer carries that are not domain values — a sealed contact, an
+//! idempotency claim and a stored completion — are defined here too, beside their columns.
+//!
 //! A column hands out a [`Value`] (text or integer, possibly NULL); each backend binds values in
 //! one place (`bind.rs`, and the PostgreSQL binder that turns a column into an array).
 
@@ -13,7 +16,6 @@ use payrail_core::audit::AuditEntry;
 use payrail_core::domain::{Payment, PaymentEvent, Refund};
 
 use crate::store::rows::{metadata_json, micros};
-use crate::store::writes::{Claim, Completion};
 
 /// One column's value, as bound to a statement.
 pub(crate) enum Value<'a> {
@@ -228,6 +230,41 @@ pub(crate) static AUDIT_LOG: [Column<AuditEntry>; 7] = [
     Column::text("prev_hash", |e| Some(&e.prev_hash)),
     Column::text("hash", |e| Some(&e.hash)),
 ];
+
+/// An idempotency key claimed: inserted unless the key exists.
+pub(crate) struct Claim {
+    pub merchant: String,
+    pub key: String,
+    pub fingerprint: String,
+    pub payment_id: Option<String>,
+    pub payment_version: Option<i64>,
+    pub lock_token: String,
+    pub now: i64,
+}
+
+/// A claimed key's response stored: only while the key is still held by `lock_token`.
+pub(crate) struct Completion {
+    pub merchant: String,
+    pub key: String,
+    pub lock_token: String,
+    pub status: i64,
+    pub body: String,
+    pub now: i64,
+}
+
+impl Claim {
+    /// The row it touches: a batch writes keys in this order, so two concurrent batches lock rows
+    /// in the same order and cannot deadlock each other.
+    pub(crate) fn row(&self) -> (&str, &str) {
+        (&self.merchant, &self.key)
+    }
+}
+
+impl Completion {
+    pub(crate) fn row(&self) -> (&str, &str) {
+        (&self.merchant, &self.key)
+    }
+}
 
 #[cfg(test)]
 mod tests {
