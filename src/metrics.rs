@@ -80,7 +80,7 @@ impl Metrics {
         registry.register(Box::new(payment_processing_time.clone()))?;
         let database_operations = counter_vec(
             "database_operations_total",
-            "Store operations by operation and outcome (ok, conflict, error)",
+            "Store operations by operation and outcome (ok, conflict, rejected, rejected_input, error)",
             &["operation", "outcome"],
         )?;
         let provider_requests = counter_vec(
@@ -260,6 +260,7 @@ impl MeteredStore {
             Ok(_) => "ok",
             Err(StoreError::Conflict) => "conflict",
             Err(StoreError::UnknownCursor) => "rejected",
+            Err(StoreError::RejectedInput { .. }) => "rejected_input",
             Err(_) => "error",
         };
         self.metrics.database_operation(operation, outcome);

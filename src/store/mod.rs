@@ -9,6 +9,7 @@ pub mod group_commit;
 mod idempotency;
 mod rows;
 mod sql;
+mod sqlstate;
 mod webhooks;
 mod writes;
 

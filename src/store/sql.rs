@@ -67,15 +67,9 @@ pub(crate) fn list_refunds_sql() -> String {
     format!("SELECT {REFUND_COLUMNS} FROM refunds WHERE payment_id = $1 ORDER BY created_at, id")
 }
 
-/// Maps a driver error: uniqueness and check violations mean the change lost a race or would
-/// break an invariant (nothing was written); anything else means the database is unavailable.
+/// Maps a driver error by its SQLSTATE (`sqlstate.rs`).
 pub(crate) fn store_error(error: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(db) = &error {
-        if db.is_unique_violation() || db.is_check_violation() {
-            return StoreError::Conflict;
-        }
-    }
-    StoreError::Unavailable(error.to_string())
+    crate::store::sqlstate::classify(&error)
 }
 
 /// Stamps out a `PaymentStore` for one sqlx backend.
