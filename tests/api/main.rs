@@ -27,6 +27,7 @@ mod paypal;
 mod paystack;
 mod persistence;
 mod rate_limit;
+mod rejected_input;
 mod resilience;
 mod restart_log;
 mod secrets;
