@@ -1,7 +1,7 @@
 //! Reading requests at the edge: the JSON body parser and a query-string parser that turn every
 //! malformed input into a 400 naming the parameter, never a 5xx, and never echo a submitted value
 //! (a body may carry a card number). Before serde sees a body, one pass over its bytes enforces
-//! the limits (depth, string length) and the edge's text rule (`parse::forbidden_char`) on every
+//! the limits (depth, string length) and the edge's text rule (`text.rs`) on every
 //! string of the document, keys included, so no field can carry a NUL to the database.
 
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
@@ -9,7 +9,8 @@ use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 
-use crate::http::parse::{forbidden_char, invalid_characters, mask_digit_runs};
+use crate::http::parse::mask_digit_runs;
+use crate::http::text::{forbidden_char, invalid_characters};
 use crate::http::ApiError;
 
 /// A request body as raw bytes (a webhook's: its signature covers them exactly), whose read

@@ -6,7 +6,7 @@
 //! actix-web sends no `Server` banner, and any that a layer adds is removed.
 //!
 //! It is also where every request's path and query string meet the edge's text rule
-//! (`parse::request_target`), before any route, extractor or log line reads them.
+//! (`text::request_target`), before any route, extractor or log line reads them.
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -54,7 +54,7 @@ pub async fn request_context(
         .and_then(acceptable)
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
-    if let Err(refused) = crate::http::parse::request_target(req.path(), req.query_string()) {
+    if let Err(refused) = crate::http::text::request_target(req.path(), req.query_string()) {
         let mut response = req.error_response(refused);
         decorate(response.headers_mut(), &id);
         return Ok(response);

@@ -19,6 +19,7 @@ mod proptests;
 mod rate_limit;
 mod receipts;
 mod resume;
+mod text;
 mod webhooks;
 mod wire;
 
@@ -32,7 +33,9 @@ pub use client_ip::{client_ip, TrustedProxies};
 pub use cors::{cors, CorsPolicy};
 pub use error::ApiError;
 pub use headers::{request_context, request_id, RequestId};
+pub use parse::create_request;
 pub use rate_limit::{rate_limit, RateLimiter};
+pub use text::request_target;
 
 use crate::metrics::Metrics;
 

@@ -169,7 +169,7 @@ impl Webhooks {
             }
             Err(other) => return Err(other),
         };
-        // The API's text rule (`http::parse::forbidden_char`) for the event's stored names:
+        // The API's text rule (`http::text::forbidden_char`) for the event's stored names:
         // PostgreSQL refuses a NUL, and a newline would forge the log lines below.
         if [&event.id, &event.kind]
             .iter()

@@ -31,7 +31,7 @@ use crate::http::ApiError;
 
 mod request;
 
-pub use request::{fingerprint_key, KeyedJson, KeyedRequest};
+pub use request::{fingerprint, fingerprint_key, KeyedJson, KeyedRequest};
 
 pub const HEADER: &str = "Idempotency-Key";
 pub const REPLAYED_HEADER: &str = "Idempotent-Replayed";
