@@ -108,7 +108,8 @@ async fn invalid_create_requests_are_400_and_create_nothing(app: TestApp) {
 }
 
 async fn malformed_json_is_400(app: TestApp) {
-    for raw in ["{", "not json", "{\"amount\": }", "{\"amount\"", "\u{0}"] {
+    // `{"amou\`: a body cut off inside an escape (a crash the `create_body` fuzz target found).
+    for raw in ["{", "not json", "{\"amount\": }", "{\"amount\"", "\u{0}", "{\"amou\\"] {
         expect_error(
             app.post_raw("/api/v1/payments", raw).await,
             StatusCode::BAD_REQUEST,
