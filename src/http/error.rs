@@ -180,6 +180,14 @@ impl From<StoreError> for ApiError {
                     message: "the database is unavailable; retry later",
                 }
             }
+            StoreError::RejectedInput { sqlstate, message } => {
+                tracing::error!(%sqlstate, %message, "the database refused input the edge let through");
+                ApiError::InvalidRequest {
+                    code: "input_rejected",
+                    message: "a value of this request cannot be stored".into(),
+                    param: None,
+                }
+            }
             StoreError::Corrupt(reason) => {
                 tracing::error!(%reason, "stored data could not be read");
                 ApiError::Internal

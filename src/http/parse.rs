@@ -108,6 +108,19 @@ pub fn receipt_email(raw: Option<String>) -> Result<Option<String>, ApiError> {
     Ok(Some(email))
 }
 
+/// The whole edge of `POST /payments` for a raw body: the JSON scan and serde (`body.rs`), then
+/// the domain's types. The handler reaches the same code through its extractor; this narrow entry
+/// exists for the coverage-guided fuzz targets in `fuzz/`.
+pub fn create_request(
+    merchant: MerchantId,
+    body: &[u8],
+    providers: &[String],
+    default_provider: &str,
+) -> Result<(NewPayment, PaymentMethod), ApiError> {
+    let body: CreatePaymentBody = crate::http::body::parse_json(body)?;
+    new_payment(merchant, body, providers, default_provider)
+}
+
 /// A create request as a new payment plus the card or token to authorise (kept only in memory).
 pub fn new_payment(
     merchant: MerchantId,

@@ -9,7 +9,8 @@
 //! - By concern, written once over `Backend`: `payments.rs` (the payment port), `idempotency.rs`,
 //!   `audit.rs`, `inbox.rs` (webhook inbox), `scan.rs` (the reconciler's scan), `contacts.rs`.
 //! - Commits: `group_commit.rs` (the queue and its writers), `writes.rs` (what a batch carries).
-//! - `error.rs`: every database error becomes a `StoreError` in one place.
+//! - `error.rs`: every database error becomes a `StoreError` in one place, classified by its
+//!   SQLSTATE in `sqlstate.rs` (unavailable, conflict, or input the database refused).
 
 mod audit;
 mod backend;
@@ -25,6 +26,7 @@ mod postgres;
 mod rows;
 mod scan;
 mod sqlite;
+mod sqlstate;
 mod writes;
 
 pub use audit::verify_chain;

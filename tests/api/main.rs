@@ -28,6 +28,7 @@ mod paystack;
 mod persistence;
 mod provider_specs;
 mod rate_limit;
+mod rejected_input;
 mod resilience;
 mod restart_log;
 mod secrets;

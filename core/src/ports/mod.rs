@@ -29,6 +29,10 @@ pub enum StoreError {
     /// The database could not be reached or failed; the change was not committed.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The database refused the request's data (a `22xxx` data exception, say): a gap in the
+    /// edge's checks, not an outage. Nothing was written.
+    #[error("the database refused the request's data (SQLSTATE {sqlstate}): {message}")]
+    RejectedInput { sqlstate: String, message: String },
     /// A row could not be read back into domain types.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
