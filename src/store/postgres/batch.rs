@@ -17,7 +17,7 @@
 //!
 //! A keyed request's claim rides with its payment's row (`INSERT`/`UPDATE … WHERE` the claim was
 //! inserted, so no payment moves without its claim) and its response with its payment's last
-//! transition (stored only if that payment moved): see `payrail_core::idempotency::KeyedCommit`.
+//! transition (stored only if that payment moved): see `payrail_core::operation` (`keyed.rs`).
 //! The claim cannot in turn depend on the payment row in one statement: a claim riding with a new
 //! payment whose id already existed would stay behind, holding its key until the lock timeout, so
 //! claims ride only with fresh, random ids (a resumed create claims first). A claim riding with an
