@@ -30,6 +30,7 @@ pub mod metrics;
 pub mod providers;
 pub mod reconcile;
 pub mod secret;
+pub mod settlements;
 pub mod shutdown;
 pub mod startup;
 pub mod store;

@@ -24,6 +24,16 @@ enum Command {
     Migrate,
     /// Ask providers about payments left pending or processing, settle them, and exit.
     Reconcile,
+    /// Build the settlement reports of one UTC day (per provider × currency × merchant) from that
+    /// day's committed events; a re-run after late events writes a new revision.
+    Settle {
+        /// The UTC day, YYYY-MM-DD.
+        #[arg(long)]
+        date: String,
+        /// Only this provider's reports.
+        #[arg(long)]
+        provider: Option<String>,
+    },
     /// Re-encrypt every sealed value under the current ENCRYPTION_KEY / ENCRYPTION_KEY_ID (older keys
     /// listed in ENCRYPTION_PREVIOUS_KEYS are used to open them).
     RotateKey,
@@ -76,6 +86,7 @@ async fn main() -> ExitCode {
         Command::Migrate => migrate(settings).await,
         Command::Reconcile => reconcile(settings).await,
         Command::RotateKey => rotate_key(settings).await,
+        Command::Settle { date, provider } => settle(settings, &date, provider.as_deref()).await,
         Command::Token { merchant, ttl_secs } => token(&settings, &merchant, ttl_secs),
         Command::Audit {
             command: AuditCommand::Verify,
@@ -161,6 +172,38 @@ async fn reconcile(settings: Settings) -> Result<(), String> {
     );
     if report.errors > 0 {
         return Err("some payments could not be reconciled".into());
+    }
+    Ok(())
+}
+
+async fn settle(settings: Settings, date: &str, provider: Option<&str>) -> Result<(), String> {
+    telemetry::init(&settings.log);
+    let day = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").map_err(|_| "invalid --date: use YYYY-MM-DD")?;
+    let database = store::open(&settings.database).await.map_err(|e| e.to_string())?;
+    database.migrate().await.map_err(|e| e.to_string())?;
+    let settled = payrail::settlements::settle(&database, day, provider, chrono::Utc::now()).await;
+    database.close().await;
+    let settled = settled.map_err(|e| e.to_string())?;
+    println!(
+        "settlement {date}: batch {}",
+        settled.batch_id.as_deref().unwrap_or("(unchanged)")
+    );
+    for (key, revision, figures, written) in &settled.reports {
+        println!(
+            "{} {} {} rev {revision}{}: captured {} ({}), refunded {} ({}), fees {}, net {}",
+            key.provider,
+            key.currency,
+            key.merchant_id,
+            if *written { " (new)" } else { "" },
+            figures.captured_amount,
+            figures.captured_count,
+            figures.refunded_amount,
+            figures.refunded_count,
+            figures
+                .fees
+                .map_or_else(|| "not reported".to_owned(), |f| f.to_string()),
+            figures.net_amount,
+        );
     }
     Ok(())
 }

@@ -112,6 +112,9 @@ impl Application {
             Duration::from_secs(settings.providers.reconcile_min_age_secs),
         );
 
+        // Yesterday's settlement reports, hourly, on one node at a time (issue 17).
+        crate::settlements::spawn_daily(database.clone());
+
         metrics
             .watch_supervisor(&supervisor)
             .and_then(|()| metrics.watch_database(&database))
@@ -126,6 +129,7 @@ impl Application {
             card_fingerprints: crate::crypto::CardFingerprinter::new(settings.security.card_fingerprint_key()),
             contacts: store::Contacts::new(database.clone(), Arc::new(cipher)),
             metrics: metrics.clone(),
+            database: database.clone(),
         });
         let jwt = web::Data::new(jwt);
         let audit_trail = audit.clone();

@@ -22,6 +22,7 @@ mod proptests;
 mod rate_limit;
 mod receipts;
 mod replays;
+mod settlements;
 mod webhooks;
 mod wire;
 
@@ -44,6 +45,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/api/v1/openapi.json").route(web::get().to(openapi::spec)))
         .service(resource("/api/v1/webhooks/{provider}").route(web::post().to(webhooks::receive)))
         .service(resource("/api/v1/payments/webhook").route(web::post().to(webhooks::receive_by_query)))
+        .service(resource("/api/v1/settlements").route(web::get().to(settlements::list)))
+        .service(resource("/api/v1/settlements/{id}").route(web::get().to(settlements::get)))
         .service(web::scope("/api/v1/payments").configure(payment_routes))
         .service(web::scope("/payments").configure(payment_routes));
 }

@@ -24,6 +24,7 @@ mod payments;
 mod postgres;
 mod rows;
 mod scan;
+pub mod settlements;
 mod sqlite;
 mod writes;
 

@@ -31,6 +31,7 @@ mod rate_limit;
 mod resilience;
 mod restart_log;
 mod secrets;
+mod settlements;
 mod shutdown;
 mod store_conformance;
 mod stripe;
