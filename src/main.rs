@@ -45,6 +45,14 @@ enum Command {
         #[arg(long, default_value_t = 86_400)]
         ttl_secs: u64,
     },
+    /// Print a bearer token with the `operator` role (opens /console, not the merchant API).
+    OperatorToken {
+        #[arg(long)]
+        name: String,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 28_800)]
+        ttl_secs: u64,
+    },
     /// Work with the hash-chained audit log.
     Audit {
         #[command(subcommand)]
@@ -88,6 +96,7 @@ async fn main() -> ExitCode {
         Command::RotateKey => rotate_key(settings).await,
         Command::Settle { date, provider } => settle(settings, &date, provider.as_deref()).await,
         Command::Token { merchant, ttl_secs } => token(&settings, &merchant, ttl_secs),
+        Command::OperatorToken { name, ttl_secs } => operator_token(&settings, &name, ttl_secs),
         Command::Audit {
             command: AuditCommand::Verify,
         } => audit_verify(settings).await,
@@ -229,6 +238,18 @@ fn token(settings: &Settings, merchant: &str, ttl_secs: u64) -> Result<(), Strin
     let (jwt, _) = Jwt::from_settings(settings).map_err(|e| e.to_string())?;
     let token = jwt.issue(&merchant, ttl_secs).map_err(|e| e.to_string())?;
     println!("{token}");
+    Ok(())
+}
+
+fn operator_token(settings: &Settings, name: &str, ttl_secs: u64) -> Result<(), String> {
+    if settings.auth.jwt_secret.is_none() {
+        return Err("JWT_SECRET is not set; set it to issue tokens (or use OPERATOR_TOKEN)".into());
+    }
+    if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
+        return Err("invalid --name: use 1-128 printable characters".into());
+    }
+    let (jwt, _) = Jwt::from_settings(settings).map_err(|e| e.to_string())?;
+    println!("{}", jwt.issue_operator(name, ttl_secs).map_err(|e| e.to_string())?);
     Ok(())
 }
 

@@ -9,6 +9,7 @@ pub mod audit;
 mod auth;
 mod body;
 mod client_ip;
+pub mod console;
 mod cors;
 mod error;
 mod headers;

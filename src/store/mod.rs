@@ -15,6 +15,7 @@ mod audit;
 mod backend;
 mod bind;
 mod columns;
+mod console;
 mod contacts;
 mod error;
 pub mod group_commit;
@@ -30,6 +31,7 @@ mod writes;
 
 pub use audit::verify_chain;
 pub use backend::{PostgresStore, SqliteStore, Store};
+pub use console::{KeyUse, PaymentSearch, PaymentSummary};
 pub use contacts::Contacts;
 pub use inbox::InboundEvent;
 

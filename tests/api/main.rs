@@ -11,6 +11,7 @@ mod audit;
 mod auth;
 mod card_data;
 mod concurrency;
+mod console;
 mod crash;
 mod db_outage;
 mod encryption;

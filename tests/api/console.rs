@@ -1,0 +1,228 @@
+//! The operator console's rules over plain HTTP, on both backends: only an operator opens it
+//! (OPERATOR_TOKEN or an operator-role JWT, as a bearer token or through the login form's
+//! session cookie), a merchant token never does and an operator token is no merchant token; the
+//! session cookie is HttpOnly and SameSite=Strict; a session's forms need its CSRF token; pages
+//! carry the console's CSP and escape what they show; a payment's page shows its timeline,
+//! idempotency keys and audit entries.
+
+use payrail::auth::Jwt;
+use payrail::config::Secret;
+use reqwest::header::{CONTENT_SECURITY_POLICY, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::{redirect, Client, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{card, expect_json, spawn_app_with, Backend, TestApp, JWT_SECRET};
+
+pub const OPERATOR_TOKEN: &str = "operator-token-for-console-tests-0123456789";
+
+fn client() -> Client {
+    Client::builder().redirect(redirect::Policy::none()).build().unwrap()
+}
+
+async fn console_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, &[("OPERATOR_TOKEN", OPERATOR_TOKEN)]).await
+}
+
+/// Signs in through the form; the session cookie (`name=value`).
+pub async fn sign_in(app: &TestApp, token: &str) -> reqwest::Response {
+    client()
+        .post(app.url("/console/login"))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap()
+}
+
+fn cookie_of(response: &reqwest::Response) -> String {
+    let set = response.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    set.split(';').next().unwrap().to_owned()
+}
+
+async fn page(app: &TestApp, path: &str, cookie: &str) -> (StatusCode, String) {
+    let response = client().get(app.url(path)).header(COOKIE, cookie).send().await.unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+fn csrf_in(html: &str) -> String {
+    let start = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + "name=\"csrf\" value=\"".len();
+    html[start..start + 64].to_owned()
+}
+
+async fn only_operators_open_the_console(backend: Backend) {
+    let Some(app) = console_app(backend).await else { return };
+    let get = |token: Option<String>| {
+        let mut request = client().get(app.url("/console/payments"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    let anonymous = get(None).await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::SEE_OTHER, "a person is sent to sign in");
+    assert_eq!(anonymous.headers()[LOCATION], "/console/login");
+
+    let merchant = get(Some(app.token.clone())).await.unwrap();
+    assert_eq!(
+        merchant.status(),
+        StatusCode::UNAUTHORIZED,
+        "a merchant token never opens the console"
+    );
+    assert_eq!(
+        get(Some("nonsense".into())).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    let with_token = get(Some(OPERATOR_TOKEN.into())).await.unwrap();
+    assert_eq!(with_token.status(), StatusCode::OK);
+    let csp = with_token.headers()[CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("style-src 'self'"),
+        "{csp}"
+    );
+    assert!(!csp.contains("script-src"), "no scripts at all: {csp}");
+
+    let jwt = Jwt::hs256(&Secret::new(JWT_SECRET));
+    let operator_jwt = jwt.issue_operator("alice", 600).unwrap();
+    assert_eq!(get(Some(operator_jwt.clone())).await.unwrap().status(), StatusCode::OK);
+    let as_merchant = app.get_as(&operator_jwt, "/api/v1/payments").await;
+    assert_eq!(
+        as_merchant.status(),
+        StatusCode::UNAUTHORIZED,
+        "an operator token is no merchant token"
+    );
+    let other_secret = Jwt::hs256(&Secret::new("another-secret"))
+        .issue_operator("mallory", 600)
+        .unwrap();
+    assert_eq!(
+        get(Some(other_secret)).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+async fn a_session_cookie_is_strict_and_its_forms_need_the_csrf_token(backend: Backend) {
+    let Some(app) = console_app(backend).await else { return };
+    let refused = sign_in(&app, &app.token).await;
+    assert_eq!(
+        refused.status(),
+        StatusCode::UNAUTHORIZED,
+        "a merchant token cannot sign in"
+    );
+    assert!(refused.headers().get(SET_COOKIE).is_none());
+
+    let signed_in = sign_in(&app, OPERATOR_TOKEN).await;
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let set_cookie = signed_in.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/console"] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    let cookie = cookie_of(&signed_in);
+    let (status, html) = page(&app, "/console/audit", &cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Not run on this node yet"), "{html}");
+
+    let verify = |fields: Vec<(&'static str, String)>| {
+        client()
+            .post(app.url("/console/audit/verify"))
+            .header(COOKIE, cookie.clone())
+            .form(&fields)
+            .send()
+    };
+    assert_eq!(
+        verify(vec![]).await.unwrap().status(),
+        StatusCode::FORBIDDEN,
+        "no CSRF token"
+    );
+    assert_eq!(
+        verify(vec![("csrf", "0".repeat(64))]).await.unwrap().status(),
+        StatusCode::FORBIDDEN,
+        "a wrong CSRF token"
+    );
+    assert!(
+        page(&app, "/console/audit", &cookie).await.1.contains("Not run"),
+        "a refused form ran nothing"
+    );
+    let ran = verify(vec![("csrf", csrf_in(&html))]).await.unwrap();
+    assert_eq!(ran.status(), StatusCode::SEE_OTHER);
+    let (_, after) = page(&app, "/console/audit", &cookie).await;
+    assert!(after.contains("chain intact"), "{after}");
+
+    let logout = client()
+        .post(app.url("/console/logout"))
+        .header(COOKIE, cookie.clone())
+        .form(&[("csrf", csrf_in(&after))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), StatusCode::SEE_OTHER);
+    let (status, _) = page(&app, "/console/payments", &cookie).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "the session is gone after logging out");
+}
+
+async fn a_payment_page_shows_its_timeline_keys_and_audit_entries_escaped(backend: Backend) {
+    let Some(app) = console_app(backend).await else { return };
+    let body = json!({ "amount": 4_200, "currency": "usd", "capture": false, "order_id": "<script>o1</script>",
+                       "payment_method": card("4242424242424242") });
+    let created = app
+        .client
+        .post(app.url("/api/v1/payments"))
+        .bearer_auth(&app.token)
+        .header("Idempotency-Key", "console-key-1")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let created = expect_json(created, StatusCode::CREATED).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    expect_json(app.capture(&id, json!({ "amount": 4_000 })).await, StatusCode::OK).await;
+    crate::sql::assert_every_event_audited_once(&app.database).await;
+    let cookie = cookie_of(&sign_in(&app, OPERATOR_TOKEN).await);
+
+    let (status, results) = page(
+        &app,
+        "/console/payments?order_id=%3Cscript%3Eo1%3C%2Fscript%3E",
+        &cookie,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(results.contains(&format!("/console/payments/{id}")), "{results}");
+    assert!(
+        results.contains("&lt;script&gt;o1&lt;/script&gt;"),
+        "escaped: {results}"
+    );
+    assert!(!results.contains("<script>"), "{results}");
+    let (_, nothing) = page(&app, "/console/payments?status=failed", &cookie).await;
+    assert!(!nothing.contains(&id), "filtered by status");
+    let (status, _) = page(&app, "/console/payments?status=bogus", &cookie).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let (status, html) = page(&app, &format!("/console/payments/{id}"), &cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    for expected in [
+        "payment.created",
+        "payment.authorized",
+        "payment.captured",
+        "console-key-1",
+        "40.00 USD",
+    ] {
+        assert!(html.contains(expected), "{expected} in {html}");
+    }
+    assert_eq!(
+        html.matches(">intact<").count(),
+        3,
+        "three audit entries, each intact: {html}"
+    );
+    let (status, _) = page(&app, "/console/payments/pay_doesnotexist", &cookie).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    for path in ["/console/providers", "/console/actors", "/console/settlements"] {
+        assert_eq!(page(&app, path, &cookie).await.0, StatusCode::OK, "{path}");
+    }
+}
+
+crate::provider_tests!(
+    only_operators_open_the_console,
+    a_session_cookie_is_strict_and_its_forms_need_the_csrf_token,
+    a_payment_page_shows_its_timeline_keys_and_audit_entries_escaped,
+);
