@@ -12,6 +12,7 @@ mod auth;
 mod card_data;
 mod concurrency;
 mod console;
+mod console_browser;
 mod crash;
 mod db_outage;
 mod encryption;
