@@ -18,6 +18,7 @@ CREATE TABLE settlements (
     -- NULL: the provider reports no fees to payrail (none do yet).
     fees             BIGINT,
     net_amount       BIGINT NOT NULL,
+    -- refunded_amount is net of reversals (refunds that failed later); refunded_count counts refunds made.
     -- SHA-256 over the lines (event ids and amounts): a re-run with the same digest is the same report.
     digest           TEXT NOT NULL,
     status           TEXT NOT NULL CHECK (status IN ('open', 'closed')),
@@ -31,7 +32,7 @@ CREATE TABLE settlement_lines (
     settlement_id      TEXT NOT NULL REFERENCES settlements (id),
     line_no            BIGINT NOT NULL,
     event_id           TEXT NOT NULL,
-    kind               TEXT NOT NULL CHECK (kind IN ('capture', 'refund')),
+    kind               TEXT NOT NULL CHECK (kind IN ('capture', 'refund', 'refund_reversal')),
     payment_id         TEXT NOT NULL,
     refund_id          TEXT,
     amount             BIGINT NOT NULL CHECK (amount > 0),

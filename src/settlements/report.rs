@@ -5,8 +5,11 @@
 //! `job.rs` decides what to write.
 //!
 //! Money is what the events say moved: a `payment.succeeded` (authorised and captured at once) or
-//! `payment.captured` event's amount is captured, a `payment.refunded` event's amount is refunded.
-//! Fees: no provider adapter reports them yet, so `fees` is `None` and net = captured − refunded.
+//! `payment.captured` event's amount is captured, a `payment.refunded` event's amount is refunded,
+//! and a refund that later failed or was canceled gives its amount back on the day of the
+//! `refund.updated` event that ended it (a reversal line; `refunded` is net of reversals, its count
+//! is of refunds made). Fees: no provider adapter reports them yet, so `fees` is `None` and
+//! net = captured − refunded.
 
 use std::collections::BTreeMap;
 
@@ -17,6 +20,8 @@ use sha2::{Digest, Sha256};
 pub enum LineKind {
     Capture,
     Refund,
+    /// A refund that failed or was canceled after it was counted: its money stayed with the merchant.
+    RefundReversal,
 }
 
 impl LineKind {
@@ -24,14 +29,7 @@ impl LineKind {
         match self {
             LineKind::Capture => "capture",
             LineKind::Refund => "refund",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "capture" => Some(LineKind::Capture),
-            "refund" => Some(LineKind::Refund),
-            _ => None,
+            LineKind::RefundReversal => "refund_reversal",
         }
     }
 }
@@ -121,6 +119,7 @@ fn figures(lines: &[MoneyEvent]) -> Figures {
                 figures.refunded_amount += line.amount;
                 figures.refunded_count += 1;
             }
+            LineKind::RefundReversal => figures.refunded_amount -= line.amount,
         }
     }
     figures.net_amount = figures.captured_amount - figures.refunded_amount - figures.fees.unwrap_or(0);
@@ -182,6 +181,20 @@ mod tests {
         );
         let order: Vec<&str> = first.lines.iter().map(|l| l.event_id.as_str()).collect();
         assert_eq!(order, ["e5", "e1", "e2"], "oldest first");
+    }
+
+    #[test]
+    fn a_reversed_refund_gives_its_amount_back() {
+        let reports = build(vec![
+            event("e1", "m", "sandbox", LineKind::Capture, 5_000, 1),
+            event("e2", "m", "sandbox", LineKind::Refund, 2_000, 2),
+            event("e3", "m", "sandbox", LineKind::RefundReversal, 2_000, 3),
+        ]);
+        let figures = reports[0].figures;
+        assert_eq!(
+            (figures.refunded_amount, figures.refunded_count, figures.net_amount),
+            (0, 1, 5_000)
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Settlement reports in the database (issue 17, migration 0008): the day's money events read
 //! from `payment_events` (joined to their payment for its provider, currency and reference, which
-//! do not change once money has moved), the latest revision of each report, writing a run's new
+//! do not change once money has moved; a refund's `refund.updated` event counts as a reversal when
+//! it is the last one of a refund now failed or canceled — states a refund never leaves, so the
+//! answer cannot change later), the latest revision of each report, writing a run's new
 //! revisions (each report `open`, its lines, then `closed`, all in one transaction; triggers keep
 //! a closed one as it is), reading them back for the API and the console, and the job lease.
 
@@ -19,7 +21,10 @@ const MONEY_EVENTS_SQL: &str = "SELECT e.id AS event_id, e.payment_id, e.refund_
      e.created_at \
      FROM payment_events e JOIN payments p ON p.id = e.payment_id LEFT JOIN refunds r ON r.id = e.refund_id \
      WHERE e.created_at >= $1 AND e.created_at < $2 \
-     AND e.kind IN ('payment.succeeded', 'payment.captured', 'payment.refunded') AND e.amount > 0 \
+     AND e.amount > 0 AND (e.kind IN ('payment.succeeded', 'payment.captured', 'payment.refunded') \
+     OR (e.kind = 'refund.updated' AND r.status IN ('failed', 'canceled') AND e.sequence = \
+     (SELECT MAX(x.sequence) FROM payment_events x WHERE x.payment_id = e.payment_id \
+     AND x.refund_id = e.refund_id AND x.kind = 'refund.updated'))) \
      ORDER BY e.created_at, e.id";
 
 const LATEST_SQL: &str = "SELECT provider, currency, merchant_id, revision, digest FROM settlements s \
@@ -246,6 +251,7 @@ impl MoneyEventRow {
         let kind = match self.kind.as_str() {
             "payment.succeeded" | "payment.captured" => LineKind::Capture,
             "payment.refunded" => LineKind::Refund,
+            "refund.updated" => LineKind::RefundReversal,
             _ => return None,
         };
         Some(MoneyEvent {

@@ -4,6 +4,8 @@
 //! merchant-scoped as JSON and as RFC 4180 CSV.
 
 use chrono::Utc;
+use payrail_core::domain::{PaymentId, RefundId, RefundStatus};
+use payrail_core::operation::{Operation, ProviderUpdate};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -270,7 +272,93 @@ async fn a_closed_settlement_and_its_lines_cannot_be_changed(backend: Backend) {
     );
 }
 
+async fn payrail_settle_prints_the_days_reports_and_a_rerun_changes_nothing(backend: Backend) {
+    let Some((app, _stripe)) = stripe_app(backend, &[]).await else {
+        return;
+    };
+    let p = id(&pay(&app, &app.token, 3_000, "4242424242424242", true, "sandbox").await);
+    expect_json(app.refund(&p, json!({ "amount": 1_200 })).await, StatusCode::CREATED).await;
+    let today = Utc::now().date_naive().format("%Y-%m-%d").to_string();
+    let settle = |date: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_payrail"))
+            .args(["settle", "--date", date, "--provider", "sandbox"])
+            .env("CONFIG_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/config"))
+            .env("DATABASE_URL", &app.db.url)
+            .env("LOG_LEVEL", "error")
+            .output()
+            .expect("run payrail settle")
+    };
+    let first = settle(&today);
+    let stdout = String::from_utf8_lossy(&first.stdout).into_owned();
+    assert!(
+        first.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(stdout.contains("batch stb_"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "sandbox usd merchant_test rev 1 (new): captured 3000 (1), refunded 1200 (1), fees not reported, net 1800"
+        ),
+        "{stdout}"
+    );
+    let again = String::from_utf8_lossy(&settle(&today).stdout).into_owned();
+    assert!(again.contains("batch (unchanged)"), "{again}");
+    assert!(
+        again.contains("sandbox usd merchant_test rev 1: captured 3000 (1)"),
+        "{again}"
+    );
+    let bad = settle("2026-02-30");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid --date"));
+}
+
+async fn a_refund_that_fails_later_is_given_back_by_a_reversal_line(backend: Backend) {
+    let Some((app, _stripe)) = stripe_app(backend, &[]).await else {
+        return;
+    };
+    let p = id(&pay(&app, &app.token, 5_000, "4242424242424242", true, "sandbox").await);
+    let refund = expect_json(app.refund(&p, json!({ "amount": 2_000 })).await, StatusCode::CREATED).await;
+    settle_today(&app).await;
+    // The provider reports the refund failed after all (as a webhook would).
+    let update = Operation::ProviderUpdate {
+        provider: "sandbox".into(),
+        update: ProviderUpdate::Refund {
+            refund_id: Some(RefundId::parse(refund["id"].as_str().unwrap()).unwrap()),
+            provider_reference: None,
+            status: RefundStatus::Failed,
+        },
+    };
+    app.supervisor
+        .execute(&PaymentId::parse(&p).unwrap(), update)
+        .await
+        .expect("refund failed");
+    assert_eq!(app.payment(&p).await["refunded_amount"], 0);
+    settle_today(&app).await;
+    assert_eq!(
+        listed(&app, &app.token).await,
+        vec![
+            row("sandbox", "merchant_test", 2, [5_000, 1, 0, 1, 5_000]),
+            row("sandbox", "merchant_test", 1, [5_000, 1, 2_000, 1, 3_000]),
+        ]
+    );
+    let page = expect_json(app.get("/api/v1/settlements?provider=sandbox").await, StatusCode::OK).await;
+    let latest = page["data"][0]["id"].as_str().unwrap().to_owned();
+    let report = expect_json(app.get(&format!("/api/v1/settlements/{latest}")).await, StatusCode::OK).await;
+    let kinds: Vec<&str> = report["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["capture", "refund", "refund_reversal"]);
+    assert_eq!(report["lines"][2]["refund_id"], refund["id"]);
+    assert_eq!(report["lines"][2]["amount"], 2_000);
+}
+
 crate::provider_tests!(
+    a_refund_that_fails_later_is_given_back_by_a_reversal_line,
+    payrail_settle_prints_the_days_reports_and_a_rerun_changes_nothing,
     a_days_settlement_matches_the_hand_computed_figures_and_revises_on_late_events,
     a_settlement_is_served_as_json_and_csv_to_its_merchant_only,
     a_closed_settlement_and_its_lines_cannot_be_changed,
