@@ -166,15 +166,7 @@ pub async fn search(
 
 /// The status of each audit entry: its own hash recomputed, and its payload against the event.
 fn chain_status(entry: &AuditEntry, events: &HashMap<&str, &PaymentEvent>) -> &'static str {
-    let recomputed = chain::entry_hash(
-        entry.seq,
-        &entry.kind,
-        entry.event_id.as_deref(),
-        &entry.payload,
-        entry.recorded_at_micros,
-        &entry.prev_hash,
-    );
-    if recomputed != entry.hash {
+    if !chain::hash_matches(entry) {
         return "broken: hash mismatch";
     }
     match entry.event_id.as_deref().and_then(|id| events.get(id)) {
