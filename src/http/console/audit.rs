@@ -1,38 +1,13 @@
 //! The console's audit page: the last `audit verify` run on this node (when, and its verdict)
 //! and a button that runs it now — the same walk as `payrail audit verify` (`store::verify_chain`).
 
-use std::sync::Mutex;
-
 use actix_web::http::header::LOCATION;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use chrono::{DateTime, Utc};
 
 use crate::http::console::html::escape;
 use crate::http::console::session::{Console, ConsoleError, CsrfForm, Operator};
 use crate::http::AppState;
-
-/// A verification's time and verdict: `Ok(entries checked)` or why the chain is broken.
-type Verdict = (DateTime<Utc>, Result<u64, String>);
-
-/// The last verification on this node.
-#[derive(Default)]
-pub struct AuditStatus {
-    last: Mutex<Option<Verdict>>,
-}
-
-impl AuditStatus {
-    fn get(&self) -> Option<Verdict> {
-        self.last
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
-    }
-
-    fn set(&self, verdict: Result<u64, String>) {
-        *self.last.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((Utc::now(), verdict));
-    }
-}
 
 pub async fn page(console: web::Data<Console>, operator: Operator) -> Result<HttpResponse, ConsoleError> {
     let status = match console.audit.get() {

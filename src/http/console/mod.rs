@@ -5,6 +5,7 @@
 //! (`settlements.rs`), and the audit chain's verification (`audit.rs`).
 
 mod audit;
+mod audit_status;
 mod html;
 mod operations;
 mod payments;

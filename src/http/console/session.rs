@@ -40,7 +40,7 @@ pub struct Console {
     operator_token: Option<Secret>,
     secure_cookie: bool,
     sessions: Mutex<HashMap<String, Session>>,
-    pub audit: crate::http::console::audit::AuditStatus,
+    pub audit: crate::http::console::audit_status::AuditStatus,
 }
 
 impl Console {
