@@ -100,6 +100,25 @@ async fn only_operators_open_the_console(backend: Backend) {
         get(Some(other_secret)).await.unwrap().status(),
         StatusCode::UNAUTHORIZED
     );
+    // Each refused console credential is audited, without the token.
+    let refused = "SELECT COUNT(*) FROM audit_log WHERE kind = 'authentication_failure' \
+                   AND payload LIKE '%401 operator_token_refused%' AND payload LIKE '%GET /console/payments%'";
+    for _ in 0..50 {
+        if crate::sql::count(&app.database, refused).await >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(crate::sql::count(&app.database, refused).await, 3);
+    let leaked = format!(
+        "SELECT COUNT(*) FROM audit_log WHERE payload LIKE '%{}%'",
+        &app.token[app.token.len() - 20..]
+    );
+    assert_eq!(
+        crate::sql::count(&app.database, &leaked).await,
+        0,
+        "no token in the audit log"
+    );
 }
 
 async fn a_session_cookie_is_strict_and_its_forms_need_the_csrf_token(backend: Backend) {
@@ -227,7 +246,57 @@ async fn a_payment_page_shows_its_timeline_keys_and_audit_entries_escaped(backen
     }
 }
 
+async fn the_actors_and_providers_pages_show_restarts_and_provider_calls(backend: Backend) {
+    let Some(app) = console_app(backend).await else { return };
+    let id = app.create_payment(3_000, "4242424242424242", false).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cookie = cookie_of(&sign_in(&app, OPERATOR_TOKEN).await);
+    let (_, before) = page(&app, "/console/actors", &cookie).await;
+    assert!(
+        before.contains("<dt>Restarts in the last hour</dt><dd>0</dd>"),
+        "{before}"
+    );
+    assert!(
+        app.supervisor
+            .kill(&payrail_core::domain::PaymentId::parse(&id).unwrap())
+            .await
+    );
+    expect_json(app.capture(&id, json!({})).await, StatusCode::OK).await;
+    let (_, after) = page(&app, "/console/actors", &cookie).await;
+    assert!(
+        after.contains("<dt>Restarts in the last hour</dt><dd>1</dd>"),
+        "{after}"
+    );
+    assert!(
+        after.contains(&format!(">{id}</a>")),
+        "the restarted payment is listed: {after}"
+    );
+    assert!(
+        after.contains("<td>mailbox closed</td><td>1</td>"),
+        "reason and restart_count: {after}"
+    );
+
+    let (_, providers) = page(&app, "/console/providers", &cookie).await;
+    let row = providers
+        .split("<tr>")
+        .find(|row| row.starts_with("<td>sandbox</td>"))
+        .unwrap_or_else(|| panic!("a sandbox row: {providers}"));
+    let cells: Vec<&str> = row
+        .split("<td>")
+        .skip(1)
+        .map(|cell| cell.split("</td>").next().unwrap())
+        .collect();
+    assert!(cells[1].contains("closed"), "{row}");
+    let requests: u64 = cells[2].parse().unwrap();
+    assert!(requests >= 2, "authorise and capture reached the sandbox: {row}");
+    assert_eq!(cells[3], "0", "no errors: {row}");
+    assert_eq!(cells[4], "0.0 %", "{row}");
+}
+
 crate::provider_tests!(
+    the_actors_and_providers_pages_show_restarts_and_provider_calls,
     only_operators_open_the_console,
     a_session_cookie_is_strict_and_its_forms_need_the_csrf_token,
     a_payment_page_shows_its_timeline_keys_and_audit_entries_escaped,

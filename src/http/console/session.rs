@@ -226,10 +226,7 @@ fn authenticate(req: &HttpRequest) -> Result<Operator, ConsoleError> {
         let jwt = req.app_data::<web::Data<Jwt>>().map(|jwt| jwt.get_ref());
         let operator = bearer_token(req.headers())
             .and_then(|token| console.operator_of(token, jwt))
-            .ok_or_else(|| {
-                tracing::warn!(path = req.path(), "console: bearer token refused");
-                ConsoleError::Unauthorized
-            })?;
+            .ok_or_else(|| refused(req))?;
         return Ok(Operator {
             name: operator,
             csrf: None,
@@ -239,6 +236,14 @@ fn authenticate(req: &HttpRequest) -> Result<Operator, ConsoleError> {
         .and_then(|id| console.session(&id))
         .ok_or(ConsoleError::SignIn)?;
     Ok(Operator { name, csrf: Some(csrf) })
+}
+
+/// A refused operator credential: a warn line (never the token) and an audit record, as for a
+/// refused merchant token.
+fn refused(req: &HttpRequest) -> ConsoleError {
+    tracing::warn!(path = req.path(), "console: operator credential refused");
+    crate::http::audit::authentication_failed(req, &crate::http::ApiError::Unauthorized("operator_token_refused"));
+    ConsoleError::Unauthorized
 }
 
 fn login_page(message: Option<&str>, status: StatusCode) -> HttpResponse {
@@ -272,7 +277,7 @@ pub struct LoginForm {
 pub async fn login(req: HttpRequest, console: web::Data<Console>, form: web::Form<LoginForm>) -> HttpResponse {
     let jwt = req.app_data::<web::Data<Jwt>>().map(|jwt| jwt.get_ref());
     let Some(operator) = console.operator_of(form.token.trim(), jwt) else {
-        tracing::warn!("console: sign-in refused");
+        refused(&req);
         return login_page(Some("That token does not open the console."), StatusCode::UNAUTHORIZED);
     };
     tracing::info!(operator = %operator, "console: signed in");
