@@ -4,7 +4,7 @@
 //! run writes share one batch id.
 //!
 //! The daily job settles yesterday (UTC) every hour, so late events become a revision within the
-//! hour; one node at a time, under the `settlement` lease ([`hold_lease`], the one function to
+//! hour; one node at a time, under the `settlement` lease (`hold_lease`, the one function to
 //! swap for the general lease mechanism when it lands).
 
 use std::time::Duration;
