@@ -356,7 +356,25 @@ async fn a_refund_that_fails_later_is_given_back_by_a_reversal_line(backend: Bac
     assert_eq!(report["lines"][2]["amount"], 2_000);
 }
 
+async fn one_node_at_a_time_holds_the_settlement_lease(backend: Backend) {
+    let Some(app) = crate::helpers::spawn_app(backend).await else {
+        return;
+    };
+    let db = &app.database;
+    let lease = |holder: &'static str, now: i64| db.acquire_lease("settlement_test", holder, now, now + 600);
+    assert!(lease("node_a", 1_000).await.unwrap(), "a free lease is taken");
+    assert!(
+        !lease("node_b", 1_100).await.unwrap(),
+        "another node waits while it is held"
+    );
+    assert!(lease("node_a", 1_200).await.unwrap(), "its holder renews it");
+    assert!(!lease("node_b", 1_700).await.unwrap(), "renewed until 1_800");
+    assert!(lease("node_b", 1_801).await.unwrap(), "an expired lease is taken over");
+    assert!(!lease("node_a", 1_900).await.unwrap());
+}
+
 crate::provider_tests!(
+    one_node_at_a_time_holds_the_settlement_lease,
     a_refund_that_fails_later_is_given_back_by_a_reversal_line,
     payrail_settle_prints_the_days_reports_and_a_rerun_changes_nothing,
     a_days_settlement_matches_the_hand_computed_figures_and_revises_on_late_events,
