@@ -10,7 +10,7 @@ use payrail_core::ports::PaymentStore;
 
 use crate::crypto::CardFingerprinter;
 use crate::metrics::Metrics;
-use crate::store::Contacts;
+use crate::store::{Contacts, Database};
 use crate::webhooks::Webhooks;
 
 /// What every handler can reach. Built once at start-up, shared by all workers.
@@ -27,4 +27,6 @@ pub struct AppState {
     pub contacts: Contacts,
     /// Counters other features bump (idempotent replays, webhooks, circuit breakers).
     pub metrics: Metrics,
+    /// The database, for service-side reads outside the core's ports (settlements, the console).
+    pub database: Database,
 }

@@ -15,6 +15,8 @@
 //!   PostgreSQL, with migrations.
 //! - [`providers`]: provider adapters (sandbox, Stripe, …), routing, and the `ResilientProvider`s the core calls them through.
 //! - [`webhooks`]: signed provider webhooks in: verify, dedupe, apply; [`reconcile`]: the reconciler.
+//! - [`settlements`]: daily settlement reports from committed events (`payrail settle`, the hourly
+//!   job); the operator console is `http/console/`.
 //!
 //! Imports point down: `http` → `app`, `webhooks`, `metrics`, `auth` → `providers`, `store`,
 //! `crypto`, `config` → `secret` and the core. Nothing outside `http/` but `startup.rs` imports
@@ -30,6 +32,7 @@ pub mod metrics;
 pub mod providers;
 pub mod reconcile;
 pub mod secret;
+pub mod settlements;
 pub mod shutdown;
 pub mod startup;
 pub mod store;

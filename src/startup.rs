@@ -112,6 +112,9 @@ impl Application {
             Duration::from_secs(settings.providers.reconcile_min_age_secs),
         );
 
+        // Yesterday's settlement reports, hourly, on one node at a time (issue 17).
+        crate::settlements::spawn_daily(database.clone());
+
         metrics
             .watch_supervisor(&supervisor)
             .and_then(|()| metrics.watch_database(&database))
@@ -126,7 +129,12 @@ impl Application {
             card_fingerprints: crate::crypto::CardFingerprinter::new(settings.security.card_fingerprint_key()),
             contacts: store::Contacts::new(database.clone(), Arc::new(cipher)),
             metrics: metrics.clone(),
+            database: database.clone(),
         });
+        let console = web::Data::new(http::console::Console::new(
+            settings.auth.operator_token.clone(),
+            settings.environment != Environment::Development,
+        ));
         let jwt = web::Data::new(jwt);
         let audit_trail = audit.clone();
         let audit = web::Data::new(audit);
@@ -157,6 +165,7 @@ impl Application {
             }
             app.app_data(state.clone())
                 .app_data(jwt.clone())
+                .app_data(console.clone())
                 .app_data(audit.clone())
                 .app_data(idempotency.clone())
                 .app_data(payments.clone())
@@ -164,6 +173,8 @@ impl Application {
                 .app_data(proxies.clone())
                 .app_data(web::PayloadConfig::new(max_body_bytes))
                 .configure(http::routes)
+                // The operator console: HTML for people, not part of the API's OpenAPI document.
+                .configure(http::console::routes)
                 .default_service(web::to(http::not_found))
                 .wrap(actix_web::middleware::from_fn(http::rate_limit))
                 .wrap(actix_web::middleware::from_fn(http::cors))

@@ -38,6 +38,7 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("JWT_PUBLIC_KEY", "auth.jwt_public_key", Kind::Str),
     ("JWT_AUDIENCE", "auth.jwt_audience", Kind::Str),
     ("JWT_ISSUER", "auth.jwt_issuer", Kind::Str),
+    ("OPERATOR_TOKEN", "auth.operator_token", Kind::Str),
     ("LOG_LEVEL", "log.level", Kind::Str),
     ("LOG_FORMAT", "log.format", Kind::Str),
     ("SANDBOX_LATENCY_MS", "sandbox.latency_ms", Kind::Int),

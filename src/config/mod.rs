@@ -113,6 +113,9 @@ pub struct AuthSettings {
     pub jwt_issuer: Option<String>,
     pub dev_merchant: String,
     pub token_ttl_secs: u64,
+    /// Opens the operator console (`OPERATOR_TOKEN`); unset: only JWTs with the `operator` role do.
+    #[serde(default)]
+    pub operator_token: Option<Secret>,
 }
 
 /// The one JWT algorithm payrail accepts, fixed by configuration.

@@ -9,6 +9,7 @@ pub mod audit;
 mod auth;
 mod body;
 mod client_ip;
+pub mod console;
 mod cors;
 mod error;
 mod headers;
@@ -22,6 +23,7 @@ mod proptests;
 mod rate_limit;
 mod receipts;
 mod replays;
+mod settlements;
 mod text;
 mod webhooks;
 mod wire;
@@ -47,6 +49,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/api/v1/openapi.json").route(web::get().to(openapi::spec)))
         .service(resource("/api/v1/webhooks/{provider}").route(web::post().to(webhooks::receive)))
         .service(resource("/api/v1/payments/webhook").route(web::post().to(webhooks::receive_by_query)))
+        .service(resource("/api/v1/settlements").route(web::get().to(settlements::list)))
+        .service(resource("/api/v1/settlements/{id}").route(web::get().to(settlements::get)))
         .service(web::scope("/api/v1/payments").configure(payment_routes))
         .service(web::scope("/payments").configure(payment_routes));
 }

@@ -14,6 +14,8 @@
 mod metered_store;
 mod observer;
 mod requests;
+mod restarts;
+mod summary;
 
 use std::sync::Arc;
 
@@ -21,6 +23,8 @@ use payrail_core::actors::PaymentSupervisor;
 use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, PullingGauge, Registry};
 
 pub use metered_store::MeteredStore;
+pub use restarts::{Restart, RestartLog};
+pub use summary::ProviderSummary;
 
 use crate::store::Database;
 
@@ -45,6 +49,8 @@ struct Inner {
     actor_restarts: IntCounter,
     idempotency_replays: IntCounter,
     webhooks_received: IntCounterVec,
+    /// The latest actor restarts, readable by the operator console.
+    restart_log: RestartLog,
 }
 
 impl Metrics {
@@ -114,6 +120,7 @@ impl Metrics {
                 actor_restarts,
                 idempotency_replays,
                 webhooks_received,
+                restart_log: RestartLog::default(),
             }),
         })
     }

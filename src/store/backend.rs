@@ -46,6 +46,12 @@ pub(crate) trait Backend: Clone + Send + Sync + 'static {
         values: Vec<Value<'q>>,
     ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send;
 
+    /// Runs `statements` in order in one transaction: all of them, or none (settlement reports).
+    fn execute_all<'q>(
+        &'q self,
+        statements: Vec<(String, Vec<Value<'q>>)>,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+
     /// Consecutive runs of a batch that [`Backend::write`] writes together, in order.
     fn parts(batch: &[StoreWrite]) -> Vec<&[StoreWrite]>;
 

@@ -16,6 +16,7 @@ mod audit;
 mod backend;
 mod bind;
 mod columns;
+mod console;
 mod contacts;
 mod error;
 pub mod group_commit;
@@ -25,12 +26,14 @@ mod payments;
 mod postgres;
 mod rows;
 mod scan;
+pub mod settlements;
 mod sqlite;
 mod sqlstate;
 mod writes;
 
 pub use audit::verify_chain;
 pub use backend::{PostgresStore, SqliteStore, Store};
+pub use console::{KeyUse, PaymentSearch, PaymentSummary};
 pub use contacts::Contacts;
 pub use inbox::InboundEvent;
 

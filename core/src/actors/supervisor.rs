@@ -207,6 +207,10 @@ impl PaymentSupervisor {
             let restart_count = self.inner.restarts.fetch_add(1, Ordering::Relaxed) + 1;
             tracing::warn!(payment_id = %id, reason, restart_count, "actor restarted");
             self.inner.deps.observer.actor_restarted();
+            self.inner
+                .deps
+                .observer
+                .actor_restart_logged(id.as_str(), reason, restart_count);
         }
     }
 }

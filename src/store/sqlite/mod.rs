@@ -65,6 +65,16 @@ impl Backend for SqlitePool {
         Ok(done.rows_affected())
     }
 
+    async fn execute_all<'q>(&'q self, statements: Vec<(String, Vec<Value<'q>>)>) -> Result<(), sqlx::Error> {
+        let mut transaction = self.begin().await?;
+        for (sql, values) in statements {
+            sqlx::query_with(&sql, arguments::<Sqlite>(values)?)
+                .execute(&mut *transaction)
+                .await?;
+        }
+        transaction.commit().await
+    }
+
     /// A whole batch is one transaction.
     fn parts(batch: &[StoreWrite]) -> Vec<&[StoreWrite]> {
         vec![batch]
