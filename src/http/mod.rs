@@ -10,6 +10,7 @@ mod auth;
 mod body;
 mod client_ip;
 mod cors;
+mod customer_actions;
 mod error;
 mod headers;
 mod health;
@@ -22,6 +23,7 @@ mod proptests;
 mod rate_limit;
 mod receipts;
 mod replays;
+mod sandbox_challenge;
 mod webhooks;
 mod wire;
 
@@ -44,6 +46,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/api/v1/openapi.json").route(web::get().to(openapi::spec)))
         .service(resource("/api/v1/webhooks/{provider}").route(web::post().to(webhooks::receive)))
         .service(resource("/api/v1/payments/webhook").route(web::post().to(webhooks::receive_by_query)))
+        .service(
+            resource("/sandbox/3ds/{id}")
+                .route(web::get().to(sandbox_challenge::page))
+                .route(web::post().to(sandbox_challenge::decide)),
+        )
         .service(web::scope("/api/v1/payments").configure(payment_routes))
         .service(web::scope("/payments").configure(payment_routes));
 }
@@ -59,6 +66,7 @@ fn payment_routes(cfg: &mut web::ServiceConfig) {
     .service(resource("/{id}/capture").route(web::post().to(payments::capture)))
     .service(resource("/{id}/cancel").route(web::post().to(payments::cancel)))
     .service(resource("/{id}/refund").route(web::post().to(payments::refund)))
+    .service(resource("/{id}/return").route(web::get().to(customer_actions::return_from_action)))
     .service(resource("/{id}/events").route(web::get().to(payments::events)));
 }
 

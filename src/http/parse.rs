@@ -4,7 +4,7 @@
 use chrono::Datelike;
 use payrail_core::domain::{
     Amount, CaptureMethod, CardDetails, CardNumber, Currency, Cvc, DomainError, EventId, MerchantId, NewPayment,
-    PaymentId, PaymentMethod, PaymentToken, RefundReason,
+    PaymentId, PaymentMethod, PaymentToken, RefundReason, ReturnUrl,
 };
 use payrail_core::ports::PageRequest;
 
@@ -108,6 +108,16 @@ pub fn receipt_email(raw: Option<String>) -> Result<Option<String>, ApiError> {
     Ok(Some(email))
 }
 
+/// An optional `return_url`: https, or http on loopback when `development`.
+pub fn return_url(raw: Option<String>, development: bool) -> Result<Option<ReturnUrl>, ApiError> {
+    raw.map(|url| {
+        no_card_data(&url, "return_url")?;
+        ReturnUrl::parse(&url, development)
+            .map_err(|e| ApiError::invalid("invalid_return_url", e.to_string(), "return_url"))
+    })
+    .transpose()
+}
+
 /// A create request as a new payment plus the card or token to authorise (kept only in memory).
 pub fn new_payment(
     merchant: MerchantId,
@@ -169,6 +179,7 @@ pub fn new_payment(
         description: bounded(body.description, DESCRIPTION_MAX, "description")?,
         metadata,
         card: method.card().map(CardDetails::summary),
+        return_url: None,
     };
     Ok((new, method))
 }

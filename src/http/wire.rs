@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use payrail_core::domain::{Payment, PaymentEvent, Refund};
+use payrail_core::domain::{NextAction, Payment, PaymentEvent, Refund, ReturnUrl};
 use serde::{Deserialize, Serialize};
 
 /// `POST /payments`.
@@ -23,6 +23,8 @@ pub struct CreatePaymentBody {
     pub payment_method: PaymentMethodBody,
     /// Stored sealed (AES-256-GCM), see `store/contacts.rs`.
     pub receipt_email: Option<String>,
+    /// Where the customer goes after a customer action (issue 13).
+    pub return_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -117,8 +119,40 @@ pub struct PaymentView {
     pub receipt_email: Option<String>,
     pub failure_code: Option<String>,
     pub failure_message: Option<String>,
+    pub return_url: Option<String>,
+    /// What the customer must do while the payment is `requires_action` (Stripe's shape).
+    pub next_action: Option<NextActionView>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// `next_action`: `{"type": "redirect_to_url", "redirect_to_url": {"url", "return_url"}}`.
+#[derive(Debug, Serialize)]
+pub struct NextActionView {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub redirect_to_url: RedirectView,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RedirectView {
+    pub url: String,
+    /// The merchant's page the customer lands on afterwards.
+    pub return_url: Option<String>,
+}
+
+impl NextActionView {
+    fn new(action: NextAction, return_url: Option<&ReturnUrl>) -> Self {
+        match action {
+            NextAction::RedirectToUrl { url } => Self {
+                kind: "redirect_to_url",
+                redirect_to_url: RedirectView {
+                    url,
+                    return_url: return_url.map(|u| u.to_string()),
+                },
+            },
+        }
+    }
 }
 
 impl From<Payment> for PaymentView {
@@ -146,6 +180,8 @@ impl From<Payment> for PaymentView {
             receipt_email: None,
             failure_code: p.failure_code,
             failure_message: p.failure_message,
+            next_action: p.next_action.map(|a| NextActionView::new(a, p.return_url.as_ref())),
+            return_url: p.return_url.map(|u| u.to_string()),
             created_at: timestamp(p.created_at),
             updated_at: timestamp(p.updated_at),
         }

@@ -19,6 +19,7 @@ fn new_payment(amount: i64, capture_method: CaptureMethod) -> Payment {
         description: None,
         metadata: BTreeMap::new(),
         card: None,
+        return_url: None,
     };
     Payment::create(new, Utc::now()).payment
 }
@@ -77,6 +78,7 @@ fn creation_is_pending_at_version_one_with_a_created_event() {
             description: None,
             metadata: BTreeMap::new(),
             card: None,
+            return_url: None,
         },
         Utc::now(),
     );
@@ -254,6 +256,7 @@ fn to_command(op: &Op) -> Command {
             },
             3 => AuthorizationOutcome::RequiresAction {
                 provider_reference: "r".into(),
+                next_action: None,
             },
             _ => AuthorizationOutcome::Unknown {
                 provider_reference: None,

@@ -63,7 +63,7 @@ pub(super) async fn change(
                 provider_reference: outcome.provider_reference,
             }
         }
-        Operation::Create(_) | Operation::Reconcile | Operation::ProviderUpdate { .. } => {
+        Operation::Create(_) | Operation::Reconcile | Operation::CompleteAction | Operation::ProviderUpdate { .. } => {
             return Err(PaymentError::NotFound)
         }
     };

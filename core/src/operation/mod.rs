@@ -61,6 +61,9 @@ pub enum Operation {
     },
     /// Ask the provider what became of a payment still awaiting its answer, and settle it.
     Reconcile,
+    /// The customer is back from a customer action (payrail's return endpoint): ask the provider
+    /// and settle. Refused with `InvalidState` unless the payment is `requires_action`.
+    CompleteAction,
     /// `provider` told us (by webhook) what became of the payment or one of its refunds.
     ProviderUpdate { provider: String, update: ProviderUpdate },
 }
@@ -75,6 +78,9 @@ pub struct CreatePayment {
     pub routed: bool,
     /// Sealed (see [`crate::ports::ContactSealer`]) and committed with the `pending` payment.
     pub receipt_email: Option<String>,
+    /// payrail's return endpoint for this payment, handed to the provider (see
+    /// [`crate::ports::AuthorizeRequest::return_url`]).
+    pub provider_return_url: Option<String>,
 }
 
 /// An operation's kind: its metric and log label, and the shape of a merchant's answer.
@@ -85,6 +91,7 @@ pub enum OperationKind {
     Cancel,
     Refund,
     Reconcile,
+    CompleteAction,
     ProviderUpdate,
 }
 
@@ -96,6 +103,7 @@ impl OperationKind {
             OperationKind::Cancel => "cancel",
             OperationKind::Refund => "refund",
             OperationKind::Reconcile => "reconcile",
+            OperationKind::CompleteAction => "complete_action",
             OperationKind::ProviderUpdate => "provider_update",
         }
     }
@@ -109,6 +117,7 @@ impl Operation {
             Operation::Cancel { .. } => OperationKind::Cancel,
             Operation::Refund { .. } => OperationKind::Refund,
             Operation::Reconcile => OperationKind::Reconcile,
+            Operation::CompleteAction => OperationKind::CompleteAction,
             Operation::ProviderUpdate { .. } => OperationKind::ProviderUpdate,
         }
     }
@@ -120,7 +129,7 @@ impl Operation {
             Operation::Capture { merchant, .. }
             | Operation::Cancel { merchant }
             | Operation::Refund { merchant, .. } => Some(merchant),
-            Operation::Reconcile | Operation::ProviderUpdate { .. } => None,
+            Operation::Reconcile | Operation::CompleteAction | Operation::ProviderUpdate { .. } => None,
         }
     }
 }
@@ -212,6 +221,13 @@ pub async fn execute(
             Ok(payment) => {
                 provider = Some(payment.provider.clone());
                 settlement::reconcile(deps, payment).await
+            }
+            Err(error) => Err(error),
+        },
+        Operation::CompleteAction => match current(deps, id, cached).await {
+            Ok(payment) => {
+                provider = Some(payment.provider.clone());
+                settlement::complete_action(deps, payment).await
             }
             Err(error) => Err(error),
         },

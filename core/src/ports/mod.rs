@@ -144,6 +144,9 @@ pub struct AuthorizeRequest {
     pub capture: bool,
     pub method: PaymentMethod,
     pub description: Option<String>,
+    /// payrail's return endpoint for this payment: where the provider sends the customer back
+    /// after a customer action (3-D Secure, a wallet's approval).
+    pub return_url: Option<String>,
     /// payrail's own idempotency key for this call, stable across retries.
     pub idempotency_key: String,
 }

@@ -283,6 +283,7 @@ mod tests {
             capture: true,
             method: PaymentMethod::Token(PaymentToken::parse("pm_card_visa").unwrap()),
             description: None,
+            return_url: None,
             idempotency_key: "k".into(),
         }
     }

@@ -22,7 +22,7 @@ impl ReplyRenderer for JsonReplies {
             OperationKind::Create => json(201, &payment()),
             OperationKind::Capture | OperationKind::Cancel => json(200, &payment()),
             OperationKind::Refund => json(201, &RefundView::from(outcome.refund.clone()?)),
-            OperationKind::Reconcile | OperationKind::ProviderUpdate => None,
+            OperationKind::Reconcile | OperationKind::CompleteAction | OperationKind::ProviderUpdate => None,
         }
     }
 

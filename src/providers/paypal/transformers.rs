@@ -189,6 +189,7 @@ pub fn order_outcome(order: &Order) -> AuthorizationOutcome {
     match order.status.as_str() {
         "PAYER_ACTION_REQUIRED" => AuthorizationOutcome::RequiresAction {
             provider_reference: reference,
+            next_action: None,
         },
         "VOIDED" => declined(&reference, "The order was voided."),
         _ => AuthorizationOutcome::Unknown {
@@ -303,6 +304,7 @@ mod tests {
             capture: true,
             method: PaymentMethod::Token(PaymentToken::parse("vault-1").unwrap()),
             description: None,
+            return_url: None,
             idempotency_key: "k".into(),
         };
         let body = order_body(&order);

@@ -111,6 +111,7 @@ pub fn transaction_outcome(tx: &Transaction) -> AuthorizationOutcome {
         ("send_pin" | "send_otp" | "send_phone" | "send_birthday" | "open_url", Some(reference)) => {
             AuthorizationOutcome::RequiresAction {
                 provider_reference: reference,
+                next_action: None,
             }
         }
         ("failed" | "abandoned" | "reversed", reference) => AuthorizationOutcome::Declined {
