@@ -12,6 +12,7 @@ mod auth;
 mod card_data;
 mod concurrency;
 mod crash;
+mod customer_actions;
 mod db_outage;
 mod encryption;
 mod fuzz;
