@@ -9,6 +9,7 @@ mod sql;
 
 mod audit;
 mod auth;
+mod browser;
 mod card_data;
 mod concurrency;
 mod crash;
