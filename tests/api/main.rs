@@ -26,6 +26,7 @@ mod listing;
 mod metrics;
 mod openapi;
 mod paypal;
+mod paypal_actions;
 mod paystack;
 mod persistence;
 mod provider_specs;

@@ -115,6 +115,27 @@ async fn pay_through_paypal(app: &TestApp, fake: &FakePaypal) {
     create(app, order(700, "usd", card("4000000000000002"), true)).await;
     let yen = create(app, order(1500, "jpy", card("4242424242424242"), true)).await;
     assert_eq!(yen["status"], "succeeded", "{yen}");
+    // 3-D Secure (issue 13): the payer approves, payrail authorizes the approved order on return.
+    let mut challenged = order(1100, "usd", card("4000002500003155"), false);
+    challenged["return_url"] = json!("https://shop.example/done");
+    let challenged = create(app, challenged).await;
+    let approve = challenged["next_action"]["redirect_to_url"]["url"].as_str().unwrap();
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let approved = no_redirects
+        .post(approve)
+        .form(&[("outcome", "complete")])
+        .send()
+        .await
+        .unwrap();
+    let back = approved.headers()["location"].to_str().unwrap().to_owned();
+    no_redirects.get(&back).send().await.unwrap();
+    assert_eq!(
+        app.payment(challenged["id"].as_str().unwrap()).await["status"],
+        "authorized"
+    );
 
     let event = json!({ "id": "WH-SPEC-1", "event_type": "PAYMENT.CAPTURE.COMPLETED", "resource_type": "capture",
         "resource": { "id": "1CAPTURE", "status": "COMPLETED", "custom_id": id } });

@@ -76,6 +76,8 @@ pub(super) async fn complete_action(deps: &Dependencies, payment: Payment) -> Re
     }
 }
 
+/// What the provider decided; for a payment awaiting the customer, finishing it there if the
+/// provider needs a further call once the customer is done (`Provider::complete_action`).
 async fn ask_provider(deps: &Dependencies, payment: &Payment) -> Result<AuthorizationOutcome, PaymentError> {
     let request = RetrieveRequest {
         payment_id: payment.id.clone(),
@@ -83,7 +85,11 @@ async fn ask_provider(deps: &Dependencies, payment: &Payment) -> Result<Authoriz
         amount: payment.amount,
         currency: payment.currency,
     };
-    Ok(deps.provider(&payment.provider)?.retrieve(request).await?)
+    let provider = deps.provider(&payment.provider)?;
+    Ok(match payment.status {
+        PaymentStatus::RequiresAction => provider.complete_action(request).await?,
+        _ => provider.retrieve(request).await?,
+    })
 }
 
 /// Applies a provider's webhook to the payment.

@@ -218,6 +218,12 @@ pub trait Provider: Send + Sync + 'static {
             provider_reference: None,
         })
     }
+    /// The customer finished (or abandoned) a customer action: finish the payment at the provider
+    /// where it needs a further call (PayPal authorizes or captures an approved order) and answer
+    /// its outcome. Most providers decide on their own: asking is enough.
+    async fn complete_action(&self, request: RetrieveRequest) -> Result<AuthorizationOutcome, ProviderError> {
+        self.retrieve(request).await
+    }
 }
 
 /// Seals a payment's receipt email for storage (the service's AES-256-GCM cipher; the core never

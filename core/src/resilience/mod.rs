@@ -172,6 +172,14 @@ impl ResilientProvider {
         .await
     }
 
+    pub async fn complete_action(&self, request: RetrieveRequest) -> Result<AuthorizationOutcome, ProviderError> {
+        self.call(move |p| {
+            let request = request.clone();
+            async move { p.complete_action(request).await }
+        })
+        .await
+    }
+
     /// Makes `attempt` under the policies and reports the result to the observer. `attempt` may
     /// run more than once (retries), so it builds a fresh future from cloned request data each time.
     async fn call<R, F, Fut>(&self, attempt: F) -> Result<R, ProviderError>
