@@ -67,6 +67,7 @@ fn payment_routes(cfg: &mut web::ServiceConfig) {
     .service(resource("/{id}/cancel").route(web::post().to(payments::cancel)))
     .service(resource("/{id}/refund").route(web::post().to(payments::refund)))
     .service(resource("/{id}/return").route(web::get().to(customer_actions::return_from_action)))
+    .service(resource("/{id}/confirm").route(web::post().to(customer_actions::confirm)))
     .service(resource("/{id}/events").route(web::get().to(payments::events)));
 }
 

@@ -77,6 +77,23 @@ pub struct RefundBody {
     pub reason: Option<String>,
 }
 
+/// `POST /payments/{id}/confirm`: exactly one of the values a next action may ask for.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmBody {
+    pub otp: Option<String>,
+    pub pin: Option<String>,
+    pub phone: Option<String>,
+    pub birthday: Option<String>,
+}
+
+/// A PIN or an OTP never prints, not even in a debug log.
+impl std::fmt::Debug for ConfirmBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConfirmBody([redacted])")
+    }
+}
+
 /// Query of the list endpoints.
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
@@ -126,12 +143,22 @@ pub struct PaymentView {
     pub updated_at: String,
 }
 
-/// `next_action`: `{"type": "redirect_to_url", "redirect_to_url": {"url", "return_url"}}`.
+/// `next_action`: `{"type": "redirect_to_url", "redirect_to_url": {"url", "return_url"}}`, or
+/// for a value the customer must give, `{"type": "otp", "otp": {"display_text"}}` (likewise
+/// `pin`, `phone`, `birthday`), submitted with `POST /payments/{id}/confirm`.
 #[derive(Debug, Serialize)]
 pub struct NextActionView {
     #[serde(rename = "type")]
     pub kind: &'static str,
-    pub redirect_to_url: RedirectView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect_to_url: Option<RedirectView>,
+    #[serde(flatten)]
+    pub collect: BTreeMap<&'static str, PromptView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PromptView {
+    pub display_text: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -146,10 +173,16 @@ impl NextActionView {
         match action {
             NextAction::RedirectToUrl { url } => Self {
                 kind: "redirect_to_url",
-                redirect_to_url: RedirectView {
+                redirect_to_url: Some(RedirectView {
                     url,
                     return_url: return_url.map(|u| u.to_string()),
-                },
+                }),
+                collect: BTreeMap::new(),
+            },
+            NextAction::Collect { input, display_text } => Self {
+                kind: input.as_str(),
+                redirect_to_url: None,
+                collect: BTreeMap::from([(input.as_str(), PromptView { display_text })]),
             },
         }
     }

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use payrail_core::domain::{
-    Amount, CardSummary, Currency, EventId, EventKind, MerchantId, NextAction, Payment, PaymentEvent, PaymentId,
-    Refund, RefundId, ReturnUrl,
+    ActionInput, Amount, CardSummary, Currency, EventId, EventKind, MerchantId, NextAction, Payment, PaymentEvent,
+    PaymentId, Refund, RefundId, ReturnUrl,
 };
 use payrail_core::ports::StoreError;
 
@@ -84,14 +84,24 @@ fn time(micros: i64) -> Result<DateTime<Utc>, StoreError> {
 pub fn next_action_json(action: &NextAction) -> String {
     let body = match action {
         NextAction::RedirectToUrl { url } => serde_json::json!({ "url": url }),
+        NextAction::Collect { display_text, .. } => serde_json::json!({ "display_text": display_text }),
     };
     serde_json::json!({ "type": action.kind(), action.kind(): body }).to_string()
 }
 
 fn next_action(json: &str) -> Result<NextAction, StoreError> {
     let value: serde_json::Value = serde_json::from_str(json).map_err(corrupt)?;
-    match (value["type"].as_str(), value["redirect_to_url"]["url"].as_str()) {
-        (Some("redirect_to_url"), Some(url)) => Ok(NextAction::RedirectToUrl { url: url.to_owned() }),
+    let kind = value["type"].as_str().unwrap_or_default();
+    let body = &value[kind];
+    match (kind, ActionInput::parse(kind)) {
+        ("redirect_to_url", _) => match body["url"].as_str() {
+            Some(url) => Ok(NextAction::RedirectToUrl { url: url.to_owned() }),
+            None => Err(corrupt(format!("next_action {json}"))),
+        },
+        (_, Some(input)) => Ok(NextAction::Collect {
+            input,
+            display_text: body["display_text"].as_str().map(str::to_owned),
+        }),
         _ => Err(corrupt(format!("next_action {json}"))),
     }
 }

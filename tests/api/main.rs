@@ -28,6 +28,7 @@ mod openapi;
 mod paypal;
 mod paypal_actions;
 mod paystack;
+mod paystack_actions;
 mod persistence;
 mod provider_specs;
 mod rate_limit;

@@ -160,6 +160,12 @@ async fn pay_through_paystack(app: &TestApp, fake: &FakePaystack) {
     fake.break_after_processing_next();
     let recovered = create(app, charge(7_500, "kes", token("AUTH_ok"))).await;
     assert_eq!(recovered["status"], "succeeded", "{recovered}");
+    // Customer input (issue 13): a PIN, then an OTP, submitted to /charge/submit_pin and _otp.
+    let pin = create(app, charge(3_000, "ngn", card("507850785078507812"))).await;
+    let path = format!("/api/v1/payments/{}/confirm", pin["id"].as_str().unwrap());
+    expect_json(app.post(&path, &json!({ "pin": "1111" })).await, StatusCode::OK).await;
+    let paid = expect_json(app.post(&path, &json!({ "otp": "123456" })).await, StatusCode::OK).await;
+    assert_eq!(paid["status"], "succeeded", "{paid}");
 }
 
 #[actix_web::test]

@@ -4,13 +4,18 @@
 
 use std::fmt;
 
-/// The customer's step before the provider decides. Only redirects exist today: the provider (or
-/// the sandbox's challenge page) authenticates the customer and sends them back to payrail's
-/// return endpoint.
+/// The customer's step before the provider decides: a redirect (the provider, or the sandbox's
+/// challenge page, authenticates the customer and sends them back to payrail's return endpoint),
+/// or a value the merchant's page asks for and submits with `POST /payments/{id}/confirm`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NextAction {
     /// Send the customer to `url` (a 3-D Secure challenge, a wallet's approval page).
     RedirectToUrl { url: String },
+    /// Ask the customer for `input`; `display_text` is the provider's prompt, when it gives one.
+    Collect {
+        input: ActionInput,
+        display_text: Option<String>,
+    },
 }
 
 impl NextAction {
@@ -18,7 +23,61 @@ impl NextAction {
     pub fn kind(&self) -> &'static str {
         match self {
             NextAction::RedirectToUrl { .. } => "redirect_to_url",
+            NextAction::Collect { input, .. } => input.as_str(),
         }
+    }
+}
+
+/// What a customer may be asked for (Paystack's `send_pin`/`send_otp`/`send_phone`/
+/// `send_birthday`, Flutterwave's `pin`/`otp` modes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActionInput {
+    Otp,
+    Pin,
+    Phone,
+    Birthday,
+}
+
+impl ActionInput {
+    pub const ALL: [ActionInput; 4] = [
+        ActionInput::Otp,
+        ActionInput::Pin,
+        ActionInput::Phone,
+        ActionInput::Birthday,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionInput::Otp => "otp",
+            ActionInput::Pin => "pin",
+            ActionInput::Phone => "phone",
+            ActionInput::Birthday => "birthday",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|input| input.as_str() == name)
+    }
+}
+
+/// What the customer typed (an OTP, a card PIN…): it goes to the provider and nowhere else, so
+/// it never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ActionValue(String);
+
+impl ActionValue {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ActionValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ActionValue([redacted])")
     }
 }
 

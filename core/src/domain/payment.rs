@@ -345,7 +345,9 @@ impl Payment {
                 provider_reference,
                 next_action,
             } => {
-                if self.status == PaymentStatus::RequiresAction {
+                // A further step (an OTP after the PIN) is news; the same request again is not.
+                let repeated = next_action.is_none() || next_action == self.next_action;
+                if self.status == PaymentStatus::RequiresAction && repeated {
                     return Err(DomainError::InvalidState {
                         operation: "request customer action for",
                         status: self.status,

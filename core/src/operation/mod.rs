@@ -20,7 +20,8 @@ use std::time::Instant;
 use async_trait::async_trait;
 
 use crate::domain::{
-    Amount, DomainError, MerchantId, NewPayment, Payment, PaymentId, PaymentMethod, Refund, RefundReason,
+    ActionInput, ActionValue, Amount, DomainError, MerchantId, NewPayment, Payment, PaymentId, PaymentMethod, Refund,
+    RefundReason,
 };
 use crate::observer::CallOutcome;
 use crate::ports::{ProviderError, StoreError, StoredReply};
@@ -61,6 +62,12 @@ pub enum Operation {
     },
     /// Ask the provider what became of a payment still awaiting its answer, and settle it.
     Reconcile,
+    /// A merchant submits what their customer gave for a `Collect` next action (an OTP, a PIN).
+    ConfirmAction {
+        merchant: MerchantId,
+        input: ActionInput,
+        value: ActionValue,
+    },
     /// The customer is back from a customer action (payrail's return endpoint): ask the provider
     /// and settle. Refused with `InvalidState` unless the payment is `requires_action`.
     CompleteAction,
@@ -92,6 +99,7 @@ pub enum OperationKind {
     Refund,
     Reconcile,
     CompleteAction,
+    ConfirmAction,
     ProviderUpdate,
 }
 
@@ -104,6 +112,7 @@ impl OperationKind {
             OperationKind::Refund => "refund",
             OperationKind::Reconcile => "reconcile",
             OperationKind::CompleteAction => "complete_action",
+            OperationKind::ConfirmAction => "confirm_action",
             OperationKind::ProviderUpdate => "provider_update",
         }
     }
@@ -118,6 +127,7 @@ impl Operation {
             Operation::Refund { .. } => OperationKind::Refund,
             Operation::Reconcile => OperationKind::Reconcile,
             Operation::CompleteAction => OperationKind::CompleteAction,
+            Operation::ConfirmAction { .. } => OperationKind::ConfirmAction,
             Operation::ProviderUpdate { .. } => OperationKind::ProviderUpdate,
         }
     }
@@ -128,7 +138,8 @@ impl Operation {
             Operation::Create(create) => Some(&create.payment.merchant_id),
             Operation::Capture { merchant, .. }
             | Operation::Cancel { merchant }
-            | Operation::Refund { merchant, .. } => Some(merchant),
+            | Operation::Refund { merchant, .. }
+            | Operation::ConfirmAction { merchant, .. } => Some(merchant),
             Operation::Reconcile | Operation::CompleteAction | Operation::ProviderUpdate { .. } => None,
         }
     }
@@ -229,6 +240,14 @@ pub async fn execute(
                 provider = Some(payment.provider.clone());
                 settlement::complete_action(deps, payment).await
             }
+            Err(error) => Err(error),
+        },
+        Operation::ConfirmAction { merchant, input, value } => match current(deps, id, cached).await {
+            Ok(payment) if payment.merchant_id == merchant => {
+                provider = Some(payment.provider.clone());
+                settlement::confirm_action(deps, payment, input, value).await
+            }
+            Ok(_) => Err(PaymentError::NotFound),
             Err(error) => Err(error),
         },
         Operation::ProviderUpdate {

@@ -8,8 +8,11 @@
 //! event repeats what is known — changes nothing and is not an error: providers redeliver and
 //! reorder events, and the first answer to arrive wins.
 
-use crate::domain::{AuthorizationOutcome, Command, DomainError, Payment, PaymentStatus, RefundId, RefundStatus};
-use crate::ports::{CancelRequest, RetrieveRequest};
+use crate::domain::{
+    ActionInput, ActionValue, AuthorizationOutcome, Command, DomainError, NextAction, Payment, PaymentStatus, RefundId,
+    RefundStatus,
+};
+use crate::ports::{CancelRequest, ProviderError, RetrieveRequest, SubmitActionRequest};
 
 use super::{Dependencies, Outcome, PaymentError};
 
@@ -49,7 +52,12 @@ pub(super) async fn reconcile(deps: &Dependencies, payment: Payment) -> Result<O
             provider_reference: payment.provider_reference.clone(),
             idempotency_key: format!("{}:expire_action", payment.id),
         };
-        deps.provider(&payment.provider)?.cancel(cancel).await?;
+        match deps.provider(&payment.provider)?.cancel(cancel).await {
+            Ok(()) => {}
+            // A provider without voids (Paystack): an unfinished charge lapses there on its own.
+            Err(ProviderError::Rejected { code, .. }) if code == "operation_not_supported" => {}
+            Err(error) => return Err(error.into()),
+        }
         return record(deps, payment, Command::ExpireAction).await;
     }
     if matches!(outcome, AuthorizationOutcome::Unknown { .. }) {
@@ -72,6 +80,44 @@ pub(super) async fn complete_action(deps: &Dependencies, payment: Payment) -> Re
     match ask_provider(deps, &payment).await? {
         // Not finished at the provider (the customer abandoned the page): still waiting.
         AuthorizationOutcome::Unknown { .. } | AuthorizationOutcome::RequiresAction { .. } => Ok(unchanged(payment)),
+        outcome => record(deps, payment, Command::RecordAuthorization(outcome)).await,
+    }
+}
+
+/// The merchant submits what the customer gave for the payment's `Collect` next action. Refused
+/// (nothing sent) unless the payment awaits exactly that input; the provider's answer — settled,
+/// declined, or a further step — is recorded like any other.
+pub(super) async fn confirm_action(
+    deps: &Dependencies,
+    payment: Payment,
+    input: ActionInput,
+    value: ActionValue,
+) -> Result<Outcome, PaymentError> {
+    let awaited = match &payment.next_action {
+        Some(NextAction::Collect { input: awaited, .. }) if payment.status == PaymentStatus::RequiresAction => *awaited,
+        _ => {
+            return Err(DomainError::InvalidState {
+                operation: "confirm a customer action of",
+                status: payment.status,
+            }
+            .into())
+        }
+    };
+    if awaited != input {
+        return Err(DomainError::WrongActionInput {
+            expected: awaited.as_str(),
+        }
+        .into());
+    }
+    let request = SubmitActionRequest {
+        payment_id: payment.id.clone(),
+        provider_reference: payment.provider_reference.clone(),
+        input,
+        value,
+    };
+    let outcome = deps.provider(&payment.provider)?.submit_action(request).await?;
+    match outcome {
+        AuthorizationOutcome::Unknown { .. } => Ok(unchanged(payment)),
         outcome => record(deps, payment, Command::RecordAuthorization(outcome)).await,
     }
 }

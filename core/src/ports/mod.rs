@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    Amount, AuthorizationOutcome, Currency, EventId, MerchantId, Payment, PaymentEvent, PaymentId, PaymentMethod,
-    Refund, RefundId, RefundReason, RefundStatus, SealedContact, Transition,
+    ActionInput, ActionValue, Amount, AuthorizationOutcome, Currency, EventId, MerchantId, Payment, PaymentEvent,
+    PaymentId, PaymentMethod, Refund, RefundId, RefundReason, RefundStatus, SealedContact, Transition,
 };
 
 mod idempotency;
@@ -188,6 +188,15 @@ pub struct RetrieveRequest {
     pub currency: Currency,
 }
 
+/// What the customer gave for a `Collect` next action, for the provider to check.
+#[derive(Debug, Clone)]
+pub struct SubmitActionRequest {
+    pub payment_id: PaymentId,
+    pub provider_reference: Option<String>,
+    pub input: ActionInput,
+    pub value: ActionValue,
+}
+
 /// The provider's answer to a refund request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundOutcome {
@@ -223,6 +232,14 @@ pub trait Provider: Send + Sync + 'static {
     /// its outcome. Most providers decide on their own: asking is enough.
     async fn complete_action(&self, request: RetrieveRequest) -> Result<AuthorizationOutcome, ProviderError> {
         self.retrieve(request).await
+    }
+    /// Submits what the customer gave (an OTP, a PIN…) and answers the provider's new outcome,
+    /// which may be a further step. Only providers that ask for such values implement it.
+    async fn submit_action(&self, _request: SubmitActionRequest) -> Result<AuthorizationOutcome, ProviderError> {
+        Err(ProviderError::Rejected {
+            code: "action_not_supported".into(),
+            message: format!("{} does not take customer input", self.name()),
+        })
     }
 }
 

@@ -19,7 +19,7 @@ use crate::domain::{AuthorizationOutcome, Currency};
 use crate::observer::{CallOutcome, NoopObserver, Observer};
 use crate::ports::{
     AuthorizeRequest, CancelRequest, CaptureRequest, Provider, ProviderError, RefundOutcome, RefundRequest,
-    RetrieveRequest,
+    RetrieveRequest, SubmitActionRequest,
 };
 
 mod circuit;
@@ -176,6 +176,14 @@ impl ResilientProvider {
         self.call(move |p| {
             let request = request.clone();
             async move { p.complete_action(request).await }
+        })
+        .await
+    }
+
+    pub async fn submit_action(&self, request: SubmitActionRequest) -> Result<AuthorizationOutcome, ProviderError> {
+        self.call(move |p| {
+            let request = request.clone();
+            async move { p.submit_action(request).await }
         })
         .await
     }
