@@ -38,6 +38,7 @@ mod secrets;
 mod shutdown;
 mod store_conformance;
 mod stripe;
+mod stripe_actions;
 mod supervision;
 mod validation;
 mod webhooks;
