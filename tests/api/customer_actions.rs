@@ -22,6 +22,14 @@ pub(crate) fn browser() -> reqwest::Client {
         .unwrap()
 }
 
+/// The customer answers a provider's hosted page (the fake Stripe's challenge, the fake PayPal's
+/// approval) with `outcome` (`complete` or `fail`); the answer redirects onwards.
+pub(crate) async fn provider_page(url: &str, outcome: &str) -> reqwest::Response {
+    let answered = browser().post(url).form(&[("outcome", outcome)]).send().await.unwrap();
+    assert_eq!(answered.status(), StatusCode::SEE_OTHER, "{url}");
+    answered
+}
+
 pub(crate) async fn create_challenged(app: &TestApp, number: &str, capture: bool, return_url: &str) -> Value {
     let body = json!({ "amount": 1250, "currency": "eur", "capture": capture,
         "payment_method": card(number), "return_url": return_url });

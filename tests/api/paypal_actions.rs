@@ -9,16 +9,18 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{card, expect_error, expect_json, Backend};
+use crate::customer_actions::{browser, provider_page};
+use crate::helpers::{card, expect_error, expect_json, Backend, TestApp};
 use crate::paypal::paypal_app;
 
 const RETURN_URL: &str = "https://shop.example/checkout/done";
 
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+async fn create(app: &TestApp, capture: bool) -> serde_json::Value {
+    expect_json(
+        app.post("/api/v1/payments", &challenged(capture)).await,
+        StatusCode::CREATED,
+    )
+    .await
 }
 
 fn challenged(capture: bool) -> serde_json::Value {
@@ -30,11 +32,7 @@ async fn paypal_approval_then_return_captures_the_order(backend: Backend) {
     let Some((app, fake)) = paypal_app(backend, &[]).await else {
         return;
     };
-    let created = expect_json(
-        app.post("/api/v1/payments", &challenged(true)).await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let created = create(&app, true).await;
     let id = created["id"].as_str().unwrap();
     assert_eq!(created["status"], "requires_action", "{created}");
     let order_id = created["provider_reference"].as_str().unwrap();
@@ -44,12 +42,7 @@ async fn paypal_approval_then_return_captures_the_order(backend: Backend) {
     let sent = fake.order(order_id);
     assert_eq!(sent["status"], "PAYER_ACTION_REQUIRED");
 
-    let to_payrail = browser()
-        .post(approve)
-        .form(&[("outcome", "complete")])
-        .send()
-        .await
-        .unwrap();
+    let to_payrail = provider_page(approve, "complete").await;
     let back = to_payrail.headers()["location"].to_str().unwrap().to_owned();
     assert!(
         back.starts_with(&format!("{payrail_return}?token={order_id}")),
@@ -84,19 +77,10 @@ async fn paypal_approval_with_manual_capture_authorizes_then_captures(backend: B
     let Some((app, fake)) = paypal_app(backend, &[]).await else {
         return;
     };
-    let created = expect_json(
-        app.post("/api/v1/payments", &challenged(false)).await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let created = create(&app, false).await;
     let id = created["id"].as_str().unwrap();
     let approve = created["next_action"]["redirect_to_url"]["url"].as_str().unwrap();
-    let to_payrail = browser()
-        .post(approve)
-        .form(&[("outcome", "complete")])
-        .send()
-        .await
-        .unwrap();
+    let to_payrail = provider_page(approve, "complete").await;
     browser()
         .get(to_payrail.headers()["location"].to_str().unwrap())
         .send()
@@ -117,20 +101,11 @@ async fn paypal_approved_order_is_completed_by_the_reconciler_if_the_payer_never
     let Some((app, fake)) = paypal_app(backend, &[]).await else {
         return;
     };
-    let created = expect_json(
-        app.post("/api/v1/payments", &challenged(true)).await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let created = create(&app, true).await;
     let id = created["id"].as_str().unwrap();
     let approve = created["next_action"]["redirect_to_url"]["url"].as_str().unwrap();
     // Approved at PayPal, but the payer closes the window before the redirect.
-    browser()
-        .post(approve)
-        .form(&[("outcome", "complete")])
-        .send()
-        .await
-        .unwrap();
+    provider_page(approve, "complete").await;
     assert_eq!(app.payment(id).await["status"], "requires_action");
     let report = payrail::reconcile::run_once(&app.database, &app.supervisor, Duration::ZERO).await;
     assert_eq!((report.examined, report.settled), (1, 1), "{report:?}");
@@ -143,19 +118,10 @@ async fn paypal_canceled_approval_leaves_the_payment_waiting(backend: Backend) {
     let Some((app, _fake)) = paypal_app(backend, &[]).await else {
         return;
     };
-    let created = expect_json(
-        app.post("/api/v1/payments", &challenged(true)).await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let created = create(&app, true).await;
     let id = created["id"].as_str().unwrap();
     let approve = created["next_action"]["redirect_to_url"]["url"].as_str().unwrap();
-    let canceled = browser()
-        .post(approve)
-        .form(&[("outcome", "fail")])
-        .send()
-        .await
-        .unwrap();
+    let canceled = provider_page(approve, "fail").await;
     let back = canceled.headers()["location"].to_str().unwrap().to_owned();
     let to_shop = browser().get(&back).send().await.unwrap();
     assert_eq!(to_shop.status(), StatusCode::SEE_OTHER);

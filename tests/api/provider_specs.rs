@@ -120,18 +120,9 @@ async fn pay_through_paypal(app: &TestApp, fake: &FakePaypal) {
     challenged["return_url"] = json!("https://shop.example/done");
     let challenged = create(app, challenged).await;
     let approve = challenged["next_action"]["redirect_to_url"]["url"].as_str().unwrap();
-    let no_redirects = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let approved = no_redirects
-        .post(approve)
-        .form(&[("outcome", "complete")])
-        .send()
-        .await
-        .unwrap();
+    let approved = crate::customer_actions::provider_page(approve, "complete").await;
     let back = approved.headers()["location"].to_str().unwrap().to_owned();
-    no_redirects.get(&back).send().await.unwrap();
+    crate::customer_actions::browser().get(&back).send().await.unwrap();
     assert_eq!(
         app.payment(challenged["id"].as_str().unwrap()).await["status"],
         "authorized"

@@ -9,12 +9,19 @@ use reqwest::StatusCode;
 use serde_json::json;
 use sha2::Sha256;
 
-use crate::customer_actions::browser;
+use crate::customer_actions::{browser, provider_page};
 use crate::fakes::stripe::{event, WEBHOOK_SECRET};
 use crate::fakes::stripe_app;
-use crate::helpers::{card, expect_error, expect_json, Backend};
+use crate::helpers::{card, expect_error, expect_json, Backend, TestApp};
 
 const RETURN_URL: &str = "http://127.0.0.1:9/shop/done?cart=7";
+
+/// A Stripe payment of 20.00 USD by `number` that returns to [`RETURN_URL`].
+async fn challenged(app: &TestApp, number: &str, capture: bool) -> serde_json::Value {
+    let body = json!({ "amount": 2000, "currency": "usd", "provider": "stripe", "capture": capture,
+        "payment_method": card(number), "return_url": RETURN_URL });
+    expect_json(app.post("/api/v1/payments", &body).await, StatusCode::CREATED).await
+}
 
 fn location(response: &reqwest::Response) -> String {
     response.headers()["location"].to_str().unwrap().to_owned()
@@ -24,9 +31,7 @@ async fn stripe_three_d_secure_redirects_and_completes_by_retrieving_the_intent(
     let Some((app, fake)) = stripe_app(backend, &[]).await else {
         return;
     };
-    let body = json!({ "amount": 2000, "currency": "usd", "provider": "stripe", "capture": true,
-        "payment_method": card("4000002500003155"), "return_url": RETURN_URL });
-    let created = expect_json(app.post("/api/v1/payments", &body).await, StatusCode::CREATED).await;
+    let created = challenged(&app, "4000002500003155", true).await;
     let id = created["id"].as_str().unwrap();
     assert_eq!(created["status"], "requires_action", "{created}");
     let intent_id = created["provider_reference"].as_str().unwrap();
@@ -44,12 +49,7 @@ async fn stripe_three_d_secure_redirects_and_completes_by_retrieving_the_intent(
     assert_eq!(created["next_action"]["redirect_to_url"]["return_url"], RETURN_URL);
 
     // The customer completes Stripe's challenge; Stripe sends them to payrail, payrail to the shop.
-    let to_payrail = browser()
-        .post(stripe_page)
-        .form(&[("outcome", "complete")])
-        .send()
-        .await
-        .unwrap();
+    let to_payrail = provider_page(stripe_page, "complete").await;
     assert_eq!(to_payrail.status(), StatusCode::SEE_OTHER);
     let back = location(&to_payrail);
     assert!(
@@ -74,17 +74,10 @@ async fn stripe_failed_authentication_fails_the_payment(backend: Backend) {
     let Some((app, fake)) = stripe_app(backend, &[]).await else {
         return;
     };
-    let body = json!({ "amount": 2000, "currency": "usd", "provider": "stripe", "capture": false,
-        "payment_method": card("4000002760003184"), "return_url": RETURN_URL });
-    let created = expect_json(app.post("/api/v1/payments", &body).await, StatusCode::CREATED).await;
+    let created = challenged(&app, "4000002760003184", false).await;
     let id = created["id"].as_str().unwrap();
     let stripe_page = created["next_action"]["redirect_to_url"]["url"].as_str().unwrap();
-    let to_payrail = browser()
-        .post(stripe_page)
-        .form(&[("outcome", "fail")])
-        .send()
-        .await
-        .unwrap();
+    let to_payrail = provider_page(stripe_page, "fail").await;
     browser().get(location(&to_payrail)).send().await.unwrap();
     let payment = app.payment(id).await;
     assert_eq!(payment["status"], "failed", "{payment}");
@@ -99,17 +92,10 @@ async fn stripe_webhook_settles_a_challenged_payment_before_the_customer_returns
     let Some((app, fake)) = stripe_app(backend, &[]).await else {
         return;
     };
-    let body = json!({ "amount": 2000, "currency": "usd", "provider": "stripe", "capture": true,
-        "payment_method": card("4000002500003155"), "return_url": RETURN_URL });
-    let created = expect_json(app.post("/api/v1/payments", &body).await, StatusCode::CREATED).await;
+    let created = challenged(&app, "4000002500003155", true).await;
     let id = created["id"].as_str().unwrap();
     let stripe_page = created["next_action"]["redirect_to_url"]["url"].as_str().unwrap();
-    let to_payrail = browser()
-        .post(stripe_page)
-        .form(&[("outcome", "complete")])
-        .send()
-        .await
-        .unwrap();
+    let to_payrail = provider_page(stripe_page, "complete").await;
     let intent = fake.intent(created["provider_reference"].as_str().unwrap());
     let payload = event("evt_3ds_1", "payment_intent.succeeded", &intent);
     let timestamp = chrono::Utc::now().timestamp();
