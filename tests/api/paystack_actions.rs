@@ -86,6 +86,35 @@ async fn paystack_pin_then_otp_settles_the_charge(backend: Backend) {
     assert!(!crate::logs::captured().contains("123456"));
 }
 
+async fn a_keyed_confirm_is_replayed_not_resubmitted(backend: Backend) {
+    let Some((app, fake)) = paystack_app(backend, &[]).await else {
+        return;
+    };
+    let created = create_pin_charge(&app).await;
+    let path = app.url(&format!("/api/v1/payments/{}/confirm", created["id"].as_str().unwrap()));
+    let send = || {
+        app.client
+            .post(&path)
+            .bearer_auth(&app.token)
+            .header("Idempotency-Key", "confirm-pin-1")
+            .json(&json!({ "pin": "1111" }))
+            .send()
+    };
+    let first = send().await.unwrap();
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first = expect_json(first, StatusCode::OK).await;
+    assert_eq!(first["next_action"]["type"], "otp");
+    let second = send().await.unwrap();
+    assert_eq!(second.headers()["idempotent-replayed"], "true");
+    assert_eq!(expect_json(second, StatusCode::OK).await, first);
+    let submitted = fake
+        .requests()
+        .iter()
+        .filter(|(r, _)| r.contains("/charge/submit_pin"))
+        .count();
+    assert_eq!(submitted, 1, "the PIN reached Paystack once");
+}
+
 async fn paystack_wrong_pin_fails_the_payment(backend: Backend) {
     let Some((app, _fake)) = paystack_app(backend, &[]).await else {
         return;
@@ -134,6 +163,7 @@ async fn an_abandoned_paystack_charge_expires_without_a_void(backend: Backend) {
 crate::provider_tests!(
     paystack_pin_then_otp_settles_the_charge,
     paystack_wrong_pin_fails_the_payment,
+    a_keyed_confirm_is_replayed_not_resubmitted,
     confirm_on_a_payment_not_awaiting_input_is_invalid_state,
     an_abandoned_paystack_charge_expires_without_a_void,
 );
