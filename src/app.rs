@@ -10,6 +10,7 @@ use payrail_core::ports::PaymentStore;
 
 use crate::crypto::CardFingerprinter;
 use crate::metrics::Metrics;
+use crate::providers::Challenges;
 use crate::store::{Contacts, Database};
 use crate::webhooks::Webhooks;
 
@@ -29,4 +30,10 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The database, for service-side reads outside the core's ports (settlements, the console).
     pub database: Database,
+    /// payrail's address as browsers reach it (issue 13: the providers' return URL).
+    pub public_url: String,
+    /// Development allows `http` return URLs on loopback (issue 13).
+    pub development: bool,
+    /// The sandbox's 3-D Secure challenges, served as pages in development only (issue 13).
+    pub sandbox_challenges: Option<Arc<Challenges>>,
 }

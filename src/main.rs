@@ -112,7 +112,9 @@ async fn main() -> ExitCode {
 
 async fn serve(settings: Settings) -> Result<(), String> {
     telemetry::init(&settings.log);
-    let providers: Vec<String> = payrail::providers::configured(&settings, payrail::providers::paypal(&settings))
+    let challenges = std::sync::Arc::new(payrail::providers::Challenges::new(&settings.http.public_url()));
+    let paypal = payrail::providers::paypal(&settings);
+    let providers: Vec<String> = payrail::providers::configured(&settings, paypal, challenges)
         .iter()
         .map(|p| p.name().to_owned())
         .collect();
@@ -167,6 +169,7 @@ async fn reconcile(settings: Settings) -> Result<(), String> {
     let (supervisor, providers) = payrail::startup::start_supervisor(
         &settings,
         payrail::providers::paypal(&settings),
+        std::sync::Arc::new(payrail::providers::Challenges::new(&settings.http.public_url())),
         database.store(),
         std::sync::Arc::new(payrail_core::observer::NoopObserver),
     )

@@ -1,8 +1,10 @@
 //! The reconciler (DESIGN §6): payments left `pending` or `processing` — a timeout after sending, a
 //! crash between the provider's answer and the commit — are asked about at their provider by
 //! payrail's reference and settled through their own actor, so reconciliation is serialised with
-//! everything else that happens to the payment. It runs at start-up, periodically in the server,
-//! and on demand (`payrail reconcile`).
+//! everything else that happens to the payment. Payments in `requires_action` are asked about too
+//! (the customer may have finished without coming back), and canceled once older than
+//! `REQUIRES_ACTION_TTL_SECS`. It runs at start-up, periodically in the server, and on demand
+//! (`payrail reconcile`).
 
 use std::time::Duration;
 

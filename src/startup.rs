@@ -59,7 +59,21 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+    pub async fn build(mut settings: Settings) -> Result<Self, StartupError> {
+        // Bound first: the public address (the providers' return URL, the sandbox's challenge
+        // pages) names the real port when it is 0.
+        let address = format!("{}:{}", settings.http.host, settings.http.port);
+        let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
+            address: address.clone(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { address, source })?
+            .port();
+        settings.http.port = port;
+        let public_url = settings.http.public_url();
+        let challenges = Arc::new(providers::Challenges::new(&public_url));
         let database = store::open(&settings.database).await?;
         database.migrate().await?;
         let cipher = settings
@@ -95,8 +109,13 @@ impl Application {
 
         // One PayPal adapter: payments and webhook verification share its OAuth token cache.
         let paypal = providers::paypal(&settings);
-        let (supervisor, provider_names) =
-            start_supervisor(&settings, paypal.clone(), Arc::clone(&store), Arc::new(metrics.clone()))?;
+        let (supervisor, provider_names) = start_supervisor(
+            &settings,
+            paypal.clone(),
+            Arc::clone(&challenges),
+            Arc::clone(&store),
+            Arc::new(metrics.clone()),
+        )?;
         let payments = start_payments(&settings, &database, &supervisor, Arc::clone(&store));
         let webhooks = Arc::new(crate::webhooks::Webhooks::new(
             &settings,
@@ -130,6 +149,9 @@ impl Application {
             contacts: store::Contacts::new(database.clone(), Arc::new(cipher)),
             metrics: metrics.clone(),
             database: database.clone(),
+            public_url,
+            development: settings.environment == Environment::Development,
+            sandbox_challenges: (settings.environment == Environment::Development).then_some(challenges),
         });
         let console = web::Data::new(http::console::Console::new(
             settings.auth.operator_token.clone(),
@@ -148,15 +170,6 @@ impl Application {
             .rate_limit
             .enabled
             .then(|| web::Data::new(http::RateLimiter::new(&settings.rate_limit)));
-        let address = format!("{}:{}", settings.http.host, settings.http.port);
-        let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
-            address: address.clone(),
-            source,
-        })?;
-        let port = listener
-            .local_addr()
-            .map_err(|source| StartupError::Bind { address, source })?
-            .port();
         let max_body_bytes = settings.http.max_body_bytes;
         let mut server = HttpServer::new(move || {
             let mut app = App::new();
@@ -317,10 +330,11 @@ fn start_payments(
 pub fn start_supervisor(
     settings: &Settings,
     paypal: Option<Arc<providers::paypal::Paypal>>,
+    challenges: Arc<providers::Challenges>,
     store: Arc<dyn PaymentStore>,
     observer: Arc<dyn Observer>,
 ) -> Result<(PaymentSupervisor, Vec<String>), StartupError> {
-    let clients = providers::start_clients(settings, paypal, Arc::clone(&observer));
+    let clients = providers::start_clients(settings, paypal, challenges, Arc::clone(&observer));
     let mut provider_names: Vec<String> = clients.keys().cloned().collect();
     provider_names.sort();
     let sealer = settings
@@ -336,6 +350,10 @@ pub fn start_supervisor(
             replies: Arc::new(JsonReplies),
             clock: Arc::new(SystemClock),
             observer,
+            requires_action_ttl: chrono::Duration::from_std(Duration::from_secs(
+                settings.providers.requires_action_ttl_secs,
+            ))
+            .unwrap_or_else(|_| chrono::Duration::days(36_500)),
         },
         SupervisorSettings {
             idle_timeout: Duration::from_secs(settings.actors.idle_timeout_secs),

@@ -33,6 +33,7 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("SHUTDOWN_TIMEOUT", "http.shutdown_timeout_secs", Kind::Int),
     ("CORS_ORIGINS", "http.cors_origins", Kind::List),
     ("TRUSTED_PROXIES", "http.trusted_proxies", Kind::List),
+    ("PUBLIC_URL", "http.public_url", Kind::Str),
     ("JWT_SECRET", "auth.jwt_secret", Kind::Str),
     ("JWT_ALGORITHM", "auth.jwt_algorithm", Kind::Str),
     ("JWT_PUBLIC_KEY", "auth.jwt_public_key", Kind::Str),
@@ -76,6 +77,11 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ),
     ("RECONCILE_MIN_AGE_SECS", "providers.reconcile_min_age_secs", Kind::Int),
     ("WEBHOOK_TOLERANCE_SECS", "providers.webhook_tolerance_secs", Kind::Int),
+    (
+        "REQUIRES_ACTION_TTL_SECS",
+        "providers.requires_action_ttl_secs",
+        Kind::Int,
+    ),
     ("PROVIDER_ROUTES", "providers.routes", Kind::Json),
     // Aliases first: when both are set, the documented name wins.
     ("STRIPE_API_KEY", "providers.stripe.secret_key", Kind::Str),

@@ -77,6 +77,21 @@ pub struct HttpSettings {
     /// ranges, comma-separated); empty = the TCP peer is the client.
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    /// payrail's address as customers' browsers and providers reach it (`PUBLIC_URL`), for the
+    /// return endpoint providers redirect to and the sandbox's challenge pages. Unset = the
+    /// address bound (`http://{host}:{port}`), filled in at start-up.
+    #[serde(default)]
+    pub public_url: Option<String>,
+}
+
+impl HttpSettings {
+    /// [`HttpSettings::public_url`], or the configured listen address when unset.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}:{}", self.host, self.port),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]

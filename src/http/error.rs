@@ -155,6 +155,9 @@ impl From<DomainError> for ApiError {
             DomainError::AmountTooLarge { .. } => ApiError::AmountTooLarge(error.to_string()),
             DomainError::InvalidAmount(message) => ApiError::invalid("invalid_amount", message, "amount"),
             DomainError::UnknownRefund => ApiError::NotFound("refund"),
+            DomainError::WrongActionInput { expected } => {
+                ApiError::invalid("invalid_action_input", error.to_string(), expected)
+            }
             other => ApiError::InvalidRequest {
                 code: "invalid_request",
                 message: other.to_string(),

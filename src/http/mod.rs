@@ -11,6 +11,7 @@ mod body;
 mod client_ip;
 pub mod console;
 mod cors;
+mod customer_actions;
 mod error;
 mod headers;
 mod health;
@@ -23,6 +24,7 @@ mod proptests;
 mod rate_limit;
 mod receipts;
 mod replays;
+mod sandbox_challenge;
 mod settlements;
 mod text;
 mod webhooks;
@@ -51,6 +53,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/api/v1/payments/webhook").route(web::post().to(webhooks::receive_by_query)))
         .service(resource("/api/v1/settlements").route(web::get().to(settlements::list)))
         .service(resource("/api/v1/settlements/{id}").route(web::get().to(settlements::get)))
+        .service(
+            resource("/sandbox/3ds/{id}")
+                .route(web::get().to(sandbox_challenge::page))
+                .route(web::post().to(sandbox_challenge::decide)),
+        )
         .service(web::scope("/api/v1/payments").configure(payment_routes))
         .service(web::scope("/payments").configure(payment_routes));
 }
@@ -66,6 +73,8 @@ fn payment_routes(cfg: &mut web::ServiceConfig) {
     .service(resource("/{id}/capture").route(web::post().to(payments::capture)))
     .service(resource("/{id}/cancel").route(web::post().to(payments::cancel)))
     .service(resource("/{id}/refund").route(web::post().to(payments::refund)))
+    .service(resource("/{id}/return").route(web::get().to(customer_actions::return_from_action)))
+    .service(resource("/{id}/confirm").route(web::post().to(customer_actions::confirm)))
     .service(resource("/{id}/events").route(web::get().to(payments::events)));
 }
 

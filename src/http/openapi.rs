@@ -278,6 +278,8 @@ mod tests {
             receipt_email: Some("ada@example.com".into()),
             failure_code: None,
             failure_message: None,
+            return_url: Some("https://shop.example/back".into()),
+            next_action: None,
             created_at: String::new(),
             updated_at: String::new(),
         };

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use payrail_core::domain::{Payment, PaymentEvent, Refund};
+use payrail_core::domain::{NextAction, Payment, PaymentEvent, Refund, ReturnUrl};
 use serde::{Deserialize, Serialize};
 
 /// `POST /payments`.
@@ -23,6 +23,8 @@ pub struct CreatePaymentBody {
     pub payment_method: PaymentMethodBody,
     /// Stored sealed (AES-256-GCM), see `store/contacts.rs`.
     pub receipt_email: Option<String>,
+    /// Where the customer goes after a customer action (issue 13).
+    pub return_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -75,6 +77,23 @@ pub struct RefundBody {
     pub reason: Option<String>,
 }
 
+/// `POST /payments/{id}/confirm`: exactly one of the values a next action may ask for.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmBody {
+    pub otp: Option<String>,
+    pub pin: Option<String>,
+    pub phone: Option<String>,
+    pub birthday: Option<String>,
+}
+
+/// A PIN or an OTP never prints, not even in a debug log.
+impl std::fmt::Debug for ConfirmBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConfirmBody([redacted])")
+    }
+}
+
 /// Query of the list endpoints.
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
@@ -117,8 +136,56 @@ pub struct PaymentView {
     pub receipt_email: Option<String>,
     pub failure_code: Option<String>,
     pub failure_message: Option<String>,
+    pub return_url: Option<String>,
+    /// What the customer must do while the payment is `requires_action` (Stripe's shape).
+    pub next_action: Option<NextActionView>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// `next_action`: `{"type": "redirect_to_url", "redirect_to_url": {"url", "return_url"}}`, or
+/// for a value the customer must give, `{"type": "otp", "otp": {"display_text"}}` (likewise
+/// `pin`, `phone`, `birthday`), submitted with `POST /payments/{id}/confirm`.
+#[derive(Debug, Serialize)]
+pub struct NextActionView {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect_to_url: Option<RedirectView>,
+    #[serde(flatten)]
+    pub collect: BTreeMap<&'static str, PromptView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PromptView {
+    pub display_text: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RedirectView {
+    pub url: String,
+    /// The merchant's page the customer lands on afterwards.
+    pub return_url: Option<String>,
+}
+
+impl NextActionView {
+    fn new(action: NextAction, return_url: Option<&ReturnUrl>) -> Self {
+        match action {
+            NextAction::RedirectToUrl { url } => Self {
+                kind: "redirect_to_url",
+                redirect_to_url: Some(RedirectView {
+                    url,
+                    return_url: return_url.map(|u| u.to_string()),
+                }),
+                collect: BTreeMap::new(),
+            },
+            NextAction::Collect { input, display_text } => Self {
+                kind: input.as_str(),
+                redirect_to_url: None,
+                collect: BTreeMap::from([(input.as_str(), PromptView { display_text })]),
+            },
+        }
+    }
 }
 
 impl From<Payment> for PaymentView {
@@ -146,6 +213,8 @@ impl From<Payment> for PaymentView {
             receipt_email: None,
             failure_code: p.failure_code,
             failure_message: p.failure_message,
+            next_action: p.next_action.map(|a| NextActionView::new(a, p.return_url.as_ref())),
+            return_url: p.return_url.map(|u| u.to_string()),
             created_at: timestamp(p.created_at),
             updated_at: timestamp(p.updated_at),
         }

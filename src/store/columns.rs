@@ -15,7 +15,7 @@ use std::borrow::Cow;
 use payrail_core::audit::AuditEntry;
 use payrail_core::domain::{Payment, PaymentEvent, Refund};
 
-use crate::store::rows::{metadata_json, micros};
+use crate::store::rows::{metadata_json, micros, next_action_json};
 
 /// One column's value, as bound to a statement.
 pub(crate) enum Value<'a> {
@@ -42,7 +42,7 @@ pub(crate) enum Array {
 /// How a column's value is read off its row.
 enum Get<T> {
     Str(for<'a> fn(&'a T) -> Option<&'a str>),
-    String(fn(&T) -> String),
+    String(fn(&T) -> Option<String>),
     Int(fn(&T) -> Option<i64>),
 }
 
@@ -60,7 +60,7 @@ impl<T> Column<T> {
         }
     }
 
-    const fn json(name: &'static str, get: fn(&T) -> String) -> Self {
+    const fn json(name: &'static str, get: fn(&T) -> Option<String>) -> Self {
         Column {
             name,
             get: Get::String(get),
@@ -77,7 +77,7 @@ impl<T> Column<T> {
     pub(crate) fn value<'a>(&self, row: &'a T) -> Value<'a> {
         match &self.get {
             Get::Str(get) => Value::Text(get(row).map(Cow::Borrowed)),
-            Get::String(get) => Value::Text(Some(Cow::Owned(get(row)))),
+            Get::String(get) => Value::Text(get(row).map(Cow::Owned)),
             Get::Int(get) => Value::Int(get(row)),
         }
     }
@@ -89,7 +89,7 @@ impl<T> Column<T> {
                 Array::Text(rows.iter().map(|r| get(r).map(str::to_owned)).collect()),
                 "text[]",
             ),
-            Get::String(get) => (Array::Text(rows.iter().map(|r| Some(get(r))).collect()), "text[]"),
+            Get::String(get) => (Array::Text(rows.iter().map(|r| get(r)).collect()), "text[]"),
             Get::Int(get) => (Array::Int(rows.iter().map(|r| get(r)).collect()), "int8[]"),
         }
     }
@@ -114,7 +114,7 @@ pub(crate) fn placeholders<T>(columns: &[Column<T>], first: usize) -> String {
 
 /// `payments`: the columns fixed at creation first, then [`payment_changes`] — what a transition
 /// may change afterwards.
-pub(crate) static PAYMENTS: [Column<Payment>; 23] = [
+pub(crate) static PAYMENTS: [Column<Payment>; 25] = [
     Column::text("id", |p| Some(p.id.as_str())),
     Column::text("merchant_id", |p| Some(p.merchant_id.as_str())),
     Column::int("amount", |p| Some(p.amount.minor_units())),
@@ -123,7 +123,7 @@ pub(crate) static PAYMENTS: [Column<Payment>; 23] = [
     Column::text("provider", |p| Some(p.provider.as_str())),
     Column::text("order_id", |p| p.order_id.as_deref()),
     Column::text("description", |p| p.description.as_deref()),
-    Column::json("metadata", |p| metadata_json(&p.metadata)),
+    Column::json("metadata", |p| Some(metadata_json(&p.metadata))),
     Column::text("card_brand", |p| p.card.as_ref().map(|c| c.brand.as_str())),
     Column::text("card_last4", |p| p.card.as_ref().map(|c| c.last4.as_str())),
     Column::int("card_exp_month", |p| p.card.as_ref().map(|c| i64::from(c.exp_month))),
@@ -131,6 +131,7 @@ pub(crate) static PAYMENTS: [Column<Payment>; 23] = [
     Column::text("card_fingerprint", |p| {
         p.card.as_ref().and_then(|c| c.fingerprint.as_deref())
     }),
+    Column::text("return_url", |p| p.return_url.as_ref().map(|u| u.as_str())),
     Column::int("created_at", |p| Some(micros(p.created_at))),
     // What a transition changes (`payment_changes`) from here on.
     Column::text("status", |p| Some(p.status.as_str())),
@@ -139,12 +140,13 @@ pub(crate) static PAYMENTS: [Column<Payment>; 23] = [
     Column::text("provider_reference", |p| p.provider_reference.as_deref()),
     Column::text("failure_code", |p| p.failure_code.as_deref()),
     Column::text("failure_message", |p| p.failure_message.as_deref()),
+    Column::json("next_action", |p| p.next_action.as_ref().map(next_action_json)),
     Column::int("version", |p| Some(p.version)),
     Column::int("updated_at", |p| Some(micros(p.updated_at))),
 ];
 
 /// Where [`PAYMENTS`]' changeable columns start.
-const FIRST_CHANGE: usize = 15;
+const FIRST_CHANGE: usize = 16;
 
 /// The payment columns a transition after creation may change (set by a version-checked UPDATE).
 pub(crate) fn payment_changes() -> &'static [Column<Payment>] {

@@ -10,11 +10,12 @@ use crate::store::columns::Value;
 use crate::store::error::store_error;
 use crate::store::Database;
 
-const AWAITING_SQL: &str = "SELECT id FROM payments WHERE status IN ('pending', 'processing') \
+const AWAITING_SQL: &str = "SELECT id FROM payments WHERE status IN ('pending', 'processing', 'requires_action') \
      AND updated_at <= $1 ORDER BY updated_at LIMIT $2";
 
 impl Database {
-    /// Payments `pending` or `processing` since at least `updated_before_micros`, oldest first.
+    /// Payments `pending`, `processing` or `requires_action` (issue 13: completed or expired by
+    /// the reconciler) since at least `updated_before_micros`, oldest first.
     pub async fn awaiting_provider(
         &self,
         updated_before_micros: i64,

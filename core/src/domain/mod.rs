@@ -8,6 +8,7 @@ mod idempotency_key;
 mod ids;
 mod method;
 mod money;
+mod next_action;
 mod payment;
 mod status;
 
@@ -18,5 +19,6 @@ pub use idempotency_key::IdempotencyKey;
 pub use ids::{EventId, MerchantId, PaymentId, RefundId};
 pub use method::{PaymentMethod, PaymentToken};
 pub use money::{Amount, Currency};
+pub use next_action::{ActionInput, ActionValue, InvalidReturnUrl, NextAction, ReturnUrl};
 pub use payment::{AuthorizationOutcome, Command, NewPayment, Payment, Refund, SealedContact, Transition};
 pub use status::{CaptureMethod, PaymentStatus, RefundReason, RefundStatus, UnknownStatus};

@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    Amount, CaptureMethod, CardSummary, Currency, DomainError, EventId, EventKind, MerchantId, PaymentEvent, PaymentId,
-    PaymentStatus, RefundId, RefundReason, RefundStatus,
+    Amount, CaptureMethod, CardSummary, Currency, DomainError, EventId, EventKind, MerchantId, NextAction,
+    PaymentEvent, PaymentId, PaymentStatus, RefundId, RefundReason, RefundStatus, ReturnUrl,
 };
 
 /// A payment as stored. Money fields are minor units; invariants (DESIGN §11.1):
@@ -35,6 +35,10 @@ pub struct Payment {
     pub description: Option<String>,
     pub metadata: BTreeMap<String, String>,
     pub card: Option<CardSummary>,
+    /// Where the customer goes after a customer action (the merchant's page).
+    pub return_url: Option<ReturnUrl>,
+    /// What the customer must do, while the payment is `requires_action`.
+    pub next_action: Option<NextAction>,
     pub failure_code: Option<String>,
     pub failure_message: Option<String>,
     /// Optimistic-concurrency version: 1 at creation, +1 per committed change.
@@ -70,6 +74,7 @@ pub struct NewPayment {
     pub description: Option<String>,
     pub metadata: BTreeMap<String, String>,
     pub card: Option<CardSummary>,
+    pub return_url: Option<ReturnUrl>,
 }
 
 /// The provider's answer to an authorisation, whether it came back on the call, by webhook, or
@@ -86,8 +91,12 @@ pub enum AuthorizationOutcome {
         code: String,
         message: String,
     },
-    /// The customer must complete an authentication step.
-    RequiresAction { provider_reference: String },
+    /// The customer must complete an authentication step; `next_action` says which, when the
+    /// provider's answer tells (a webhook may not).
+    RequiresAction {
+        provider_reference: String,
+        next_action: Option<NextAction>,
+    },
     /// The request may or may not have reached the provider: never guess, reconcile.
     Unknown { provider_reference: Option<String> },
 }
@@ -120,6 +129,9 @@ pub enum Command {
     Reroute {
         provider: String,
     },
+    /// Nobody completed the customer's action in time: the payment is canceled (the provider
+    /// was told first).
+    ExpireAction,
 }
 
 /// A change to persist atomically: the payment row (guarded by `expected_version`), its event, and
@@ -161,6 +173,8 @@ impl Payment {
             description: new.description,
             metadata: new.metadata,
             card: new.card,
+            return_url: new.return_url,
+            next_action: None,
             failure_code: None,
             failure_message: None,
             version: 1,
@@ -276,12 +290,22 @@ impl Payment {
                 refund = Some(settled);
                 (kind, amount)
             }
+            Command::ExpireAction => {
+                self.require(&[PaymentStatus::RequiresAction], "expire the customer action of")?;
+                next.status = PaymentStatus::Canceled;
+                next.failure_code = Some("action_expired".into());
+                next.failure_message = Some("The customer did not complete the required action in time.".into());
+                (EventKind::Canceled, None)
+            }
             Command::Reroute { provider } => {
                 self.require(&[PaymentStatus::Pending], "reroute")?;
                 next.provider = provider;
                 (EventKind::Rerouted, None)
             }
         };
+        if next.status != PaymentStatus::RequiresAction {
+            next.next_action = None;
+        }
         let refund_id = refund.as_ref().map(|r: &Refund| r.id.clone());
         let mut event = next.event(kind, Some(self.status), amount, refund_id, now);
         event.failure_code = next.failure_code.clone().filter(|_| kind == EventKind::Failed);
@@ -319,8 +343,13 @@ impl Payment {
                 self.failure_message = Some(message);
                 (EventKind::Failed, None)
             }
-            AuthorizationOutcome::RequiresAction { provider_reference } => {
-                if self.status == PaymentStatus::RequiresAction {
+            AuthorizationOutcome::RequiresAction {
+                provider_reference,
+                next_action,
+            } => {
+                // A further step (an OTP after the PIN) is news; the same request again is not.
+                let repeated = next_action.is_none() || next_action == self.next_action;
+                if self.status == PaymentStatus::RequiresAction && repeated {
                     return Err(DomainError::InvalidState {
                         operation: "request customer action for",
                         status: self.status,
@@ -328,6 +357,7 @@ impl Payment {
                 }
                 self.provider_reference = Some(provider_reference);
                 self.status = PaymentStatus::RequiresAction;
+                self.next_action = next_action;
                 (EventKind::RequiresAction, None)
             }
             AuthorizationOutcome::Unknown { provider_reference } => {

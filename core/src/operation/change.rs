@@ -63,9 +63,11 @@ pub(super) async fn change(
                 provider_reference: outcome.provider_reference,
             }
         }
-        Operation::Create(_) | Operation::Reconcile | Operation::ProviderUpdate { .. } => {
-            return Err(PaymentError::NotFound)
-        }
+        Operation::Create(_)
+        | Operation::Reconcile
+        | Operation::CompleteAction
+        | Operation::ConfirmAction { .. }
+        | Operation::ProviderUpdate { .. } => return Err(PaymentError::NotFound),
     };
     let transition = payment.apply(command, deps.clock.now())?;
     Ok(commit_last(deps, kind, transition, keyed).await?)

@@ -146,6 +146,7 @@ mod tests {
             description: None,
             metadata: Default::default(),
             card: None,
+            return_url: None,
         };
         Payment::create(new, Utc::now())
     }
