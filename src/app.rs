@@ -9,6 +9,7 @@ use payrail_core::actors::PaymentSupervisor;
 use payrail_core::ports::PaymentStore;
 
 use crate::crypto::CardFingerprinter;
+use crate::events::MerchantEvents;
 use crate::metrics::Metrics;
 use crate::providers::Router;
 use crate::store::Contacts;
@@ -30,4 +31,6 @@ pub struct AppState {
     pub contacts: Contacts,
     /// Counters other features bump (idempotent replays, webhooks, circuit breakers).
     pub metrics: Metrics,
+    /// Webhook endpoints and the events API (issue 11).
+    pub merchant_events: Arc<MerchantEvents>,
 }

@@ -15,6 +15,7 @@
 //!   PostgreSQL, with migrations.
 //! - [`providers`]: provider adapters (sandbox, Stripe, …), routing, and their `ProviderClient` actors.
 //! - [`webhooks`]: signed provider webhooks in: verify, dedupe, apply; [`reconcile`]: the reconciler.
+//! - [`events`]: merchant events out: the events API and signed webhooks to merchants' endpoints.
 //!
 //! Imports point down: `http` → `app`, `webhooks`, `metrics`, `auth` → `providers`, `store`,
 //! `crypto`, `config` → `secret` and the core. Nothing outside `http/` but `startup.rs` imports
@@ -25,6 +26,7 @@ pub mod audit_trail;
 pub mod auth;
 pub mod config;
 pub mod crypto;
+pub mod events;
 pub mod http;
 pub mod metrics;
 pub mod providers;

@@ -54,6 +54,7 @@ pub struct Application {
     audit: AuditTrail,
     dev_token: Option<DevToken>,
     shutdown_timeout: Duration,
+    dispatcher: crate::events::DispatcherHandle,
 }
 
 impl Application {
@@ -115,6 +116,15 @@ impl Application {
             .and_then(|()| metrics.watch_database(&database))
             .map_err(|e| StartupError::Config(format!("metrics: {e}")))?;
         let prometheus = metrics.http_middleware().map_err(StartupError::Config)?;
+        let cipher = Arc::new(cipher);
+        let merchant_events = Arc::new(crate::events::MerchantEvents::new(
+            database.clone(),
+            Arc::clone(&store),
+            Arc::clone(&cipher),
+            settings.merchant_events.clone(),
+            settings.environment,
+        ));
+        let dispatcher = crate::events::Dispatcher::new(Arc::clone(&merchant_events), metrics.clone()).spawn();
         let state = web::Data::new(AppState {
             supervisor: supervisor.clone(),
             store,
@@ -123,8 +133,9 @@ impl Application {
             routes,
             webhooks,
             card_fingerprints: crate::crypto::CardFingerprinter::new(settings.security.card_fingerprint_key()),
-            contacts: store::Contacts::new(database.clone(), Arc::new(cipher)),
+            contacts: store::Contacts::new(database.clone(), cipher),
             metrics: metrics.clone(),
+            merchant_events,
         });
         let jwt = web::Data::new(jwt);
         let audit_trail = audit.clone();
@@ -192,6 +203,7 @@ impl Application {
             audit: audit_trail,
             dev_token,
             shutdown_timeout: Duration::from_secs(settings.http.shutdown_timeout_secs),
+            dispatcher,
         })
     }
 
@@ -228,9 +240,12 @@ impl Application {
             database,
             audit,
             shutdown_timeout,
+            dispatcher,
             ..
         } = self;
         let served = server.await;
+        // Pending deliveries stay in the database; the next start (or another node) sends them.
+        dispatcher.stop();
         crate::shutdown::drain(&supervisor, &audit, &database, shutdown_timeout).await;
         served
     }

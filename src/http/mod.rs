@@ -11,6 +11,7 @@ mod body;
 mod client_ip;
 mod cors;
 mod error;
+mod events;
 mod headers;
 mod health;
 pub mod idempotency;
@@ -23,6 +24,7 @@ mod rate_limit;
 mod receipts;
 mod replays;
 mod resume;
+mod webhook_endpoints;
 mod webhooks;
 mod wire;
 
@@ -45,6 +47,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/api/v1/openapi.json").route(web::get().to(openapi::spec)))
         .service(resource("/api/v1/webhooks/{provider}").route(web::post().to(webhooks::receive)))
         .service(resource("/api/v1/payments/webhook").route(web::post().to(webhooks::receive_by_query)))
+        .service(web::scope("/api/v1/webhook_endpoints").configure(webhook_endpoint_routes))
+        .service(web::scope("/api/v1/events").configure(event_routes))
         .service(web::scope("/api/v1/payments").configure(payment_routes))
         .service(web::scope("/payments").configure(payment_routes));
 }
@@ -61,6 +65,28 @@ fn payment_routes(cfg: &mut web::ServiceConfig) {
     .service(resource("/{id}/cancel").route(web::post().to(payments::cancel)))
     .service(resource("/{id}/refund").route(web::post().to(payments::refund)))
     .service(resource("/{id}/events").route(web::get().to(payments::events)));
+}
+
+fn webhook_endpoint_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        resource("")
+            .route(web::post().to(webhook_endpoints::create))
+            .route(web::get().to(webhook_endpoints::list)),
+    )
+    .service(
+        resource("/{id}")
+            .route(web::get().to(webhook_endpoints::get))
+            .route(web::patch().to(webhook_endpoints::update))
+            .route(web::delete().to(webhook_endpoints::delete)),
+    )
+    .service(resource("/{id}/rotate_secret").route(web::post().to(webhook_endpoints::rotate_secret)))
+    .service(resource("/{id}/deliveries").route(web::get().to(webhook_endpoints::deliveries)));
+}
+
+fn event_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("").route(web::get().to(events::list)))
+        .service(resource("/{id}").route(web::get().to(events::get)))
+        .service(resource("/{id}/redeliver").route(web::post().to(events::redeliver)));
 }
 
 /// A resource that answers an unsupported method with a JSON 405 instead of an empty body.

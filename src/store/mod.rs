@@ -7,6 +7,7 @@ mod batch_sql;
 mod contacts;
 pub mod group_commit;
 mod idempotency;
+pub mod merchant_events;
 mod rows;
 mod sql;
 mod webhooks;

@@ -1,0 +1,333 @@
+//! The dispatcher: one background loop per node that turns committed payment events into
+//! delivered webhooks, at least once.
+//!
+//! **Fan-out.** Each tick reads payment events of merchants with endpoints that have no
+//! `merchant_events` marker yet, from a cursor that trails the clock by a window (an event can
+//! commit a little after its timestamp). For each event it writes one delivery row per matching,
+//! enabled endpoint created before the event, then the marker with the rendered body — in one
+//! transaction. The cursor moves only after that commit; a crash before it repeats the scan,
+//! and the anti-join and `ON CONFLICT DO NOTHING` make the repeat harmless.
+//!
+//! **Delivery.** For each endpoint with due deliveries whose breaker is closed, it leases at most
+//! as many as the endpoint has free slots (`max_in_flight_per_endpoint`) — only deliveries whose
+//! earlier events of the same payment are settled, so one payment's events arrive in order while
+//! other payments go on. Each leased delivery is attempted in its own task; the outcome and the
+//! next attempt time are committed with the attempt row. A lease expires, so a node that dies
+//! mid-attempt strands nothing; on PostgreSQL, nodes skip each other's rows (`SKIP LOCKED`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use rand::Rng;
+use tokio::sync::Semaphore;
+use uuid::Uuid;
+
+use crate::events::attempt::{self, Answer};
+use crate::events::endpoints::EventFilter;
+use crate::events::{object, EventsError, MerchantEvents};
+use crate::metrics::Metrics;
+use crate::store::merchant_events::{self as db, AttemptRecord, EndpointRow, LeasedDelivery, OutboxRow};
+
+/// Events fanned out per tick at most.
+const FAN_OUT_BATCH: i64 = 500;
+/// How often the pending-deliveries gauge is refreshed (a COUNT over the table).
+const GAUGE_EVERY: Duration = Duration::from_secs(5);
+
+/// An endpoint's circuit breaker, in memory per node: after `threshold` consecutive failures it
+/// opens for the cooldown, then lets one attempt probe.
+#[derive(Default)]
+struct Breaker {
+    consecutive_failures: u32,
+    open_until: Option<Instant>,
+}
+
+pub struct Dispatcher {
+    events: Arc<MerchantEvents>,
+    metrics: Metrics,
+    client: reqwest::Client,
+    retries: Vec<Duration>,
+    breakers: Mutex<HashMap<String, Breaker>>,
+    slots: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+/// Stops the dispatcher's loop when the application stops.
+pub struct DispatcherHandle(tokio::task::JoinHandle<()>);
+
+impl DispatcherHandle {
+    pub fn stop(&self) {
+        self.0.abort();
+    }
+}
+
+impl Dispatcher {
+    pub fn new(events: Arc<MerchantEvents>, metrics: Metrics) -> Self {
+        let timeout = Duration::from_millis(events.settings.timeout_ms);
+        let client = attempt::client(events.policy, timeout);
+        let retries = events.settings.retries();
+        Self {
+            events,
+            metrics,
+            client,
+            retries,
+            breakers: Mutex::new(HashMap::new()),
+            slots: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Runs the loop on the current runtime until the handle stops it.
+    pub fn spawn(self) -> DispatcherHandle {
+        let dispatcher = Arc::new(self);
+        let interval = Duration::from_millis(dispatcher.events.settings.poll_interval_ms);
+        DispatcherHandle(actix_web::rt::spawn(async move {
+            let mut gauge_at = Instant::now();
+            loop {
+                if let Err(error) = dispatcher.fan_out().await {
+                    tracing::warn!(error = %error, "merchant events: fan-out failed; retrying next tick");
+                }
+                if let Err(error) = Arc::clone(&dispatcher).dispatch_due().await {
+                    tracing::warn!(error = %error, "merchant events: leasing deliveries failed; retrying next tick");
+                }
+                if gauge_at.elapsed() >= GAUGE_EVERY {
+                    gauge_at = Instant::now();
+                    if let Ok(pending) = db::pending_deliveries(&dispatcher.events.database).await {
+                        dispatcher.metrics.set_webhook_deliveries_pending(pending);
+                    }
+                }
+                tokio::time::sleep(interval).await;
+            }
+        }))
+    }
+
+    /// Writes the delivery rows of new events, then their markers, then moves the cursor.
+    async fn fan_out(&self) -> Result<(), EventsError> {
+        let database = &self.events.database;
+        let now = Utc::now().timestamp_micros();
+        let window = i64::try_from(self.events.settings.fan_out_window_ms).unwrap_or(30_000) * 1_000;
+        let horizon = now - window;
+        let cursor = db::cursor(database).await?.unwrap_or(horizon);
+        let events = db::events_to_fan_out(database, cursor, FAN_OUT_BATCH).await?;
+        if !events.is_empty() {
+            let mut endpoints: HashMap<String, Vec<EndpointRow>> = HashMap::new();
+            let mut statements = Vec::new();
+            for event in &events {
+                if !endpoints.contains_key(&event.merchant_id) {
+                    let rows = db::list_endpoints(database, &event.merchant_id).await?;
+                    endpoints.insert(event.merchant_id.clone(), rows);
+                }
+                for endpoint in endpoints.get(&event.merchant_id).into_iter().flatten() {
+                    if subscribed(endpoint, event) {
+                        statements.push(db::insert_delivery(
+                            format!("whd_{}", Uuid::new_v4()),
+                            event,
+                            &endpoint.id,
+                            now,
+                        ));
+                    }
+                }
+                let payload = object::render(self.events.store.as_ref(), event).await?;
+                statements.push(db::insert_marker(event, payload, now));
+            }
+            db::execute_all(database, &statements).await?;
+        }
+        let next = match events.last() {
+            Some(last) if events.len() as i64 == FAN_OUT_BATCH => last.created_at.min(horizon),
+            _ => horizon,
+        };
+        db::advance_cursor(database, next.max(cursor)).await?;
+        Ok(())
+    }
+
+    /// Leases due deliveries per endpoint, within its free slots, and attempts each in a task.
+    async fn dispatch_due(self: Arc<Self>) -> Result<(), EventsError> {
+        let now = Utc::now().timestamp_micros();
+        let endpoints = db::endpoints_with_due_deliveries(&self.events.database, now).await?;
+        for endpoint in endpoints {
+            let allowed = self.breaker_allows(&endpoint.id);
+            if allowed == 0 {
+                continue;
+            }
+            let slots = self.slots(&endpoint.id);
+            let free = slots.available_permits().min(allowed);
+            if free == 0 {
+                continue;
+            }
+            // Long enough for an attempt that times out, short enough to recover a dead node's.
+            let lease = i64::try_from(self.events.settings.timeout_ms).unwrap_or(10_000) * 2_000 + 5_000_000;
+            let leased = db::lease(&self.events.database, &endpoint.id, now, now + lease, free as i64).await?;
+            for delivery in leased {
+                let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
+                    break;
+                };
+                let dispatcher = Arc::clone(&self);
+                let endpoint = endpoint.clone();
+                actix_web::rt::spawn(async move {
+                    let _permit = permit;
+                    if let Err(error) = dispatcher.deliver(&endpoint, &delivery).await {
+                        // The lease expires and the delivery is attempted again.
+                        tracing::warn!(endpoint_id = %endpoint.id, event_id = %delivery.event_id, error = %error,
+                            "merchant events: delivery attempt could not be recorded");
+                    }
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// One attempt of one leased delivery, and its outcome committed.
+    async fn deliver(&self, endpoint: &EndpointRow, delivery: &LeasedDelivery) -> Result<(), EventsError> {
+        let database = &self.events.database;
+        let body = db::payload(database, &delivery.event_id)
+            .await?
+            .ok_or_else(|| EventsError::Corrupt(format!("event {} has no body", delivery.event_id)))?;
+        let secrets = self.events.signing_secrets(endpoint, Utc::now().timestamp_micros())?;
+        let answer = attempt::post(
+            &self.client,
+            &self.events.policy,
+            &endpoint.url,
+            &delivery.event_id,
+            &body,
+            &secrets,
+        )
+        .await;
+        let now = Utc::now().timestamp_micros();
+        let attempt = delivery.attempts + 1;
+        let (status, failures, next_attempt_at, outcome) = self.verdict(&answer, delivery, now);
+        let record = AttemptRecord {
+            attempt_id: format!("wha_{}", Uuid::new_v4()),
+            delivery_id: delivery.id.clone(),
+            endpoint_id: endpoint.id.clone(),
+            event_id: delivery.event_id.clone(),
+            attempt,
+            status_code: answer.status_code.map(i64::from),
+            latency_ms: i64::try_from(answer.latency.as_millis()).unwrap_or(i64::MAX),
+            error: answer.error.clone(),
+            status,
+            failures,
+            next_attempt_at,
+            at: now,
+        };
+        db::record_attempt(database, &record).await?;
+        tracing::info!(
+            endpoint_id = %endpoint.id,
+            event_id = %delivery.event_id,
+            payment_id = %delivery.payment_id,
+            attempt,
+            status_code = answer.status_code,
+            error = answer.error.as_deref(),
+            duration_ms = record.latency_ms,
+            outcome,
+            "merchant event delivery attempt"
+        );
+        self.metrics
+            .webhook_delivery_attempted(outcome, answer.latency.as_secs_f64());
+        self.endpoint_health(endpoint, &answer, now).await
+    }
+
+    /// The delivery's next state after an answer: (status, failures, next attempt, outcome label).
+    fn verdict(
+        &self,
+        answer: &Answer,
+        delivery: &LeasedDelivery,
+        now: i64,
+    ) -> (&'static str, i64, Option<i64>, &'static str) {
+        if answer.delivered() {
+            return ("delivered", delivery.failures, None, "delivered");
+        }
+        if answer.gone() {
+            return ("failed", delivery.failures + 1, None, "gone");
+        }
+        let failures = delivery.failures + 1;
+        match self.retries.get(usize::try_from(failures - 1).unwrap_or(usize::MAX)) {
+            Some(wait) => ("pending", failures, Some(now + jittered(*wait)), "retry"),
+            None => ("failed", failures, None, "failed"),
+        }
+    }
+
+    /// The breaker, the 3-day failure clock, and 410 Gone: each may disable the endpoint.
+    async fn endpoint_health(&self, endpoint: &EndpointRow, answer: &Answer, now: i64) -> Result<(), EventsError> {
+        let database = &self.events.database;
+        self.record_breaker(&endpoint.id, answer.delivered());
+        if answer.delivered() {
+            if endpoint.failing_since.is_some() {
+                db::mark_endpoint(database, &endpoint.id, None, false).await?;
+            }
+            return Ok(());
+        }
+        let since = endpoint.failing_since.unwrap_or(now);
+        let limit = i64::try_from(self.events.settings.disable_after_secs).unwrap_or(i64::MAX / 2_000_000) * 1_000_000;
+        let disable = answer.gone() || now - since >= limit;
+        if disable {
+            if db::mark_endpoint(database, &endpoint.id, Some(since), true).await? > 0 {
+                self.metrics.webhook_endpoint_disabled();
+                tracing::warn!(endpoint_id = %endpoint.id, gone = answer.gone(), "merchant events: endpoint disabled");
+            }
+        } else if endpoint.failing_since.is_none() {
+            db::mark_endpoint(database, &endpoint.id, Some(since), false).await?;
+        }
+        Ok(())
+    }
+
+    /// How many deliveries the endpoint's breaker lets through now: all its slots when closed,
+    /// one probe when the cooldown has passed, none while open.
+    fn breaker_allows(&self, endpoint: &str) -> usize {
+        let mut breakers = self.breakers.lock().unwrap_or_else(|e| e.into_inner());
+        match breakers.get_mut(endpoint).and_then(|b| b.open_until) {
+            None => usize::MAX,
+            Some(until) if Instant::now() < until => 0,
+            Some(_) => {
+                // Half-open: one probe; its outcome closes the breaker or opens it again.
+                if let Some(b) = breakers.get_mut(endpoint) {
+                    b.open_until = Some(Instant::now() + self.timeout() * 2);
+                }
+                1
+            }
+        }
+    }
+
+    fn record_breaker(&self, endpoint: &str, delivered: bool) {
+        let mut breakers = self.breakers.lock().unwrap_or_else(|e| e.into_inner());
+        let breaker = breakers.entry(endpoint.to_owned()).or_default();
+        if delivered {
+            *breaker = Breaker::default();
+            return;
+        }
+        breaker.consecutive_failures += 1;
+        if breaker.consecutive_failures >= self.events.settings.breaker_threshold {
+            breaker.open_until = Some(Instant::now() + Duration::from_millis(self.events.settings.breaker_cooldown_ms));
+        }
+    }
+
+    fn slots(&self, endpoint: &str) -> Arc<Semaphore> {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        let max = self.events.settings.max_in_flight_per_endpoint;
+        Arc::clone(
+            slots
+                .entry(endpoint.to_owned())
+                .or_insert_with(|| Arc::new(Semaphore::new(max))),
+        )
+    }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_millis(self.events.settings.timeout_ms)
+    }
+}
+
+/// Whether the endpoint gets this event: enabled, subscribed to its type, and registered before
+/// it happened (an endpoint does not receive history).
+fn subscribed(endpoint: &EndpointRow, event: &OutboxRow) -> bool {
+    endpoint.status == "enabled"
+        && endpoint.created_at <= event.created_at
+        && EventFilter::from_column(&endpoint.enabled_events).matches(&event.kind)
+}
+
+/// `wait` ± 10 %, in microseconds: retries of many deliveries do not arrive in lockstep.
+fn jittered(wait: Duration) -> i64 {
+    let micros = i64::try_from(wait.as_micros()).unwrap_or(i64::MAX / 2);
+    let spread = micros / 10;
+    if spread == 0 {
+        return micros;
+    }
+    micros + rand::thread_rng().gen_range(-spread..=spread)
+}
