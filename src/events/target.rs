@@ -174,6 +174,25 @@ mod tests {
         assert!(PRODUCTION.check_url("https://93.184.216.34/hook").is_ok());
     }
 
+    /// DNS rebinding: whatever a name resolves to at connect time is checked again.
+    #[tokio::test]
+    async fn the_resolver_drops_refused_addresses_after_resolution() {
+        let guarded = GuardedResolver { policy: PRODUCTION };
+        let name: Name = "localhost".parse().unwrap();
+        assert!(
+            guarded.resolve(name).await.is_err(),
+            "localhost resolved for a production client"
+        );
+        let development = GuardedResolver {
+            policy: TargetPolicy {
+                require_https: false,
+                allow_private: true,
+            },
+        };
+        let name: Name = "localhost".parse().unwrap();
+        assert!(development.resolve(name).await.is_ok());
+    }
+
     #[test]
     fn production_requires_https() {
         assert_eq!(

@@ -212,6 +212,45 @@ both_backends!(
     no_delivery_is_lost_when_payrail_is_killed,
 );
 
+/// Two nodes on one PostgreSQL database: both fan out and deliver, and each delivery is attempted
+/// by one node at a time (leases taken with `FOR UPDATE SKIP LOCKED`), so each event arrives once.
+#[actix_web::test]
+async fn two_nodes_on_one_postgres_deliver_each_event_once() {
+    let Some(app) = spawn_fast(Backend::Postgres).await else {
+        return;
+    };
+    let second = payrail::startup::Application::build(app.settings.clone())
+        .await
+        .expect("second node starts");
+    let second_handle = second.handle();
+    actix_web::rt::spawn(second.run_until_stopped());
+    let receiver = Receiver::start(Mode::FailRate(0.2));
+    let (_, secret) = register(&app, &receiver.url, &["*"]).await;
+    let creates = (0..40).map(|i| {
+        let app = &app;
+        async move {
+            let payment = app.create_payment(2_000 + i, CARD, false).await;
+            let id = payment["id"].as_str().unwrap().to_owned();
+            expect_json(app.capture(&id, json!({})).await, StatusCode::OK).await;
+            id
+        }
+    });
+    let payments: Vec<String> = futures::future::join_all(creates).await;
+    let expected = sequences(&app, &payments).await;
+    let delivered = receiver
+        .wait_for(
+            Duration::from_secs(60),
+            "every event from two nodes",
+            all_delivered(&expected),
+        )
+        .await;
+    assert_all_delivered_in_order(&delivered, &expected);
+    let unique: HashSet<&str> = delivered.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(unique.len(), delivered.len(), "an event was delivered twice");
+    assert_verified(&secret, &delivered).await;
+    second_handle.stop(false).await;
+}
+
 /// The real binary, SIGKILLed with deliveries pending, then started again on the same database.
 struct Server {
     child: Child,
