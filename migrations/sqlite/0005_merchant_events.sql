@@ -68,6 +68,8 @@ CREATE TABLE webhook_deliveries (
 
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (endpoint_id, status, next_attempt_at);
 CREATE INDEX webhook_deliveries_in_order ON webhook_deliveries (endpoint_id, payment_id, sequence);
+-- The pending-deliveries gauge.
+CREATE INDEX webhook_deliveries_by_status ON webhook_deliveries (status);
 
 CREATE TABLE webhook_delivery_attempts (
     id              TEXT PRIMARY KEY NOT NULL,

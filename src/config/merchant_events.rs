@@ -29,8 +29,8 @@ pub struct MerchantEventSettings {
     pub breaker_cooldown_ms: u64,
     /// An endpoint failing every attempt for this long is disabled (3 days).
     pub disable_after_secs: u64,
-    /// How far behind the clock the fan-out scan starts, so an event committed late with an
-    /// earlier timestamp is still found.
+    /// How far behind the clock the fan-out scan starts, so an event committed a little after
+    /// its timestamp is still found (a sweep every minute looks back 10 minutes).
     pub fan_out_window_ms: u64,
     /// Events are listed and redeliverable this long (30 days).
     pub retention_days: u64,
@@ -45,11 +45,11 @@ impl Default for MerchantEventSettings {
             retry_schedule: "5s,5m,30m,2h,5h,10h,10h,10h,10h,10h,10h".into(),
             timeout_ms: 10_000,
             poll_interval_ms: 200,
-            max_in_flight_per_endpoint: 8,
+            max_in_flight_per_endpoint: 16,
             breaker_threshold: 5,
             breaker_cooldown_ms: 30_000,
             disable_after_secs: 3 * 24 * 3600,
-            fan_out_window_ms: 30_000,
+            fan_out_window_ms: 5_000,
             retention_days: 30,
             rotation_overlap_secs: 24 * 3600,
         }

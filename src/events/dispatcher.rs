@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use rand::Rng;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 use uuid::Uuid;
 
 use crate::events::attempt::{self, Answer};
@@ -34,6 +34,10 @@ use crate::store::merchant_events::{self as db, AttemptRecord, EndpointRow, Leas
 const FAN_OUT_BATCH: i64 = 500;
 /// How often the pending-deliveries gauge is refreshed (a COUNT over the table).
 const GAUGE_EVERY: Duration = Duration::from_secs(5);
+/// How often the fan-out also looks back `SWEEP_WINDOW_MICROS` (10 minutes) instead of the usual
+/// window, for an event whose commit was held up (a database stall) longer than the window.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+const SWEEP_WINDOW_MICROS: i64 = 10 * 60 * 1_000_000;
 
 /// An endpoint's circuit breaker, in memory per node: after `threshold` consecutive failures it
 /// opens for the cooldown, then lets one attempt probe.
@@ -50,14 +54,18 @@ pub struct Dispatcher {
     retries: Vec<Duration>,
     breakers: Mutex<HashMap<String, Breaker>>,
     slots: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Signalled when an attempt ends, so the delivery loop leases the next one at once.
+    slot_freed: Notify,
 }
 
-/// Stops the dispatcher's loop when the application stops.
-pub struct DispatcherHandle(tokio::task::JoinHandle<()>);
+/// Stops the dispatcher's loops when the application stops.
+pub struct DispatcherHandle(Vec<tokio::task::JoinHandle<()>>);
 
 impl DispatcherHandle {
     pub fn stop(&self) {
-        self.0.abort();
+        for task in &self.0 {
+            task.abort();
+        }
     }
 }
 
@@ -73,19 +81,36 @@ impl Dispatcher {
             retries,
             breakers: Mutex::new(HashMap::new()),
             slots: Mutex::new(HashMap::new()),
+            slot_freed: Notify::new(),
         }
     }
 
-    /// Runs the loop on the current runtime until the handle stops it.
+    /// Runs the two loops on the current runtime until the handle stops them: the fan-out every
+    /// poll interval, and delivery every poll interval or as soon as an attempt frees a slot (so
+    /// a busy endpoint is fed continuously, not one batch per interval).
     pub fn spawn(self) -> DispatcherHandle {
         let dispatcher = Arc::new(self);
         let interval = Duration::from_millis(dispatcher.events.settings.poll_interval_ms);
-        DispatcherHandle(actix_web::rt::spawn(async move {
+        let fan_out = {
+            let dispatcher = Arc::clone(&dispatcher);
+            actix_web::rt::spawn(async move {
+                let mut sweep_at = Instant::now();
+                loop {
+                    // Now and then, a longer look back for events that committed very late.
+                    let sweep = sweep_at.elapsed() >= SWEEP_EVERY;
+                    if sweep {
+                        sweep_at = Instant::now();
+                    }
+                    if let Err(error) = dispatcher.fan_out(sweep).await {
+                        tracing::warn!(error = %error, "merchant events: fan-out failed; retrying next tick");
+                    }
+                    tokio::time::sleep(interval).await;
+                }
+            })
+        };
+        let deliver = actix_web::rt::spawn(async move {
             let mut gauge_at = Instant::now();
             loop {
-                if let Err(error) = dispatcher.fan_out().await {
-                    tracing::warn!(error = %error, "merchant events: fan-out failed; retrying next tick");
-                }
                 if let Err(error) = Arc::clone(&dispatcher).dispatch_due().await {
                     tracing::warn!(error = %error, "merchant events: leasing deliveries failed; retrying next tick");
                 }
@@ -95,23 +120,38 @@ impl Dispatcher {
                         dispatcher.metrics.set_webhook_deliveries_pending(pending);
                     }
                 }
-                tokio::time::sleep(interval).await;
+                let _ = tokio::time::timeout(interval, dispatcher.slot_freed.notified()).await;
             }
-        }))
+        });
+        DispatcherHandle(vec![fan_out, deliver])
     }
 
     /// Writes the delivery rows of new events, then their markers, then moves the cursor.
-    async fn fan_out(&self) -> Result<(), EventsError> {
+    async fn fan_out(&self, sweep: bool) -> Result<(), EventsError> {
         let database = &self.events.database;
         let now = Utc::now().timestamp_micros();
-        let window = i64::try_from(self.events.settings.fan_out_window_ms).unwrap_or(30_000) * 1_000;
+        let window = i64::try_from(self.events.settings.fan_out_window_ms).unwrap_or(5_000) * 1_000;
         let horizon = now - window;
         let cursor = db::cursor(database).await?.unwrap_or(horizon);
-        let events = db::events_to_fan_out(database, cursor, FAN_OUT_BATCH).await?;
+        let since = if sweep {
+            cursor.min(now - SWEEP_WINDOW_MICROS)
+        } else {
+            cursor
+        };
+        let events = db::events_to_fan_out(database, since, FAN_OUT_BATCH).await?;
         if !events.is_empty() {
             let mut endpoints: HashMap<String, Vec<EndpointRow>> = HashMap::new();
             let mut statements = Vec::new();
             for event in &events {
+                let payload = match object::render(self.events.store.as_ref(), event).await {
+                    Ok(payload) => payload,
+                    // One unreadable event must not hold up the others; it is logged each time.
+                    Err(EventsError::Corrupt(reason)) => {
+                        tracing::error!(event_id = %event.id, %reason, "merchant events: event cannot be rendered");
+                        continue;
+                    }
+                    Err(error) => return Err(error),
+                };
                 if !endpoints.contains_key(&event.merchant_id) {
                     let rows = db::list_endpoints(database, &event.merchant_id).await?;
                     endpoints.insert(event.merchant_id.clone(), rows);
@@ -126,7 +166,6 @@ impl Dispatcher {
                         ));
                     }
                 }
-                let payload = object::render(self.events.store.as_ref(), event).await?;
                 statements.push(db::insert_marker(event, payload, now));
             }
             db::execute_all(database, &statements).await?;
@@ -163,12 +202,13 @@ impl Dispatcher {
                 let dispatcher = Arc::clone(&self);
                 let endpoint = endpoint.clone();
                 actix_web::rt::spawn(async move {
-                    let _permit = permit;
                     if let Err(error) = dispatcher.deliver(&endpoint, &delivery).await {
                         // The lease expires and the delivery is attempted again.
                         tracing::warn!(endpoint_id = %endpoint.id, event_id = %delivery.event_id, error = %error,
                             "merchant events: delivery attempt could not be recorded");
                     }
+                    drop(permit);
+                    dispatcher.slot_freed.notify_one();
                 });
             }
         }
