@@ -27,13 +27,13 @@ CREATE TABLE webhook_endpoints (
 
 CREATE INDEX webhook_endpoints_by_merchant ON webhook_endpoints (merchant_id, created_at);
 
--- One row per payment event fanned out: the marker the fan-out's anti-join looks for (written
--- after the event's deliveries, so a crash in between repeats the fan-out, never skips it) and
--- the event body every delivery of it sends.
+-- One row per payment event fanned out: the marker the fan-out's anti-join looks for (committed
+-- with the event's deliveries) and the event body every delivery of it sends (NULL when no
+-- endpoint wanted it: the events API renders those when read).
 CREATE TABLE merchant_events (
     event_id     TEXT PRIMARY KEY NOT NULL,
     merchant_id  TEXT NOT NULL,
-    payload      TEXT NOT NULL,
+    payload      TEXT,
     fanned_out_at BIGINT NOT NULL
 );
 

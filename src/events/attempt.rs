@@ -33,11 +33,13 @@ impl Answer {
     }
 }
 
-/// The delivery client: guarded DNS, no redirects, the attempt timeout.
+/// The delivery client: guarded DNS, no redirects, no proxy, the attempt timeout.
 pub fn client(policy: TargetPolicy, timeout: Duration) -> reqwest::Client {
     reqwest::Client::builder()
         .dns_resolver(Arc::new(GuardedResolver { policy }))
         .redirect(reqwest::redirect::Policy::none())
+        // A proxy would resolve and connect on payrail's behalf, out of the guard's sight.
+        .no_proxy()
         .timeout(timeout)
         .connect_timeout(timeout)
         .build()

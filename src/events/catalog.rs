@@ -77,7 +77,7 @@ impl MerchantEvents {
     async fn body(&self, row: &OutboxRow) -> Result<Value, EventsError> {
         let text = match &row.payload {
             Some(payload) => payload.clone(),
-            None => object::render(self.store.as_ref(), row).await?,
+            None => object::load_and_render(self.store.as_ref(), row).await?,
         };
         serde_json::from_str(&text).map_err(|e| EventsError::Corrupt(format!("event {}: {e}", row.id)))
     }
@@ -107,9 +107,9 @@ impl MerchantEvents {
         // The body every delivery sends; written once, at the first fan-out or here.
         let payload = match &event.payload {
             Some(payload) => payload.clone(),
-            None => object::render(self.store.as_ref(), &event).await?,
+            None => object::load_and_render(self.store.as_ref(), &event).await?,
         };
-        statements.push(db::insert_marker(&event, payload, now));
+        statements.push(db::insert_marker(&event, Some(payload), now));
         db::execute_all(&self.database, &statements).await?;
         Ok(endpoints.into_iter().map(|e| e.id).collect())
     }

@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use payrail_core::domain::Payment;
 use rand::Rng;
 use tokio::sync::{Notify, Semaphore};
 use uuid::Uuid;
@@ -30,8 +31,10 @@ use crate::events::{object, EventsError, MerchantEvents};
 use crate::metrics::Metrics;
 use crate::store::merchant_events::{self as db, AttemptRecord, EndpointRow, LeasedDelivery, OutboxRow};
 
-/// Events fanned out per tick at most.
+/// Events fanned out per transaction at most.
 const FAN_OUT_BATCH: i64 = 500;
+/// Payments read at once while rendering a batch (the read pool is shared with the API).
+const LOADS_AT_ONCE: usize = 8;
 /// How often the pending-deliveries gauge is refreshed (a COUNT over the table).
 const GAUGE_EVERY: Duration = Duration::from_secs(5);
 /// How often the fan-out also looks back `SWEEP_WINDOW_MICROS` (10 minutes) instead of the usual
@@ -101,8 +104,13 @@ impl Dispatcher {
                     if sweep {
                         sweep_at = Instant::now();
                     }
-                    if let Err(error) = dispatcher.fan_out(sweep).await {
-                        tracing::warn!(error = %error, "merchant events: fan-out failed; retrying next tick");
+                    match dispatcher.fan_out(sweep).await {
+                        // A full batch: more are waiting, go on at once.
+                        Ok(true) => continue,
+                        Ok(false) => {}
+                        Err(error) => {
+                            tracing::warn!(error = %error, "merchant events: fan-out failed; retrying next tick");
+                        }
                     }
                     tokio::time::sleep(interval).await;
                 }
@@ -126,8 +134,9 @@ impl Dispatcher {
         DispatcherHandle(vec![fan_out, deliver])
     }
 
-    /// Writes the delivery rows of new events, then their markers, then moves the cursor.
-    async fn fan_out(&self, sweep: bool) -> Result<(), EventsError> {
+    /// Writes the delivery rows of new events and their markers in one transaction, then moves
+    /// the cursor. Returns whether the batch was full (more may be waiting).
+    async fn fan_out(&self, sweep: bool) -> Result<bool, EventsError> {
         let database = &self.events.database;
         let now = Utc::now().timestamp_micros();
         let window = i64::try_from(self.events.settings.fan_out_window_ms).unwrap_or(5_000) * 1_000;
@@ -141,41 +150,78 @@ impl Dispatcher {
         let events = db::events_to_fan_out(database, since, FAN_OUT_BATCH).await?;
         if !events.is_empty() {
             let mut endpoints: HashMap<String, Vec<EndpointRow>> = HashMap::new();
-            let mut statements = Vec::new();
             for event in &events {
-                let payload = match object::render(self.events.store.as_ref(), event).await {
-                    Ok(payload) => payload,
-                    // One unreadable event must not hold up the others; it is logged each time.
-                    Err(EventsError::Corrupt(reason)) => {
-                        tracing::error!(event_id = %event.id, %reason, "merchant events: event cannot be rendered");
-                        continue;
-                    }
-                    Err(error) => return Err(error),
-                };
                 if !endpoints.contains_key(&event.merchant_id) {
                     let rows = db::list_endpoints(database, &event.merchant_id).await?;
                     endpoints.insert(event.merchant_id.clone(), rows);
                 }
-                for endpoint in endpoints.get(&event.merchant_id).into_iter().flatten() {
-                    if subscribed(endpoint, event) {
-                        statements.push(db::insert_delivery(
-                            format!("whd_{}", Uuid::new_v4()),
-                            event,
-                            &endpoint.id,
-                            now,
-                        ));
+            }
+            let wanted = |event: &OutboxRow| -> Vec<String> {
+                let rows = endpoints.get(&event.merchant_id).into_iter().flatten();
+                rows.filter(|e| subscribed(e, event)).map(|e| e.id.clone()).collect()
+            };
+            let payments = self
+                .load_payments(events.iter().filter(|e| !wanted(e).is_empty()))
+                .await?;
+            let mut statements = Vec::new();
+            for event in &events {
+                let targets = wanted(event);
+                let payload = match payments.get(&event.payment_id) {
+                    Some(payment) if !targets.is_empty() => {
+                        let refund = object::load_refund(self.events.store.as_ref(), event).await?;
+                        Some(object::render(event, payment, refund.as_ref()))
                     }
+                    // One unreadable event must not hold up the others; it is logged each time.
+                    None if !targets.is_empty() => continue,
+                    _ => None,
+                };
+                for endpoint in targets {
+                    statements.push(db::insert_delivery(
+                        format!("whd_{}", Uuid::new_v4()),
+                        event,
+                        &endpoint,
+                        now,
+                    ));
                 }
                 statements.push(db::insert_marker(event, payload, now));
             }
             db::execute_all(database, &statements).await?;
         }
+        let full = events.len() as i64 == FAN_OUT_BATCH;
         let next = match events.last() {
-            Some(last) if events.len() as i64 == FAN_OUT_BATCH => last.created_at.min(horizon),
+            Some(last) if full => last.created_at.min(horizon),
             _ => horizon,
         };
         db::advance_cursor(database, next.max(cursor)).await?;
-        Ok(())
+        Ok(full)
+    }
+
+    /// The payments of `events`, read concurrently (a few at a time) and once each. A payment that
+    /// cannot be read as stored is logged and left out.
+    async fn load_payments<'a>(
+        &self,
+        events: impl Iterator<Item = &'a OutboxRow>,
+    ) -> Result<HashMap<String, Payment>, EventsError> {
+        let mut ids: Vec<&str> = events.map(|e| e.payment_id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut payments = HashMap::new();
+        for chunk in ids.chunks(LOADS_AT_ONCE) {
+            let store = self.events.store.as_ref();
+            let loads = chunk.iter().map(|id| object::load_payment(store, id));
+            for (id, loaded) in chunk.iter().zip(futures_util::future::join_all(loads).await) {
+                match loaded {
+                    Ok(payment) => {
+                        payments.insert((*id).to_owned(), payment);
+                    }
+                    Err(EventsError::Corrupt(reason)) => {
+                        tracing::error!(payment_id = %id, %reason, "merchant events: payment cannot be read; its events wait");
+                    }
+                    Err(error) => return Err(error),
+                }
+            }
+        }
+        Ok(payments)
     }
 
     /// Leases due deliveries per endpoint, within its free slots, and attempts each in a task.

@@ -10,6 +10,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use payrail_core::domain::{Payment, PaymentId, Refund};
+use payrail_core::ports::PaymentStore;
 use serde_json::{json, Value};
 
 use crate::events::EventsError;
@@ -69,25 +70,12 @@ fn refund_json(r: &Refund) -> Value {
     })
 }
 
-/// Renders the event's body from the payment (and its refunds) as stored now.
-pub async fn render(store: &dyn payrail_core::ports::PaymentStore, event: &OutboxRow) -> Result<String, EventsError> {
-    let payment_id = PaymentId::parse(&event.payment_id)
-        .map_err(|_| EventsError::Corrupt(format!("event {} names payment {}", event.id, event.payment_id)))?;
-    let payment = store
-        .load(&payment_id)
-        .await?
-        .ok_or_else(|| EventsError::Corrupt(format!("event {}: payment {} is missing", event.id, event.payment_id)))?;
-    let refund = match (&event.refund_id, event.kind.as_str()) {
-        (Some(refund_id), "refund.updated") => store
-            .list_refunds(&payment_id)
-            .await?
-            .into_iter()
-            .find(|r| r.id.as_str() == refund_id),
-        _ => None,
-    };
-    let object = match &refund {
+/// The event's body, from its payment (as stored when rendered) and, for `refund.updated`, the
+/// refund it names.
+pub fn render(event: &OutboxRow, payment: &Payment, refund: Option<&Refund>) -> String {
+    let object = match refund {
         Some(refund) => refund_json(refund),
-        None => payment_json(&payment, event),
+        None => payment_json(payment, event),
     };
     let body = json!({
         "id": event.id,
@@ -95,5 +83,34 @@ pub async fn render(store: &dyn payrail_core::ports::PaymentStore, event: &Outbo
         "created_at": timestamp(event.created_at),
         "data": { "object": object },
     });
-    Ok(body.to_string())
+    body.to_string()
+}
+
+/// Loads what the event's body needs and renders it.
+pub async fn load_and_render(store: &dyn PaymentStore, event: &OutboxRow) -> Result<String, EventsError> {
+    let payment = load_payment(store, &event.payment_id).await?;
+    let refund = load_refund(store, event).await?;
+    Ok(render(event, &payment, refund.as_ref()))
+}
+
+pub async fn load_payment(store: &dyn PaymentStore, id: &str) -> Result<Payment, EventsError> {
+    let payment_id = PaymentId::parse(id).map_err(|_| EventsError::Corrupt(format!("an event names payment {id}")))?;
+    store
+        .load(&payment_id)
+        .await?
+        .ok_or_else(|| EventsError::Corrupt(format!("payment {id} of an event is missing")))
+}
+
+/// The refund a `refund.updated` event names; `None` for every other event.
+pub async fn load_refund(store: &dyn PaymentStore, event: &OutboxRow) -> Result<Option<Refund>, EventsError> {
+    let (Some(refund_id), "refund.updated") = (&event.refund_id, event.kind.as_str()) else {
+        return Ok(None);
+    };
+    let payment_id = PaymentId::parse(&event.payment_id)
+        .map_err(|_| EventsError::Corrupt(format!("event {} names payment {}", event.id, event.payment_id)))?;
+    Ok(store
+        .list_refunds(&payment_id)
+        .await?
+        .into_iter()
+        .find(|r| r.id.as_str() == refund_id))
 }

@@ -362,11 +362,12 @@ pub fn insert_delivery(id: String, event: &OutboxRow, endpoint_id: &str, now: i6
     }
 }
 
-/// The fan-out marker of an event, with its body.
-pub fn insert_marker(event: &OutboxRow, payload: String, now: i64) -> Statement {
+/// The fan-out marker of an event, with its body when a delivery needs it (a body written once
+/// is kept: every delivery of an event sends the same bytes).
+pub fn insert_marker(event: &OutboxRow, payload: Option<String>, now: i64) -> Statement {
     Statement {
         sql: "INSERT INTO merchant_events (event_id, merchant_id, payload, fanned_out_at) VALUES ($1, $2, $3, $4) \
-              ON CONFLICT (event_id) DO NOTHING",
+              ON CONFLICT (event_id) DO UPDATE SET payload = COALESCE(merchant_events.payload, excluded.payload)",
         args: vec![
             event.id.clone().into(),
             event.merchant_id.clone().into(),

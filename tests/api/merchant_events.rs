@@ -61,6 +61,8 @@ async fn every_event_of_a_payment_arrives_in_order_and_verifies(backend: Backend
     assert_eq!(last["data"]["object"]["id"], id);
     assert_eq!(last["data"]["object"]["status"], "refunded");
     assert_eq!(last["data"]["object"]["refunded_amount"], 1_000);
+    // The last event's object is the payment as the payments API shows it now.
+    assert_eq!(last["data"]["object"], app.payment(id).await);
 
     // The events API shows the same events, newest first, with the bodies the webhooks carried.
     let listed = expect_json(
