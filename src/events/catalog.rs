@@ -109,7 +109,7 @@ impl MerchantEvents {
             Some(payload) => payload.clone(),
             None => object::load_and_render(self.store.as_ref(), &event).await?,
         };
-        statements.push(db::insert_marker(&event, Some(payload), now));
+        statements.extend(db::insert_markers(vec![(&event, Some(payload))], now));
         db::execute_all(&self.database, &statements).await?;
         Ok(endpoints.into_iter().map(|e| e.id).collect())
     }

@@ -11,8 +11,9 @@
 //! **Delivery.** For each endpoint with due deliveries whose breaker is closed, it leases at most
 //! as many as the endpoint has free slots (`max_in_flight_per_endpoint`) — only deliveries whose
 //! earlier events of the same payment are settled, so one payment's events arrive in order while
-//! other payments go on. Each leased delivery is attempted in its own task; the outcome and the
-//! next attempt time are committed with the attempt row. A lease expires, so a node that dies
+//! other payments go on. Each leased delivery is attempted in its own task; the outcomes (attempt
+//! rows, each delivery's new state and next attempt time) are committed in batches by a recorder
+//! loop, and a delivery stays leased until its outcome is committed. A lease expires, so a node that dies
 //! mid-attempt strands nothing; on PostgreSQL, nodes skip each other's rows (`SKIP LOCKED`).
 
 use std::collections::HashMap;
@@ -22,7 +23,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use payrail_core::domain::Payment;
 use rand::Rng;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{mpsc, Notify, Semaphore};
 use uuid::Uuid;
 
 use crate::events::attempt::{self, Answer};
@@ -33,6 +34,8 @@ use crate::store::merchant_events::{self as db, AttemptRecord, EndpointRow, Leas
 
 /// Events fanned out per transaction at most.
 const FAN_OUT_BATCH: i64 = 500;
+/// Outcomes committed per transaction at most.
+const RECORD_BATCH: usize = 256;
 /// Payments read at once while rendering a batch (the read pool is shared with the API).
 const LOADS_AT_ONCE: usize = 8;
 /// How often the pending-deliveries gauge is refreshed (a COUNT over the table).
@@ -59,6 +62,9 @@ pub struct Dispatcher {
     slots: Mutex<HashMap<String, Arc<Semaphore>>>,
     /// Signalled when an attempt ends, so the delivery loop leases the next one at once.
     slot_freed: Notify,
+    /// Attempts' outcomes, committed in batches by the recorder loop (group commit).
+    outcomes: mpsc::UnboundedSender<AttemptRecord>,
+    recorder: Mutex<Option<mpsc::UnboundedReceiver<AttemptRecord>>>,
 }
 
 /// Stops the dispatcher's loops when the application stops.
@@ -77,6 +83,7 @@ impl Dispatcher {
         let timeout = Duration::from_millis(events.settings.timeout_ms);
         let client = attempt::client(events.policy, timeout);
         let retries = events.settings.retries();
+        let (outcomes, recorder) = mpsc::unbounded_channel();
         Self {
             events,
             metrics,
@@ -85,6 +92,8 @@ impl Dispatcher {
             breakers: Mutex::new(HashMap::new()),
             slots: Mutex::new(HashMap::new()),
             slot_freed: Notify::new(),
+            outcomes,
+            recorder: Mutex::new(Some(recorder)),
         }
     }
 
@@ -116,22 +125,29 @@ impl Dispatcher {
                 }
             })
         };
-        let deliver = actix_web::rt::spawn(async move {
-            let mut gauge_at = Instant::now();
-            loop {
-                if let Err(error) = Arc::clone(&dispatcher).dispatch_due().await {
-                    tracing::warn!(error = %error, "merchant events: leasing deliveries failed; retrying next tick");
-                }
-                if gauge_at.elapsed() >= GAUGE_EVERY {
-                    gauge_at = Instant::now();
-                    if let Ok(pending) = db::pending_deliveries(&dispatcher.events.database).await {
-                        dispatcher.metrics.set_webhook_deliveries_pending(pending);
+        let deliver = actix_web::rt::spawn({
+            let dispatcher = Arc::clone(&dispatcher);
+            async move {
+                let mut gauge_at = Instant::now();
+                loop {
+                    if let Err(error) = Arc::clone(&dispatcher).dispatch_due().await {
+                        tracing::warn!(error = %error, "merchant events: leasing deliveries failed; retrying next tick");
                     }
+                    if gauge_at.elapsed() >= GAUGE_EVERY {
+                        gauge_at = Instant::now();
+                        if let Ok(pending) = db::pending_deliveries(&dispatcher.events.database).await {
+                            dispatcher.metrics.set_webhook_deliveries_pending(pending);
+                        }
+                    }
+                    let _ = tokio::time::timeout(interval, dispatcher.slot_freed.notified()).await;
                 }
-                let _ = tokio::time::timeout(interval, dispatcher.slot_freed.notified()).await;
             }
         });
-        DispatcherHandle(vec![fan_out, deliver])
+        let record = {
+            let dispatcher = Arc::clone(&dispatcher);
+            actix_web::rt::spawn(async move { dispatcher.record_outcomes().await })
+        };
+        DispatcherHandle(vec![fan_out, deliver, record])
     }
 
     /// Writes the delivery rows of new events and their markers in one transaction, then moves
@@ -163,7 +179,8 @@ impl Dispatcher {
             let payments = self
                 .load_payments(events.iter().filter(|e| !wanted(e).is_empty()))
                 .await?;
-            let mut statements = Vec::new();
+            let mut deliveries = Vec::new();
+            let mut markers = Vec::new();
             for event in &events {
                 let targets = wanted(event);
                 let payload = match payments.get(&event.payment_id) {
@@ -176,15 +193,12 @@ impl Dispatcher {
                     _ => None,
                 };
                 for endpoint in targets {
-                    statements.push(db::insert_delivery(
-                        format!("whd_{}", Uuid::new_v4()),
-                        event,
-                        &endpoint,
-                        now,
-                    ));
+                    deliveries.push((format!("whd_{}", Uuid::new_v4()), event, endpoint));
                 }
-                statements.push(db::insert_marker(event, payload, now));
+                markers.push((event, payload));
             }
+            let mut statements = db::insert_deliveries(deliveries, now);
+            statements.extend(db::insert_markers(markers, now));
             db::execute_all(database, &statements).await?;
         }
         let full = events.len() as i64 == FAN_OUT_BATCH;
@@ -241,14 +255,22 @@ impl Dispatcher {
             // Long enough for an attempt that times out, short enough to recover a dead node's.
             let lease = i64::try_from(self.events.settings.timeout_ms).unwrap_or(10_000) * 2_000 + 5_000_000;
             let leased = db::lease(&self.events.database, &endpoint.id, now, now + lease, free as i64).await?;
+            let ids: Vec<String> = leased.iter().map(|d| d.event_id.clone()).collect();
+            let mut bodies: HashMap<String, Option<String>> =
+                db::payloads(&self.events.database, &ids).await?.into_iter().collect();
             for delivery in leased {
+                let Some(body) = bodies.remove(&delivery.event_id).flatten() else {
+                    // Not possible for a committed fan-out; the lease expires and it is looked at again.
+                    tracing::error!(event_id = %delivery.event_id, "merchant events: a delivery's event has no body");
+                    continue;
+                };
                 let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
                     break;
                 };
                 let dispatcher = Arc::clone(&self);
                 let endpoint = endpoint.clone();
                 actix_web::rt::spawn(async move {
-                    if let Err(error) = dispatcher.deliver(&endpoint, &delivery).await {
+                    if let Err(error) = dispatcher.deliver(&endpoint, &delivery, body).await {
                         // The lease expires and the delivery is attempted again.
                         tracing::warn!(endpoint_id = %endpoint.id, event_id = %delivery.event_id, error = %error,
                             "merchant events: delivery attempt could not be recorded");
@@ -262,11 +284,12 @@ impl Dispatcher {
     }
 
     /// One attempt of one leased delivery, and its outcome committed.
-    async fn deliver(&self, endpoint: &EndpointRow, delivery: &LeasedDelivery) -> Result<(), EventsError> {
-        let database = &self.events.database;
-        let body = db::payload(database, &delivery.event_id)
-            .await?
-            .ok_or_else(|| EventsError::Corrupt(format!("event {} has no body", delivery.event_id)))?;
+    async fn deliver(
+        &self,
+        endpoint: &EndpointRow,
+        delivery: &LeasedDelivery,
+        body: String,
+    ) -> Result<(), EventsError> {
         let secrets = self.events.signing_secrets(endpoint, Utc::now().timestamp_micros())?;
         let answer = attempt::post(
             &self.client,
@@ -294,7 +317,6 @@ impl Dispatcher {
             next_attempt_at,
             at: now,
         };
-        db::record_attempt(database, &record).await?;
         tracing::info!(
             endpoint_id = %endpoint.id,
             event_id = %delivery.event_id,
@@ -308,7 +330,32 @@ impl Dispatcher {
         );
         self.metrics
             .webhook_delivery_attempted(outcome, answer.latency.as_secs_f64());
+        // The recorder lives as long as the dispatcher; were it gone, the lease would expire.
+        let _ = self.outcomes.send(record);
         self.endpoint_health(endpoint, &answer, now).await
+    }
+
+    /// Commits attempts' outcomes as they come, many per transaction. If a commit fails, those
+    /// deliveries keep their leases until they expire and are attempted again (same webhook-id).
+    async fn record_outcomes(&self) {
+        let Some(mut outcomes) = self.recorder.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+            return;
+        };
+        while let Some(first) = outcomes.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < RECORD_BATCH {
+                match outcomes.try_recv() {
+                    Ok(record) => batch.push(record),
+                    Err(_) => break,
+                }
+            }
+            if let Err(error) = db::record_attempts(&self.events.database, &batch).await {
+                tracing::warn!(error = %error, attempts = batch.len(),
+                    "merchant events: attempts could not be recorded; they are attempted again when their leases expire");
+            }
+            // The next event of each payment may go now.
+            self.slot_freed.notify_one();
+        }
     }
 
     /// The delivery's next state after an answer: (status, failures, next attempt, outcome label).

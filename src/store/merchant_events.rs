@@ -54,8 +54,33 @@ impl From<Option<i64>> for Arg {
 
 /// One statement and its arguments.
 pub struct Statement {
-    pub sql: &'static str,
+    pub sql: String,
     pub args: Vec<Arg>,
+}
+
+/// Rows per multi-row `INSERT`: few enough placeholders for either backend.
+const ROWS_PER_INSERT: usize = 100;
+
+/// `INSERT INTO {table} ({columns}) VALUES (…), (…) {suffix}` for `rows`, in chunks.
+fn insert_rows(table: &str, columns: &str, suffix: &str, rows: Vec<Vec<Arg>>) -> Vec<Statement> {
+    let mut statements = Vec::new();
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<Vec<Arg>> = rows.by_ref().take(ROWS_PER_INSERT).collect();
+        let mut values = Vec::new();
+        let mut args = Vec::new();
+        for row in chunk {
+            let first = args.len() + 1;
+            let placeholders: Vec<String> = (first..first + row.len()).map(|n| format!("${n}")).collect();
+            values.push(format!("({})", placeholders.join(", ")));
+            args.extend(row);
+        }
+        statements.push(Statement {
+            sql: format!("INSERT INTO {table} ({columns}) VALUES {} {suffix}", values.join(", ")),
+            args,
+        });
+    }
+    statements
 }
 
 type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
@@ -102,7 +127,7 @@ pub async fn execute_all(db: &Database, statements: &[Statement]) -> Result<(), 
         Database::Sqlite(store) => {
             let mut tx = store.pool().begin().await.map_err(store_error)?;
             for s in statements {
-                bind_sqlite(sqlx::query(s.sql), &s.args)
+                bind_sqlite(sqlx::query(&s.sql), &s.args)
                     .execute(&mut *tx)
                     .await
                     .map_err(store_error)?;
@@ -112,7 +137,7 @@ pub async fn execute_all(db: &Database, statements: &[Statement]) -> Result<(), 
         Database::Postgres(store) => {
             let mut tx = store.pool().begin().await.map_err(store_error)?;
             for s in statements {
-                bind_pg(sqlx::query(s.sql), &s.args)
+                bind_pg(sqlx::query(&s.sql), &s.args)
                     .execute(&mut *tx)
                     .await
                     .map_err(store_error)?;
@@ -258,11 +283,11 @@ pub async fn delete_endpoint(db: &Database, merchant: &str, id: &str) -> Result<
             db,
             &[
                 Statement {
-                    sql: "DELETE FROM webhook_deliveries WHERE endpoint_id = $1",
+                    sql: "DELETE FROM webhook_deliveries WHERE endpoint_id = $1".into(),
                     args: vec![id.into()],
                 },
                 Statement {
-                    sql: "DELETE FROM webhook_endpoints WHERE id = $1 AND merchant_id = $2",
+                    sql: "DELETE FROM webhook_endpoints WHERE id = $1 AND merchant_id = $2".into(),
                     args: vec![id.into(), merchant.into()],
                 },
             ],
@@ -343,59 +368,73 @@ pub async fn find_event(db: &Database, merchant: &str, id: &str) -> Result<Optio
         .next())
 }
 
-/// A delivery row to insert unless the (event, endpoint) pair has one.
-pub fn insert_delivery(id: String, event: &OutboxRow, endpoint_id: &str, now: i64) -> Statement {
-    Statement {
-        sql: "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, merchant_id, payment_id, sequence, status, \
-              attempts, failures, next_attempt_at, leased_until, created_at, updated_at) \
-              VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, 0, $7, 0, $7, $7) \
-              ON CONFLICT (event_id, endpoint_id) DO NOTHING",
-        args: vec![
-            id.into(),
-            event.id.clone().into(),
-            endpoint_id.into(),
-            event.merchant_id.clone().into(),
-            event.payment_id.clone().into(),
-            event.sequence.into(),
-            now.into(),
-        ],
-    }
+const DELIVERY_COLUMNS: &str = "id, event_id, endpoint_id, merchant_id, payment_id, sequence, status, attempts, \
+     failures, next_attempt_at, leased_until, created_at, updated_at";
+
+/// A pending delivery of `event` to `endpoint_id`, due now.
+fn delivery_row(id: String, event: &OutboxRow, endpoint_id: &str, now: i64) -> Vec<Arg> {
+    vec![
+        id.into(),
+        event.id.clone().into(),
+        endpoint_id.into(),
+        event.merchant_id.clone().into(),
+        event.payment_id.clone().into(),
+        event.sequence.into(),
+        "pending".into(),
+        0.into(),
+        0.into(),
+        now.into(),
+        0.into(),
+        now.into(),
+        now.into(),
+    ]
 }
 
-/// The fan-out marker of an event, with its body when a delivery needs it (a body written once
-/// is kept: every delivery of an event sends the same bytes).
-pub fn insert_marker(event: &OutboxRow, payload: Option<String>, now: i64) -> Statement {
-    Statement {
-        sql: "INSERT INTO merchant_events (event_id, merchant_id, payload, fanned_out_at) VALUES ($1, $2, $3, $4) \
-              ON CONFLICT (event_id) DO UPDATE SET payload = COALESCE(merchant_events.payload, excluded.payload)",
-        args: vec![
-            event.id.clone().into(),
-            event.merchant_id.clone().into(),
-            payload.into(),
-            now.into(),
-        ],
-    }
+/// Delivery rows `(id, event, endpoint id)` to insert, each unless its (event, endpoint) pair
+/// has one already.
+pub fn insert_deliveries(rows: Vec<(String, &OutboxRow, String)>, now: i64) -> Vec<Statement> {
+    let rows = rows
+        .into_iter()
+        .map(|(id, event, endpoint)| delivery_row(id, event, &endpoint, now))
+        .collect();
+    insert_rows(
+        "webhook_deliveries",
+        DELIVERY_COLUMNS,
+        "ON CONFLICT (event_id, endpoint_id) DO NOTHING",
+        rows,
+    )
+}
+
+/// The fan-out markers of events, each with its body when a delivery needs it (a body written
+/// once is kept: every delivery of an event sends the same bytes).
+pub fn insert_markers(rows: Vec<(&OutboxRow, Option<String>)>, now: i64) -> Vec<Statement> {
+    let rows = rows
+        .into_iter()
+        .map(|(event, payload)| {
+            vec![
+                event.id.clone().into(),
+                event.merchant_id.clone().into(),
+                payload.into(),
+                now.into(),
+            ]
+        })
+        .collect();
+    insert_rows(
+        "merchant_events",
+        "event_id, merchant_id, payload, fanned_out_at",
+        "ON CONFLICT (event_id) DO UPDATE SET payload = COALESCE(merchant_events.payload, excluded.payload)",
+        rows,
+    )
 }
 
 /// Asks for (re)delivery of an event to an endpoint now: a new row, or the existing one made
 /// pending again with a fresh retry schedule.
 pub fn redeliver(id: String, event: &OutboxRow, endpoint_id: &str, now: i64) -> Statement {
-    Statement {
-        sql: "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, merchant_id, payment_id, sequence, status, \
-              attempts, failures, next_attempt_at, leased_until, created_at, updated_at) \
-              VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, 0, $7, 0, $7, $7) \
-              ON CONFLICT (event_id, endpoint_id) DO UPDATE SET status = 'pending', failures = 0, \
-              next_attempt_at = excluded.next_attempt_at, updated_at = excluded.updated_at",
-        args: vec![
-            id.into(),
-            event.id.clone().into(),
-            endpoint_id.into(),
-            event.merchant_id.clone().into(),
-            event.payment_id.clone().into(),
-            event.sequence.into(),
-            now.into(),
-        ],
-    }
+    let rows = vec![delivery_row(id, event, endpoint_id, now)];
+    let suffix = "ON CONFLICT (event_id, endpoint_id) DO UPDATE SET status = 'pending', failures = 0, \
+                  next_attempt_at = excluded.next_attempt_at, updated_at = excluded.updated_at";
+    let mut statements = insert_rows("webhook_deliveries", DELIVERY_COLUMNS, suffix, rows);
+    statements.remove(0)
 }
 
 pub async fn cursor(db: &Database) -> Result<Option<i64>, StoreError> {
@@ -452,16 +491,6 @@ pub async fn lease(
     fetch_all(db, &sql, &args).await
 }
 
-pub async fn payload(db: &Database, event_id: &str) -> Result<Option<String>, StoreError> {
-    let rows: Vec<(String,)> = fetch_all(
-        db,
-        "SELECT payload FROM merchant_events WHERE event_id = $1",
-        &[event_id.into()],
-    )
-    .await?;
-    Ok(rows.into_iter().next().map(|(p,)| p))
-}
-
 /// One attempt's outcome: the attempt row, and the delivery's new state.
 pub struct AttemptRecord {
     pub attempt_id: String,
@@ -479,44 +508,62 @@ pub struct AttemptRecord {
     pub at: i64,
 }
 
-pub async fn record_attempt(db: &Database, r: &AttemptRecord) -> Result<(), StoreError> {
-    execute_all(
-        db,
-        &[
-            Statement {
-                sql: "INSERT INTO webhook_delivery_attempts (id, delivery_id, endpoint_id, event_id, attempt, \
-                      status_code, latency_ms, error, next_attempt_at, attempted_at) \
-                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                args: vec![
-                    r.attempt_id.clone().into(),
-                    r.delivery_id.clone().into(),
-                    r.endpoint_id.clone().into(),
-                    r.event_id.clone().into(),
-                    r.attempt.into(),
-                    r.status_code.into(),
-                    r.latency_ms.into(),
-                    r.error.clone().into(),
-                    r.next_attempt_at.into(),
-                    r.at.into(),
-                ],
-            },
-            // The lease is given back with the outcome.
-            Statement {
-                sql: "UPDATE webhook_deliveries SET status = $2, attempts = $3, failures = $4, \
-                      next_attempt_at = COALESCE($5, next_attempt_at), leased_until = 0, updated_at = $6 \
-                      WHERE id = $1",
-                args: vec![
-                    r.delivery_id.clone().into(),
-                    r.status.into(),
-                    r.attempt.into(),
-                    r.failures.into(),
-                    r.next_attempt_at.into(),
-                    r.at.into(),
-                ],
-            },
-        ],
-    )
-    .await
+/// Records attempts' outcomes in one transaction: their attempt rows, and each delivery's new
+/// state with its lease given back.
+pub async fn record_attempts(db: &Database, records: &[AttemptRecord]) -> Result<(), StoreError> {
+    let rows = records
+        .iter()
+        .map(|r| {
+            vec![
+                r.attempt_id.clone().into(),
+                r.delivery_id.clone().into(),
+                r.endpoint_id.clone().into(),
+                r.event_id.clone().into(),
+                r.attempt.into(),
+                r.status_code.into(),
+                r.latency_ms.into(),
+                r.error.clone().into(),
+                r.next_attempt_at.into(),
+                r.at.into(),
+            ]
+        })
+        .collect();
+    let mut statements = insert_rows(
+        "webhook_delivery_attempts",
+        "id, delivery_id, endpoint_id, event_id, attempt, status_code, latency_ms, error, next_attempt_at, attempted_at",
+        "",
+        rows,
+    );
+    for r in records {
+        statements.push(Statement {
+            sql: "UPDATE webhook_deliveries SET status = $2, attempts = $3, failures = $4, \
+                  next_attempt_at = COALESCE($5, next_attempt_at), leased_until = 0, updated_at = $6 WHERE id = $1"
+                .into(),
+            args: vec![
+                r.delivery_id.clone().into(),
+                r.status.into(),
+                r.attempt.into(),
+                r.failures.into(),
+                r.next_attempt_at.into(),
+                r.at.into(),
+            ],
+        });
+    }
+    execute_all(db, &statements).await
+}
+
+/// The bodies of fanned-out events, by event id.
+pub async fn payloads(db: &Database, event_ids: &[String]) -> Result<Vec<(String, Option<String>)>, StoreError> {
+    if event_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (1..=event_ids.len()).map(|n| format!("${n}")).collect();
+    let sql = format!(
+        "SELECT event_id, payload FROM merchant_events WHERE event_id IN ({})",
+        placeholders.join(", ")
+    );
+    let args: Vec<Arg> = event_ids.iter().map(|id| Arg::from(id.clone())).collect();
+    fetch_all(db, &sql, &args).await
 }
 
 /// Puts leased deliveries back without an attempt (the endpoint's breaker opened meanwhile).
