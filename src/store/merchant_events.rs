@@ -465,14 +465,14 @@ pub struct LeasedDelivery {
     pub failures: i64,
 }
 
-/// The lease: up to `limit` due deliveries of the endpoint whose earlier events of the same
-/// payment are all settled (delivered or failed), leased until `until`.
+/// The lease: up to `limit` due deliveries of the endpoint, each the oldest pending event of its
+/// payment for that endpoint (earlier ones are delivered or failed), leased until `until`.
 const LEASE_SQL: &str = "UPDATE webhook_deliveries SET leased_until = $1 WHERE id IN (\
      SELECT d.id FROM webhook_deliveries d WHERE d.endpoint_id = $2 AND d.status = 'pending' \
      AND d.next_attempt_at <= $3 AND d.leased_until <= $3 \
-     AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.endpoint_id = d.endpoint_id \
-       AND e.payment_id = d.payment_id AND e.status = 'pending' AND e.sequence < d.sequence) \
-     ORDER BY d.next_attempt_at, d.sequence LIMIT $4 {LOCK}) \
+     AND d.sequence = (SELECT MIN(e.sequence) FROM webhook_deliveries e WHERE e.endpoint_id = d.endpoint_id \
+       AND e.payment_id = d.payment_id AND e.status = 'pending') \
+     ORDER BY d.next_attempt_at LIMIT $4 {LOCK}) \
      RETURNING id, event_id, payment_id, attempts, failures";
 
 pub async fn lease(
