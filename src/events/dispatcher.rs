@@ -97,15 +97,19 @@ impl Dispatcher {
         }
     }
 
-    /// Runs the two loops on the current runtime until the handle stops them: the fan-out every
-    /// poll interval, and delivery every poll interval or as soon as an attempt frees a slot (so
-    /// a busy endpoint is fed continuously, not one batch per interval).
+    /// Runs the loops on the current runtime until the handle stops them: the fan-out every poll
+    /// interval, delivery every poll interval or as soon as an attempt frees a slot (so a busy
+    /// endpoint is fed continuously, not one batch per interval), and the outcome recorder.
+    ///
+    /// They run as Tokio tasks, not on actix's `LocalSet`: a runtime that shuts down drops its
+    /// tasks inside its context, where a pooled connection they hold can still be given back;
+    /// a `LocalSet` drops them after, and sqlx panics without a runtime.
     pub fn spawn(self) -> DispatcherHandle {
         let dispatcher = Arc::new(self);
         let interval = Duration::from_millis(dispatcher.events.settings.poll_interval_ms);
         let fan_out = {
             let dispatcher = Arc::clone(&dispatcher);
-            actix_web::rt::spawn(async move {
+            tokio::spawn(async move {
                 let mut sweep_at = Instant::now();
                 loop {
                     // Now and then, a longer look back for events that committed very late.
@@ -125,7 +129,7 @@ impl Dispatcher {
                 }
             })
         };
-        let deliver = actix_web::rt::spawn({
+        let deliver = tokio::spawn({
             let dispatcher = Arc::clone(&dispatcher);
             async move {
                 let mut gauge_at = Instant::now();
@@ -145,7 +149,7 @@ impl Dispatcher {
         });
         let record = {
             let dispatcher = Arc::clone(&dispatcher);
-            actix_web::rt::spawn(async move { dispatcher.record_outcomes().await })
+            tokio::spawn(async move { dispatcher.record_outcomes().await })
         };
         DispatcherHandle(vec![fan_out, deliver, record])
     }
@@ -269,7 +273,7 @@ impl Dispatcher {
                 };
                 let dispatcher = Arc::clone(&self);
                 let endpoint = endpoint.clone();
-                actix_web::rt::spawn(async move {
+                tokio::spawn(async move {
                     if let Err(error) = dispatcher.deliver(&endpoint, &delivery, body).await {
                         // The lease expires and the delivery is attempted again.
                         tracing::warn!(endpoint_id = %endpoint.id, event_id = %delivery.event_id, error = %error,
