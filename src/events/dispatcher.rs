@@ -27,6 +27,7 @@ use tokio::sync::{mpsc, Notify, Semaphore};
 use uuid::Uuid;
 
 use crate::events::attempt::{self, Answer};
+use crate::events::breaker::Breakers;
 use crate::events::endpoints::EventFilter;
 use crate::events::{object, EventsError, MerchantEvents};
 use crate::metrics::Metrics;
@@ -45,20 +46,12 @@ const GAUGE_EVERY: Duration = Duration::from_secs(5);
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 const SWEEP_WINDOW_MICROS: i64 = 10 * 60 * 1_000_000;
 
-/// An endpoint's circuit breaker, in memory per node: after `threshold` consecutive failures it
-/// opens for the cooldown, then lets one attempt probe.
-#[derive(Default)]
-struct Breaker {
-    consecutive_failures: u32,
-    open_until: Option<Instant>,
-}
-
 pub struct Dispatcher {
     events: Arc<MerchantEvents>,
     metrics: Metrics,
     client: reqwest::Client,
     retries: Vec<Duration>,
-    breakers: Mutex<HashMap<String, Breaker>>,
+    breakers: Breakers,
     slots: Mutex<HashMap<String, Arc<Semaphore>>>,
     /// Signalled when an attempt ends, so the delivery loop leases the next one at once.
     slot_freed: Notify,
@@ -84,12 +77,17 @@ impl Dispatcher {
         let client = attempt::client(events.policy, timeout);
         let retries = events.settings.retries();
         let (outcomes, recorder) = mpsc::unbounded_channel();
+        let breakers = Breakers::new(
+            events.settings.breaker_threshold,
+            Duration::from_millis(events.settings.breaker_cooldown_ms),
+            timeout * 2,
+        );
         Self {
             events,
             metrics,
             client,
             retries,
-            breakers: Mutex::new(HashMap::new()),
+            breakers,
             slots: Mutex::new(HashMap::new()),
             slot_freed: Notify::new(),
             outcomes,
@@ -247,7 +245,7 @@ impl Dispatcher {
         let now = Utc::now().timestamp_micros();
         let endpoints = db::endpoints_with_due_deliveries(&self.events.database, now).await?;
         for endpoint in endpoints {
-            let allowed = self.breaker_allows(&endpoint.id);
+            let allowed = self.breakers.allows(&endpoint.id);
             if allowed == 0 {
                 continue;
             }
@@ -385,7 +383,7 @@ impl Dispatcher {
     /// The breaker, the 3-day failure clock, and 410 Gone: each may disable the endpoint.
     async fn endpoint_health(&self, endpoint: &EndpointRow, answer: &Answer, now: i64) -> Result<(), EventsError> {
         let database = &self.events.database;
-        self.record_breaker(&endpoint.id, answer.delivered());
+        self.breakers.record(&endpoint.id, answer.delivered());
         if answer.delivered() {
             if endpoint.failing_since.is_some() {
                 db::mark_endpoint(database, &endpoint.id, None, false).await?;
@@ -406,36 +404,6 @@ impl Dispatcher {
         Ok(())
     }
 
-    /// How many deliveries the endpoint's breaker lets through now: all its slots when closed,
-    /// one probe when the cooldown has passed, none while open.
-    fn breaker_allows(&self, endpoint: &str) -> usize {
-        let mut breakers = self.breakers.lock().unwrap_or_else(|e| e.into_inner());
-        match breakers.get_mut(endpoint).and_then(|b| b.open_until) {
-            None => usize::MAX,
-            Some(until) if Instant::now() < until => 0,
-            Some(_) => {
-                // Half-open: one probe; its outcome closes the breaker or opens it again.
-                if let Some(b) = breakers.get_mut(endpoint) {
-                    b.open_until = Some(Instant::now() + self.timeout() * 2);
-                }
-                1
-            }
-        }
-    }
-
-    fn record_breaker(&self, endpoint: &str, delivered: bool) {
-        let mut breakers = self.breakers.lock().unwrap_or_else(|e| e.into_inner());
-        let breaker = breakers.entry(endpoint.to_owned()).or_default();
-        if delivered {
-            *breaker = Breaker::default();
-            return;
-        }
-        breaker.consecutive_failures += 1;
-        if breaker.consecutive_failures >= self.events.settings.breaker_threshold {
-            breaker.open_until = Some(Instant::now() + Duration::from_millis(self.events.settings.breaker_cooldown_ms));
-        }
-    }
-
     fn slots(&self, endpoint: &str) -> Arc<Semaphore> {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         let max = self.events.settings.max_in_flight_per_endpoint;
@@ -444,10 +412,6 @@ impl Dispatcher {
                 .entry(endpoint.to_owned())
                 .or_insert_with(|| Arc::new(Semaphore::new(max))),
         )
-    }
-
-    fn timeout(&self) -> Duration {
-        Duration::from_millis(self.events.settings.timeout_ms)
     }
 }
 

@@ -6,7 +6,8 @@
 //! - `catalog.rs`: the events API's reads, redelivery and the attempts listing.
 //! - `object.rs`: an event's JSON body (`data.object` = the payment or the refund).
 //! - `dispatcher.rs`: the background loop — fan-out of new events into delivery rows behind a
-//!   cursor, then leased, ordered, bounded delivery; `attempt.rs`: one signed POST and its outcome.
+//!   cursor, then leased, ordered, bounded delivery; `attempt.rs`: one signed POST and its outcome;
+//!   `breaker.rs`: the circuit breaker per endpoint.
 //! - `signing.rs`: secrets and signatures; `target.rs`: the SSRF guard (registration and connect).
 //!
 //! Delivery state lives in the database (`store/merchant_events.rs`), so a crash or a restart loses
@@ -14,6 +15,7 @@
 //! until an attempt's outcome is committed.
 
 mod attempt;
+mod breaker;
 pub mod catalog;
 mod dispatcher;
 pub mod endpoints;
