@@ -6,7 +6,7 @@ use payrail_core::domain::MerchantId;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::events::endpoints::EventFilter;
+use crate::events::endpoints::{EndpointStatus, EventFilter};
 use crate::events::{object, EventsError, MerchantEvents};
 use crate::store::merchant_events::{self as db, AttemptRow, OutboxRow};
 
@@ -96,7 +96,10 @@ impl MerchantEvents {
             None => db::list_endpoints(&self.database, merchant.as_str())
                 .await?
                 .into_iter()
-                .filter(|e| e.status == "enabled" && EventFilter::from_column(&e.enabled_events).matches(&event.kind))
+                .filter(|e| {
+                    e.status == EndpointStatus::Enabled.as_str()
+                        && EventFilter::from_column(&e.enabled_events).matches(&event.kind)
+                })
                 .collect(),
         };
         let now = Utc::now().timestamp_micros();

@@ -28,7 +28,7 @@ use uuid::Uuid;
 
 use crate::events::attempt::{self, Answer};
 use crate::events::breaker::Breakers;
-use crate::events::endpoints::EventFilter;
+use crate::events::endpoints::{EndpointStatus, EventFilter};
 use crate::events::{object, EventsError, MerchantEvents};
 use crate::metrics::Metrics;
 use crate::store::merchant_events::{self as db, AttemptRecord, EndpointRow, LeasedDelivery, OutboxRow};
@@ -418,7 +418,7 @@ impl Dispatcher {
 /// Whether the endpoint gets this event: enabled, subscribed to its type, and registered before
 /// it happened (an endpoint does not receive history).
 fn subscribed(endpoint: &EndpointRow, event: &OutboxRow) -> bool {
-    endpoint.status == "enabled"
+    endpoint.status == EndpointStatus::Enabled.as_str()
         && endpoint.created_at <= event.created_at
         && EventFilter::from_column(&endpoint.enabled_events).matches(&event.kind)
 }

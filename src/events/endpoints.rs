@@ -68,6 +68,29 @@ impl EventFilter {
     }
 }
 
+/// Whether an endpoint receives events. payrail disables one that answers 410 Gone or fails every
+/// attempt for the whole retry period; the merchant can enable it again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndpointStatus {
+    Enabled,
+    Disabled,
+}
+
+impl EndpointStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndpointStatus::Enabled => "enabled",
+            EndpointStatus::Disabled => "disabled",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [EndpointStatus::Enabled, EndpointStatus::Disabled]
+            .into_iter()
+            .find(|status| status.as_str() == raw)
+    }
+}
+
 /// An endpoint as merchants see it (never the secret itself).
 #[derive(Clone, Debug)]
 pub struct Endpoint {
@@ -75,8 +98,7 @@ pub struct Endpoint {
     pub url: String,
     pub description: Option<String>,
     pub enabled_events: EventFilter,
-    /// `enabled` or `disabled`.
-    pub status: String,
+    pub status: EndpointStatus,
     pub secret_hint: String,
     pub created_at: chrono::DateTime<Utc>,
 }
@@ -88,7 +110,8 @@ impl From<&EndpointRow> for Endpoint {
             url: row.url.clone(),
             description: row.description.clone(),
             enabled_events: EventFilter::from_column(&row.enabled_events),
-            status: row.status.clone(),
+            // Only this file writes the column; anything else reads as disabled.
+            status: EndpointStatus::parse(&row.status).unwrap_or(EndpointStatus::Disabled),
             secret_hint: row.secret_prefix.clone(),
             created_at: chrono::DateTime::from_timestamp_micros(row.created_at).unwrap_or_default(),
         }
@@ -130,7 +153,7 @@ impl MerchantEvents {
             url,
             description: new.description,
             enabled_events: filter.to_column(),
-            status: "enabled".into(),
+            status: EndpointStatus::Enabled.as_str().into(),
             secret_sealed: sealed.ciphertext,
             secret_key_id: sealed.key_id,
             secret_prefix: secret_hint(&secret),
@@ -173,15 +196,14 @@ impl MerchantEvents {
         if let Some(url) = &changes.url {
             row.url = self.check_target(url).await?;
         }
-        if let Some(status) = changes.status {
-            if status != "enabled" && status != "disabled" {
-                return Err(EventsError::invalid("status", "must be `enabled` or `disabled`"));
-            }
-            if status == "enabled" {
+        if let Some(raw) = &changes.status {
+            let status = EndpointStatus::parse(raw)
+                .ok_or_else(|| EventsError::invalid("status", "must be `enabled` or `disabled`"))?;
+            if status == EndpointStatus::Enabled {
                 // A fresh start: the 3-day failure clock restarts.
                 row.failing_since = None;
             }
-            row.status = status;
+            row.status = status.as_str().into();
         }
         if changes.description.is_some() {
             row.description = changes.description;

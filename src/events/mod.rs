@@ -28,7 +28,7 @@ use std::sync::Arc;
 use payrail_core::ports::{PaymentStore, StoreError};
 
 pub use dispatcher::{Dispatcher, DispatcherHandle};
-pub use endpoints::{Endpoint, EndpointChanges, EventFilter, NewEndpoint};
+pub use endpoints::{Endpoint, EndpointChanges, EndpointStatus, EventFilter, NewEndpoint};
 
 use crate::config::{Environment, MerchantEventSettings};
 use crate::crypto::Cipher;

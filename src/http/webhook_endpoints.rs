@@ -42,7 +42,7 @@ fn view(endpoint: &Endpoint, secret: Option<&Secret>) -> Value {
         "url": endpoint.url,
         "description": endpoint.description,
         "enabled_events": endpoint.enabled_events.names(),
-        "status": endpoint.status,
+        "status": endpoint.status.as_str(),
         "secret_hint": endpoint.secret_hint,
         "created_at": timestamp(endpoint.created_at),
     });
