@@ -7,6 +7,9 @@ COPY src ./src
 COPY migrations ./migrations
 COPY config ./config
 COPY openapi ./openapi
+# bench/ is a workspace member: cargo loads every member's manifest before building anything.
+COPY bench/Cargo.toml ./bench/Cargo.toml
+COPY bench/src ./bench/src
 RUN cargo build --release --locked --bin payrail
 
 FROM debian:bookworm-slim AS runtime
@@ -23,6 +26,7 @@ ENV ENVIRONMENT=production \
     HOST=0.0.0.0 \
     PORT=8080
 EXPOSE 8080
-HEALTHCHECK --interval=10s --timeout=3s CMD ["/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080"]
+# No curl in the slim image: bash asks GET /health over /dev/tcp and wants a 200 status line.
+HEALTHCHECK --interval=10s --timeout=3s CMD ["/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/${PORT} && printf 'GET /health HTTP/1.0\\r\\n\\r\\n' >&3 && head -n1 <&3 | grep -q ' 200 '"]
 ENTRYPOINT ["/usr/local/bin/payrail"]
 CMD ["serve"]

@@ -11,7 +11,6 @@ use payrail_core::ports::PaymentStore;
 use crate::crypto::CardFingerprinter;
 use crate::events::MerchantEvents;
 use crate::metrics::Metrics;
-use crate::providers::Router;
 use crate::store::Contacts;
 use crate::webhooks::Webhooks;
 
@@ -21,8 +20,6 @@ pub struct AppState {
     pub store: Arc<dyn PaymentStore>,
     pub provider_names: Vec<String>,
     pub default_provider: String,
-    /// Provider routing rules (currency, amount, priority → providers in order).
-    pub routes: Router,
     /// Webhook verification, dedupe and dispatch.
     pub webhooks: Arc<Webhooks>,
     /// Keyed card fingerprints (issue 5).

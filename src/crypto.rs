@@ -77,6 +77,15 @@ pub struct Cipher {
     keys: HashMap<String, LessSafeKey>,
 }
 
+/// The core's sealing port: a receipt email sealed for the payment it belongs to, committed with
+/// that payment (`payment_contacts`).
+impl payrail_core::ports::ContactSealer for Cipher {
+    fn seal(&self, payment: &payrail_core::domain::PaymentId, email: &str) -> payrail_core::domain::SealedContact {
+        let Sealed { key_id, ciphertext } = Cipher::seal(self, email, payment.as_str());
+        payrail_core::domain::SealedContact { key_id, ciphertext }
+    }
+}
+
 impl Cipher {
     /// `current` is `(id, hex key)`; `previous` are older keys that may still be found in rows.
     pub fn new(current: (&str, &Secret), previous: &[(String, Secret)]) -> Result<Self, CryptoError> {

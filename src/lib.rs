@@ -13,7 +13,7 @@
 //! - [`http`]: routes, request parsing, wire format, error mapping.
 //! - [`store`]: the `PaymentStore` (and the idempotency and audit stores) over sqlx, SQLite and
 //!   PostgreSQL, with migrations.
-//! - [`providers`]: provider adapters (sandbox, Stripe, …), routing, and their `ProviderClient` actors.
+//! - [`providers`]: provider adapters (sandbox, Stripe, …), routing, and the `ResilientProvider`s the core calls them through.
 //! - [`webhooks`]: signed provider webhooks in: verify, dedupe, apply; [`reconcile`]: the reconciler.
 //! - [`events`]: merchant events out: the events API and signed webhooks to merchants' endpoints.
 //!

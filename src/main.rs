@@ -92,7 +92,7 @@ async fn main() -> ExitCode {
 
 async fn serve(settings: Settings) -> Result<(), String> {
     telemetry::init(&settings.log);
-    let providers: Vec<String> = payrail::providers::configured(&settings)
+    let providers: Vec<String> = payrail::providers::configured(&settings, payrail::providers::paypal(&settings))
         .iter()
         .map(|p| p.name().to_owned())
         .collect();
@@ -146,9 +146,11 @@ async fn reconcile(settings: Settings) -> Result<(), String> {
     database.migrate().await.map_err(|e| e.to_string())?;
     let (supervisor, providers) = payrail::startup::start_supervisor(
         &settings,
+        payrail::providers::paypal(&settings),
         database.store(),
         std::sync::Arc::new(payrail_core::observer::NoopObserver),
-    );
+    )
+    .map_err(|e| e.to_string())?;
     let report = payrail::reconcile::run_once(&database, &supervisor, std::time::Duration::ZERO).await;
     println!(
         "reconciled: {} examined, {} settled, {} errors (providers: {})",

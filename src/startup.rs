@@ -13,8 +13,10 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 use payrail_core::actors::{PaymentSupervisor, SupervisorSettings};
 use payrail_core::domain::MerchantId;
+use payrail_core::idempotency::{Claims, Idempotency, IdempotencySettings};
 use payrail_core::observer::Observer;
 use payrail_core::operation::Dependencies;
+use payrail_core::payments::Payments;
 use payrail_core::ports::{PaymentStore, SystemClock};
 
 use crate::app::AppState;
@@ -22,7 +24,7 @@ use crate::audit_trail::AuditTrail;
 use crate::auth::Jwt;
 use crate::config::{Environment, Settings};
 use crate::http;
-use crate::http::idempotency::{fingerprint_key, IdempotencyService};
+use crate::http::idempotency::{fingerprint_key, IdempotencyEdge, JsonReplies};
 use crate::metrics::{MeteredStore, Metrics};
 use crate::providers;
 use crate::store::{self, Database, OpenError};
@@ -92,14 +94,14 @@ impl Application {
             _ => None,
         };
 
-        let (supervisor, provider_names) = start_supervisor(&settings, Arc::clone(&store), Arc::new(metrics.clone()));
-        let routes = providers::Router::new(
-            settings.providers.routes.clone(),
-            provider_names.clone(),
-            providers::DEFAULT_PROVIDER,
-        );
+        // One PayPal adapter: payments and webhook verification share its OAuth token cache.
+        let paypal = providers::paypal(&settings);
+        let (supervisor, provider_names) =
+            start_supervisor(&settings, paypal.clone(), Arc::clone(&store), Arc::new(metrics.clone()))?;
+        let payments = start_payments(&settings, &database, &supervisor, Arc::clone(&store));
         let webhooks = Arc::new(crate::webhooks::Webhooks::new(
             &settings,
+            paypal,
             database.clone(),
             supervisor.clone(),
         ));
@@ -130,7 +132,6 @@ impl Application {
             store,
             provider_names,
             default_provider: providers::DEFAULT_PROVIDER.to_owned(),
-            routes,
             webhooks,
             card_fingerprints: crate::crypto::CardFingerprinter::new(settings.security.card_fingerprint_key()),
             contacts: store::Contacts::new(database.clone(), cipher),
@@ -141,6 +142,7 @@ impl Application {
         let audit_trail = audit.clone();
         let audit = web::Data::new(audit);
         let idempotency = web::Data::new(idempotency);
+        let payments = web::Data::new(payments);
         let cors = web::Data::new(http::CorsPolicy::new(&settings.http.cors_origins));
         let proxies = http::TrustedProxies::parse(&settings.http.trusted_proxies)
             .map_err(|e| StartupError::Config(format!("http.trusted_proxies: {e}")))?;
@@ -168,6 +170,7 @@ impl Application {
                 .app_data(jwt.clone())
                 .app_data(audit.clone())
                 .app_data(idempotency.clone())
+                .app_data(payments.clone())
                 .app_data(cors.clone())
                 .app_data(proxies.clone())
                 .app_data(web::PayloadConfig::new(max_body_bytes))
@@ -264,52 +267,77 @@ impl Application {
     }
 }
 
-/// Starts the `AuditActor` and the `IdempotencyActor` (singletons, before the HTTP workers).
+/// Starts the `AuditActor` (a singleton, before the HTTP workers) and the HTTP edge of
+/// idempotency (fingerprint key, conflict audit).
 fn start_audit_and_idempotency(
     settings: &Settings,
     database: &Database,
     jwt_secret: &crate::secret::Secret,
-) -> (AuditTrail, IdempotencyService) {
+) -> (AuditTrail, IdempotencyEdge) {
     use actix::Actor;
     use payrail_core::audit::{AuditActor, AuditSettings};
-    use payrail_core::idempotency::{Idempotency, IdempotencyActor, IdempotencySettings};
 
-    let clock = Arc::new(SystemClock);
     let audit_settings = AuditSettings {
         interval: Duration::from_millis(settings.audit.interval_ms),
         batch_size: settings.audit.batch_size,
         ..AuditSettings::default()
     };
-    let audit = AuditTrail::new(AuditActor::new(database.audit_store(), clock.clone(), audit_settings).start());
+    let audit = AuditTrail::new(AuditActor::new(database.audit_store(), Arc::new(SystemClock), audit_settings).start());
+    let key = fingerprint_key(settings.idempotency.secret.as_ref(), jwt_secret);
+    let idempotency = IdempotencyEdge::new(audit.clone(), key);
+    (audit, idempotency)
+}
+
+/// The core's front door for merchants' requests: the idempotency service (and its reaper) over
+/// the payment supervisor.
+fn start_payments(
+    settings: &Settings,
+    database: &Database,
+    supervisor: &PaymentSupervisor,
+    store: Arc<dyn PaymentStore>,
+) -> Payments {
     let config = &settings.idempotency;
-    let logic = Idempotency::new(
+    let claims = Claims::new(
         database.idempotency_store(),
-        clock,
+        Arc::new(SystemClock),
         IdempotencySettings {
             lock_timeout: Duration::from_secs(config.lock_timeout_secs),
             ttl: Duration::from_secs(config.ttl_secs),
             reap_interval: Duration::from_secs(config.reap_interval_secs),
         },
     );
-    let key = fingerprint_key(config.secret.as_ref(), jwt_secret);
-    let idempotency = IdempotencyService::new(IdempotencyActor::new(logic).start(), audit.clone(), key);
-    (audit, idempotency)
+    let idempotency = Idempotency::new(
+        claims,
+        Arc::new(supervisor.clone()),
+        Arc::clone(&store),
+        Arc::new(JsonReplies),
+    );
+    idempotency.spawn_reaper();
+    Payments::new(idempotency, store)
 }
 
 /// The provider clients and the payment supervisor over `store`; also what `payrail reconcile`
 /// runs without the HTTP server. Returns the configured provider names, sorted.
 pub fn start_supervisor(
     settings: &Settings,
+    paypal: Option<Arc<providers::paypal::Paypal>>,
     store: Arc<dyn PaymentStore>,
     observer: Arc<dyn Observer>,
-) -> (PaymentSupervisor, Vec<String>) {
-    let clients = providers::start_clients(settings, Arc::clone(&observer));
+) -> Result<(PaymentSupervisor, Vec<String>), StartupError> {
+    let clients = providers::start_clients(settings, paypal, Arc::clone(&observer));
     let mut provider_names: Vec<String> = clients.keys().cloned().collect();
     provider_names.sort();
+    let sealer = settings
+        .security
+        .cipher()
+        .map_err(|e| StartupError::Config(format!("security.encryption_key: {e}")))?;
     let supervisor = PaymentSupervisor::new(
         Dependencies {
             store,
             providers: clients,
+            routes: providers::routes(settings, provider_names.clone()),
+            sealer: Arc::new(sealer),
+            replies: Arc::new(JsonReplies),
             clock: Arc::new(SystemClock),
             observer,
         },
@@ -319,5 +347,5 @@ pub fn start_supervisor(
             max_in_flight: settings.actors.max_in_flight,
         },
     );
-    (supervisor, provider_names)
+    Ok((supervisor, provider_names))
 }

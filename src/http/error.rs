@@ -180,6 +180,14 @@ impl From<StoreError> for ApiError {
                     message: "the database is unavailable; retry later",
                 }
             }
+            StoreError::RejectedInput { sqlstate, message } => {
+                tracing::error!(%sqlstate, %message, "the database refused input the edge let through");
+                ApiError::InvalidRequest {
+                    code: "input_rejected",
+                    message: "a value of this request cannot be stored".into(),
+                    param: None,
+                }
+            }
             StoreError::Corrupt(reason) => {
                 tracing::error!(%reason, "stored data could not be read");
                 ApiError::Internal
@@ -209,6 +217,10 @@ impl From<PaymentError> for ApiError {
                 code: "provider_timeout".into(),
                 message: "the payment provider did not answer in time; retry with the same request".into(),
             },
+            // A currency the chosen provider does not take, refused before anything was sent.
+            PaymentError::Provider(ProviderError::Rejected { code, message }) if code == "currency_not_supported" => {
+                ApiError::invalid("currency_not_supported", message, "currency")
+            }
             PaymentError::Provider(ProviderError::Rejected { code, message }) => ApiError::Provider { code, message },
             PaymentError::Overloaded => ApiError::Unavailable {
                 code: "overloaded",

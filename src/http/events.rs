@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::auth::AuthenticatedMerchant;
 use crate::events::catalog::EventQuery;
 use crate::events::EventsError;
-use crate::http::body::{parse_query, JsonBody};
+use crate::http::body::{parse_json, parse_query, RawBody};
 use crate::http::{ApiError, AppState};
 
 #[derive(Deserialize)]
@@ -85,8 +85,9 @@ pub async fn redeliver(
     state: web::Data<AppState>,
     AuthenticatedMerchant(merchant): AuthenticatedMerchant,
     path: web::Path<String>,
-    JsonBody(body): JsonBody<RedeliverBody>,
+    RawBody(raw): RawBody,
 ) -> Result<HttpResponse, ApiError> {
+    let body: RedeliverBody = parse_json(&raw)?;
     let endpoints = state
         .merchant_events
         .redeliver(&merchant, &path, body.endpoint_id.as_deref())

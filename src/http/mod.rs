@@ -23,7 +23,7 @@ mod proptests;
 mod rate_limit;
 mod receipts;
 mod replays;
-mod resume;
+mod text;
 mod webhook_endpoints;
 mod webhooks;
 mod wire;
@@ -37,8 +37,10 @@ pub use client_ip::{client_ip, TrustedProxies};
 pub use cors::{cors, CorsPolicy};
 pub use error::ApiError;
 pub use headers::{request_context, request_id, RequestId};
+pub use parse::create_request;
 pub use rate_limit::{rate_limit, RateLimiter};
 pub use replays::count_replays;
+pub use text::request_target;
 
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {

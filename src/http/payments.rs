@@ -1,88 +1,49 @@
 //! The payments resource: create, read, list, capture, cancel, refund, and a payment's events.
 //!
-//! Handlers are short on purpose: parse the request into domain values (`parse.rs`), hand
-//! state changes to the payment's actor through the supervisor, and render the result
-//! (`wire.rs`). The mutating handlers run under their `Idempotency-Key`, if any (`idempotency.rs`,
-//! with crash recovery in `resume.rs`). Reads go straight to the store: every change is committed
-//! before it is answered, so the store is never behind a reply.
+//! Handlers are short on purpose: parse the request into domain values (`parse.rs`), hand state
+//! changes to the core's `Payments` front door with the request's idempotency key, if any, and
+//! send its answer (`idempotency/`, `wire.rs`). Reads go straight to the store: every change is
+//! committed before it is answered, so the store is never behind a reply.
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use payrail_core::domain::{MerchantId, PaymentId};
-use payrail_core::operation::{Change, Operation};
+use payrail_core::operation::{CreatePayment, OperationKind};
+use payrail_core::payments::Payments;
 use payrail_core::ports::PaymentFilter;
 
 use crate::auth::AuthenticatedMerchant;
 use crate::http::body::parse_query;
-use crate::http::idempotency::{IdempotencyService, KeyedJson, KeyedRequest, Reply, Target};
+use crate::http::idempotency::{IdempotencyEdge, KeyedJson, KeyedRequest};
 use crate::http::wire::{
-    CancelBody, CaptureBody, CreatePaymentBody, EventView, ListQuery, ListView, PaymentView, RefundBody, RefundView,
+    CancelBody, CaptureBody, CreatePaymentBody, EventView, ListQuery, ListView, PaymentView, RefundBody,
 };
-use crate::http::{parse, receipts, resume, ApiError, AppState};
+use crate::http::{parse, receipts, ApiError, AppState};
 
 pub async fn create(
     state: web::Data<AppState>,
-    idempotency: web::Data<IdempotencyService>,
+    payments: web::Data<Payments>,
+    idempotency: web::Data<IdempotencyEdge>,
     AuthenticatedMerchant(merchant): AuthenticatedMerchant,
     KeyedJson { mut body, key }: KeyedJson<CreatePaymentBody>,
 ) -> Result<HttpResponse, ApiError> {
     let receipt_email = parse::receipt_email(body.receipt_email.take())?;
-    let requested = body.provider.is_some();
+    // A provider the request names is used alone; otherwise the routing rules choose.
+    let routed = body.provider.is_none();
     let (mut payment, method) =
         parse::new_payment(merchant.clone(), body, &state.provider_names, &state.default_provider)?;
-    // A provider the request names is used alone; otherwise the routing rules pick it and the
-    // fallbacks to try if it certainly does not act.
-    let mut fallbacks = Vec::new();
-    if !requested {
-        let mut route = state
-            .routes
-            .route(payment.currency.code(), payment.amount.minor_units())
-            .into_iter();
-        if let Some(first) = route.next() {
-            payment.provider = first;
-        }
-        fallbacks = route.collect();
-    }
     if let Some(card) = method.card() {
         payment.card = Some(state.card_fingerprints.summary(card));
     }
-    let target = Target {
-        payment_id: Some(payment.id.clone()),
-        payment_version: None,
+    let request = CreatePayment {
+        payment,
+        method,
+        routed,
+        receipt_email,
     };
-    let mut reply = Reply::json(StatusCode::CREATED, |o| Some(PaymentView::from(o.payment.clone())));
-    // The claim rides with the `pending` payment, unless something is written before it: a
-    // request that then finds its key taken must have written nothing.
-    if receipt_email.is_none() {
-        reply = reply.claiming_with_first_commit();
-    }
-    let answer = reply.clone();
-    idempotency
-        .run(&merchant, key, target, reply, |resumed, keyed| {
-            let (state, mut payment, answer) = (state.clone(), payment.clone(), answer.clone());
-            let (method, fallbacks, receipt_email) = (method.clone(), fallbacks.clone(), receipt_email.clone());
-            async move {
-                // A retry after a crash continues the payment its first attempt created.
-                if let Some(id) = resumed.and_then(|r| r.payment_id) {
-                    payment.id = id;
-                }
-                if let Some(email) = &receipt_email {
-                    // Sealed and stored before the payment exists, so a committed payment always
-                    // has it. Not echoed in this response: responses are kept for replay, in clear.
-                    state.contacts.put(&payment.merchant_id, &payment.id, email).await?;
-                }
-                let id = payment.id.clone();
-                let operation = Operation::Create {
-                    payment,
-                    method: Box::new(method),
-                    fallbacks,
-                    keyed: keyed.clone(),
-                };
-                let outcome = state.supervisor.execute(&id, operation).await?;
-                answer.respond(keyed.as_ref(), &outcome)
-            }
-        })
-        .await
+    let answer = payments
+        .create(request, key.as_ref().map(KeyedRequest::request_key))
+        .await;
+    idempotency.respond(&merchant, key.as_ref(), OperationKind::Create, answer)
 }
 
 pub async fn get(
@@ -143,21 +104,22 @@ async fn list_payments(
 }
 
 pub async fn capture(
-    state: web::Data<AppState>,
-    idempotency: web::Data<IdempotencyService>,
+    payments: web::Data<Payments>,
+    idempotency: web::Data<IdempotencyEdge>,
     AuthenticatedMerchant(merchant): AuthenticatedMerchant,
     path: web::Path<String>,
     KeyedJson { body, key }: KeyedJson<CaptureBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let change = Change::Capture {
-        amount: parse::optional_amount(body.amount)?,
-    };
-    change_payment(state, &idempotency, merchant, &path, key, change, payment_reply()).await
+    let amount = parse::optional_amount(body.amount)?;
+    let id = parse::payment_id(&path)?;
+    let request_key = key.as_ref().map(KeyedRequest::request_key);
+    let answer = payments.capture(merchant.clone(), id, amount, request_key).await;
+    idempotency.respond(&merchant, key.as_ref(), OperationKind::Capture, answer)
 }
 
 pub async fn cancel(
-    state: web::Data<AppState>,
-    idempotency: web::Data<IdempotencyService>,
+    payments: web::Data<Payments>,
+    idempotency: web::Data<IdempotencyEdge>,
     AuthenticatedMerchant(merchant): AuthenticatedMerchant,
     path: web::Path<String>,
     KeyedJson {
@@ -165,90 +127,25 @@ pub async fn cancel(
         key,
     }: KeyedJson<CancelBody>,
 ) -> Result<HttpResponse, ApiError> {
-    change_payment(
-        state,
-        &idempotency,
-        merchant,
-        &path,
-        key,
-        Change::Cancel,
-        payment_reply(),
-    )
-    .await
+    let id: PaymentId = parse::payment_id(&path)?;
+    let request_key = key.as_ref().map(KeyedRequest::request_key);
+    let answer = payments.cancel(merchant.clone(), id, request_key).await;
+    idempotency.respond(&merchant, key.as_ref(), OperationKind::Cancel, answer)
 }
 
 pub async fn refund(
-    state: web::Data<AppState>,
-    idempotency: web::Data<IdempotencyService>,
+    payments: web::Data<Payments>,
+    idempotency: web::Data<IdempotencyEdge>,
     AuthenticatedMerchant(merchant): AuthenticatedMerchant,
     path: web::Path<String>,
     KeyedJson { body, key }: KeyedJson<RefundBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let change = Change::Refund {
-        amount: parse::optional_amount(body.amount)?,
-        reason: parse::refund_reason(body.reason)?,
-    };
-    let reply = Reply::json(StatusCode::CREATED, |o| o.refund.clone().map(RefundView::from));
-    change_payment(state, &idempotency, merchant, &path, key, change, reply).await
-}
-
-/// A capture's or cancellation's answer: the payment.
-fn payment_reply() -> Reply {
-    Reply::json(StatusCode::OK, |o| Some(PaymentView::from(o.payment.clone())))
-}
-
-/// Runs a merchant's change through the payment's actor, under its idempotency key if it has one,
-/// and answers with `reply`.
-async fn change_payment(
-    state: web::Data<AppState>,
-    idempotency: &IdempotencyService,
-    merchant: MerchantId,
-    raw_id: &str,
-    key: Option<KeyedRequest>,
-    change: Change,
-    reply: Reply,
-) -> Result<HttpResponse, ApiError> {
-    let id: PaymentId = parse::payment_id(raw_id)?;
-    let mut target = Target::default();
-    if key.is_some() {
-        // Record the version the change starts from, so a retry after a crash can tell whether it
-        // was committed. An unknown payment is a 404 before anything is claimed.
-        let payment = state
-            .store
-            .find(&merchant, &id)
-            .await?
-            .ok_or(ApiError::NotFound("payment"))?;
-        target = Target {
-            payment_id: Some(id.clone()),
-            payment_version: Some(payment.version),
-        };
-    }
-    let owner = merchant.clone();
-    let answer = reply.clone();
-    idempotency
-        .run(&owner, key, target, reply, |resumed, keyed| {
-            let (state, merchant, id, change, answer) = (
-                state.clone(),
-                merchant.clone(),
-                id.clone(),
-                change.clone(),
-                answer.clone(),
-            );
-            async move {
-                if let Some(version) = resumed.and_then(|r| r.payment_version) {
-                    if let Some(outcome) = resume::committed_change(&state, &merchant, &id, version, &change).await? {
-                        return answer.respond(None, &outcome);
-                    }
-                }
-                let operation = Operation::Change {
-                    merchant,
-                    change,
-                    keyed: keyed.clone(),
-                };
-                answer.respond(keyed.as_ref(), &state.supervisor.execute(&id, operation).await?)
-            }
-        })
-        .await
+    let amount = parse::optional_amount(body.amount)?;
+    let reason = parse::refund_reason(body.reason)?;
+    let id = parse::payment_id(&path)?;
+    let request_key = key.as_ref().map(KeyedRequest::request_key);
+    let answer = payments.refund(merchant.clone(), id, amount, reason, request_key).await;
+    idempotency.respond(&merchant, key.as_ref(), OperationKind::Refund, answer)
 }
 
 pub async fn events(

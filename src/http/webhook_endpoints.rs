@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::auth::AuthenticatedMerchant;
 use crate::events::{Endpoint, EndpointChanges, NewEndpoint};
-use crate::http::body::{parse_query, JsonBody};
+use crate::http::body::{parse_json, parse_query, RawBody};
 use crate::http::wire::timestamp;
 use crate::http::{ApiError, AppState};
 use crate::secret::Secret;
@@ -55,8 +55,9 @@ fn view(endpoint: &Endpoint, secret: Option<&Secret>) -> Value {
 pub async fn create(
     state: web::Data<AppState>,
     AuthenticatedMerchant(merchant): AuthenticatedMerchant,
-    JsonBody(body): JsonBody<CreateEndpointBody>,
+    RawBody(raw): RawBody,
 ) -> Result<HttpResponse, ApiError> {
+    let body: CreateEndpointBody = parse_json(&raw)?;
     let new = NewEndpoint {
         url: body.url,
         enabled_events: body.enabled_events,
@@ -88,8 +89,9 @@ pub async fn update(
     state: web::Data<AppState>,
     AuthenticatedMerchant(merchant): AuthenticatedMerchant,
     path: web::Path<String>,
-    JsonBody(body): JsonBody<UpdateEndpointBody>,
+    RawBody(raw): RawBody,
 ) -> Result<HttpResponse, ApiError> {
+    let body: UpdateEndpointBody = parse_json(&raw)?;
     let changes = EndpointChanges {
         url: body.url,
         enabled_events: body.enabled_events,

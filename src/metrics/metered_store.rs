@@ -9,8 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use payrail_core::domain::{EventId, MerchantId, Payment, PaymentEvent, PaymentId, Refund, Transition};
-use payrail_core::idempotency::KeyedRecords;
-use payrail_core::ports::{Page, PageRequest, PaymentFilter, PaymentStore, StoreError};
+use payrail_core::ports::{KeyedRecords, KeyedWrite, Page, PageRequest, PaymentFilter, PaymentStore, StoreError};
 
 use super::Metrics;
 
@@ -30,6 +29,7 @@ impl MeteredStore {
             Ok(_) => "ok",
             Err(StoreError::Conflict) => "conflict",
             Err(StoreError::UnknownCursor) => "rejected",
+            Err(StoreError::RejectedInput { .. }) => "rejected_input",
             Err(_) => "error",
         };
         self.metrics.database_operation(operation, outcome);
@@ -43,7 +43,7 @@ impl PaymentStore for MeteredStore {
         self.count("commit", self.store.commit(transition).await)
     }
 
-    async fn commit_keyed(&self, transition: &Transition, records: &KeyedRecords) -> Result<bool, StoreError> {
+    async fn commit_keyed(&self, transition: &Transition, records: &KeyedRecords) -> Result<KeyedWrite, StoreError> {
         self.count("commit", self.store.commit_keyed(transition, records).await)
     }
 

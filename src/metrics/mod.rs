@@ -84,7 +84,7 @@ impl Metrics {
         registry.register(Box::new(payment_processing_time.clone()))?;
         let database_operations = counter_vec(
             "database_operations_total",
-            "Store operations by operation and outcome (ok, conflict, error)",
+            "Store operations by operation and outcome (ok, conflict, rejected, rejected_input, error)",
             &["operation", "outcome"],
         )?;
         let provider_requests = counter_vec(

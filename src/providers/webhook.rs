@@ -4,7 +4,7 @@
 //! These types sit here, below both, so neither side imports the other's internals.
 
 use payrail_core::domain::PaymentId;
-use payrail_core::settlement::ProviderUpdate;
+use payrail_core::operation::ProviderUpdate;
 
 /// A verified event, mapped to what payrail should do with it.
 #[derive(Debug)]

@@ -1,47 +1,61 @@
-//! [`AuditStore`] over sqlx, for both backends (stamped out by `audit_store!`).
+//! [`AuditStore`] for both backends, and [`verify_chain`].
 //!
 //! Unaudited events are found by an anti-join against `audit_log.event_id`, never by "id greater
 //! than the last one seen": on PostgreSQL a transaction that started earlier can commit later, and
 //! a high-water mark would skip its event for good. `append` reads the chain's head and writes the
-//! batch in one transaction, a few hundred rows a statement; the primary key on `seq` and the unique `event_id` make a concurrent
-//! writer (another node) fail cleanly instead of forking the chain.
+//! batch in one transaction, a few hundred rows a statement (each backend's `audit.rs`: they begin
+//! that transaction differently); the primary key on `seq` and the unique `event_id` make a
+//! concurrent writer (another node) fail cleanly instead of forking the chain.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, Utc};
 use payrail_core::audit::{chain, payment_event_entry, AuditEntry, AuditStore, NewAuditEntry};
 use payrail_core::domain::PaymentEvent;
 use payrail_core::ports::StoreError;
+use sqlx::Pool;
 
-use crate::store::rows::{EventRow, EVENT_COLUMNS};
-use crate::store::{Database, PostgresStore, SqliteStore};
+use crate::store::backend::{Backend, Store};
+use crate::store::columns::{names, Value, AUDIT_LOG, EVENTS};
+use crate::store::error::store_error;
+use crate::store::rows::EventRow;
+use crate::store::Database;
 
-fn unaudited_events_sql() -> String {
+static UNAUDITED_EVENTS_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT {EVENT_COLUMNS} FROM payment_events WHERE created_at >= $1 \
+        "SELECT {} FROM payment_events WHERE created_at >= $1 \
          AND NOT EXISTS (SELECT 1 FROM audit_log WHERE audit_log.event_id = payment_events.id) \
-         ORDER BY created_at, payment_id, sequence LIMIT $2"
+         ORDER BY created_at, payment_id, sequence LIMIT $2",
+        names(&EVENTS)
     )
-}
+});
 
 fn events_by_id_sql(n: usize) -> String {
     let placeholders: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
     format!(
-        "SELECT {EVENT_COLUMNS} FROM payment_events WHERE id IN ({})",
+        "SELECT {} FROM payment_events WHERE id IN ({})",
+        names(&EVENTS),
         placeholders.join(", ")
     )
 }
 
-const HEAD_SQL: &str = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1";
+/// The chain's last entry, read inside the append transaction.
+pub(crate) const HEAD_SQL: &str = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1";
 
-const INSERT_ENTRIES_SQL: &str = "INSERT INTO audit_log (seq, kind, event_id, payload, recorded_at, prev_hash, hash) ";
+/// `INSERT INTO audit_log (…) `, to which an append adds its rows' `VALUES`.
+pub(crate) static INSERT_ENTRIES_SQL: LazyLock<String> =
+    LazyLock::new(|| format!("INSERT INTO audit_log ({}) ", names(&AUDIT_LOG)));
 
 /// 7 parameters a row: well inside SQLite's and PostgreSQL's limits on parameters per statement.
-const INSERT_ROWS_PER_STATEMENT: usize = 200;
+pub(crate) const INSERT_ROWS_PER_STATEMENT: usize = 200;
 
-const READ_CHAIN_SQL: &str = "SELECT seq, kind, event_id, payload, recorded_at, prev_hash, hash FROM audit_log \
-     WHERE seq > $1 ORDER BY seq LIMIT $2";
+static READ_CHAIN_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+        names(&AUDIT_LOG)
+    )
+});
 
 #[derive(sqlx::FromRow)]
 struct EntryRow {
@@ -69,7 +83,7 @@ impl From<EntryRow> for AuditEntry {
 }
 
 /// `entries` linked after the head (`seq`, `hash`), ready to insert.
-fn link(head: Option<(i64, String)>, entries: &[NewAuditEntry]) -> Vec<AuditEntry> {
+pub(crate) fn link(head: Option<(i64, String)>, entries: &[NewAuditEntry]) -> Vec<AuditEntry> {
     let (mut seq, mut prev) = head.unwrap_or_else(|| (0, chain::GENESIS.to_owned()));
     entries
         .iter()
@@ -97,87 +111,64 @@ fn link(head: Option<(i64, String)>, entries: &[NewAuditEntry]) -> Vec<AuditEntr
         .collect()
 }
 
-/// `$begin` starts the append transaction: SQLite needs `BEGIN IMMEDIATE`, or reading the head and
-/// then writing would fail with `SQLITE_BUSY_SNAPSHOT` whenever a payment committed in between.
-macro_rules! audit_store {
-    ($store:ty, $begin:literal) => {
-        #[async_trait::async_trait]
-        impl AuditStore for $store {
-            async fn unaudited_events(
-                &self,
-                since: Option<DateTime<Utc>>,
-                limit: u32,
-            ) -> Result<Vec<PaymentEvent>, StoreError> {
-                let rows: Vec<EventRow> = sqlx::query_as(&unaudited_events_sql())
-                    .bind(since.map_or(i64::MIN, |at| at.timestamp_micros()))
-                    .bind(i64::from(limit))
-                    .fetch_all(self.pool())
-                    .await
-                    .map_err(crate::store::sql::store_error)?;
-                rows.into_iter().map(TryInto::try_into).collect()
-            }
+#[async_trait::async_trait]
+impl<DB: sqlx::Database> AuditStore for Store<DB>
+where
+    Pool<DB>: Backend,
+{
+    async fn unaudited_events(
+        &self,
+        since: Option<DateTime<Utc>>,
+        limit: u32,
+    ) -> Result<Vec<PaymentEvent>, StoreError> {
+        let pool = self.pool().clone();
+        let since = since.map_or(i64::MIN, |at| at.timestamp_micros());
+        let rows: Vec<EventRow> = detached(async move {
+            let values = vec![Value::int(since), Value::int(i64::from(limit))];
+            pool.fetch_all(&UNAUDITED_EVENTS_SQL, values).await
+        })
+        .await?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
 
-            async fn append(&self, entries: &[NewAuditEntry]) -> Result<(), StoreError> {
-                use crate::store::sql::store_error;
-                let mut tx = self.pool().begin_with($begin).await.map_err(store_error)?;
-                let head: Option<(i64, String)> = sqlx::query_as(HEAD_SQL)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-                // Multi-row INSERTs: a batch of a few hundred entries is a few statements, not a
-                // few hundred. Their text varies with the row count, so they are not cached.
-                for rows in link(head, entries).chunks(INSERT_ROWS_PER_STATEMENT) {
-                    let mut insert = sqlx::QueryBuilder::new(INSERT_ENTRIES_SQL);
-                    insert.push_values(rows, |mut row, entry| {
-                        row.push_bind(entry.seq)
-                            .push_bind(&entry.kind)
-                            .push_bind(entry.event_id.as_deref())
-                            .push_bind(&entry.payload)
-                            .push_bind(entry.recorded_at_micros)
-                            .push_bind(&entry.prev_hash)
-                            .push_bind(&entry.hash);
-                    });
-                    insert
-                        .build()
-                        .persistent(false)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(store_error)?;
-                }
-                tx.commit().await.map_err(store_error)
-            }
+    async fn append(&self, entries: &[NewAuditEntry]) -> Result<(), StoreError> {
+        let pool = self.pool().clone();
+        let entries = entries.to_vec();
+        detached(async move { pool.append_audit(&entries).await }).await
+    }
 
-            async fn read_chain(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
-                let rows: Vec<EntryRow> = sqlx::query_as(READ_CHAIN_SQL)
-                    .bind(after)
-                    .bind(i64::from(limit))
-                    .fetch_all(self.pool())
-                    .await
-                    .map_err(crate::store::sql::store_error)?;
-                Ok(rows.into_iter().map(AuditEntry::from).collect())
-            }
+    async fn read_chain(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        let values = vec![Value::int(after), Value::int(i64::from(limit))];
+        let rows: Vec<EntryRow> = self
+            .pool()
+            .fetch_all(&READ_CHAIN_SQL, values)
+            .await
+            .map_err(store_error)?;
+        Ok(rows.into_iter().map(AuditEntry::from).collect())
+    }
 
-            async fn payment_events(&self, ids: &[String]) -> Result<Vec<PaymentEvent>, StoreError> {
-                if ids.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let sql = events_by_id_sql(ids.len());
-                let mut query = sqlx::query_as::<_, EventRow>(&sql);
-                for id in ids {
-                    query = query.bind(id.as_str());
-                }
-                let rows = query
-                    .fetch_all(self.pool())
-                    .await
-                    .map_err(crate::store::sql::store_error)?;
-                rows.into_iter().map(TryInto::try_into).collect()
-            }
+    async fn payment_events(&self, ids: &[String]) -> Result<Vec<PaymentEvent>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
         }
-    };
+        let sql = events_by_id_sql(ids.len());
+        let values = ids.iter().map(|id| Value::text(id)).collect();
+        let rows: Vec<EventRow> = self.pool().fetch_all(&sql, values).await.map_err(store_error)?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
 }
 
-audit_store!(SqliteStore, "BEGIN IMMEDIATE");
-audit_store!(PostgresStore, "BEGIN");
+/// Runs the audit actor's database work as a task of its own: the actor is dropped with its actix
+/// system at shutdown, and a connection dropped mid-statement there would be dropped outside the
+/// Tokio runtime (a panic in sqlx); a task of its own finishes, or is dropped by the runtime.
+async fn detached<T: Send + 'static>(
+    work: impl std::future::Future<Output = Result<T, sqlx::Error>> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::spawn(work)
+        .await
+        .map_err(|error| StoreError::Unavailable(format!("audit task: {error}")))?
+        .map_err(store_error)
+}
 
 impl Database {
     pub fn audit_store(&self) -> Arc<dyn AuditStore> {

@@ -7,14 +7,15 @@
 //! Batching adds no waiting: the writer takes what queued up while earlier batches were in the
 //! database; with no concurrency every batch has one transition.
 //!
-//! Up to `writers` batches are in the database at once (one connection each). A payment is never
-//! in two batches at once: its actor waits for one commit before it submits the next transition.
-//! How a batch is written — and how one transition's conflict fails only that transition — is the
-//! store's business (`sql_store!`'s `write_batch`).
+//! There is one queue per store and up to `writers` batches from it in the database at once, one
+//! connection each: `database.commit_writers` connections on PostgreSQL (half the pool by
+//! default), exactly one on SQLite, which has one writer anyway. A payment is never in two batches
+//! at once: its actor waits for one commit before it submits the next transition. How a batch is
+//! written — and how one write's conflict fails only that write — is the store's business
+//! (`writes.rs`, and each backend's `batch.rs`).
 //!
-//! The queue is generic over what it carries: payments' transitions (the default) and idempotency
-//! writes (claims and completions, `store/idempotency.rs`) each have their own writer built from
-//! this one piece.
+//! The queue is generic over what it carries; the store queues `StoreWrite`s (`writes.rs`) —
+//! payments' transitions, idempotency claims and completions — all on this one queue.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};

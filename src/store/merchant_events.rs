@@ -12,7 +12,7 @@ use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use sqlx::FromRow;
 
-use crate::store::sql::store_error;
+use crate::store::error::store_error;
 use crate::store::Database;
 
 /// A bound argument, typed the way both schemas store it.

@@ -1,5 +1,6 @@
 //! Rows as the database returns them, and their conversion into domain values. One place decides
-//! how a column maps to a domain type, for both backends.
+//! how a column maps back to a domain type, for both backends (`columns.rs` decides the way in;
+//! queries select `columns::names`, and sqlx matches the fields here by name).
 
 use std::collections::BTreeMap;
 
@@ -8,17 +9,6 @@ use payrail_core::domain::{
     Amount, CardSummary, Currency, EventId, EventKind, MerchantId, Payment, PaymentEvent, PaymentId, Refund, RefundId,
 };
 use payrail_core::ports::StoreError;
-
-/// The payment columns, in the order every query selects them.
-pub const PAYMENT_COLUMNS: &str = "id, merchant_id, amount, currency, status, capture_method, captured_amount, \
-     refunded_amount, provider, provider_reference, order_id, description, metadata, card_brand, card_last4, \
-     card_exp_month, card_exp_year, failure_code, failure_message, version, created_at, updated_at, card_fingerprint";
-
-pub const EVENT_COLUMNS: &str =
-    "id, payment_id, merchant_id, sequence, kind, from_status, to_status, amount, refund_id, failure_code, created_at";
-
-pub const REFUND_COLUMNS: &str =
-    "id, payment_id, merchant_id, amount, status, reason, provider_reference, created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
 pub struct PaymentRow {

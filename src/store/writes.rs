@@ -1,22 +1,21 @@
-//! What the store's one group-commit writer (`group_commit.rs`) carries, and how a batch of it is
-//! committed: payments' transitions and idempotency claims and completions share the queue, so a
+//! What the store's group-commit writer (`group_commit.rs`) carries: payments' transitions and
+//! idempotency claims and completions (their rows are in `columns.rs`) share the queue, so a
 //! request's claim, its payment's transitions and its stored response ride in whatever batch is
-//! next instead of paying for transactions of their own.
+//! next instead of paying for transactions of their own. A batch is committed by
+//! `backend::commit_batch`.
 //!
-//! A batch is written together — on PostgreSQL as one statement (`batch_pg.rs`), otherwise in one
-//! transaction — and answers each write with whether it applied (`false`: a stale version, an
-//! existing payment or key, a lock token that moved on; nothing of it was written). If the
-//! database refuses a statement (a constraint), the batch is rolled back and each write is retried
-//! in its own transaction, so only the offender fails; if the database is unreachable, every write
-//! of the batch gets that error.
+//! Each backend has one write path (`Backend::write`): PostgreSQL one statement per batch
+//! (`postgres/batch.rs`), SQLite its statements in one transaction (`sqlite/batch.rs`). Either
+//! answers each write with whether it applied (`false`: a stale version, an existing payment or
+//! key, a lock token that moved on; nothing of it was written). If the database refuses a
+//! statement (a constraint), that part is rolled back and each of its writes is retried alone, so
+//! only the offender fails; if the database is unreachable, every write of the part gets that
+//! error.
 
 use payrail_core::domain::Transition;
 use payrail_core::idempotency::KeyedRecords;
-use payrail_core::ports::StoreError;
 
-use crate::store::idempotency::IdempotencyWrite;
-use crate::store::sql::store_error;
-use crate::store::{batch_pg, PostgresStore, SqliteStore};
+use crate::store::columns::{Claim, Completion, ContactRow};
 
 /// One write queued on the store's writer.
 // Writes only pass through the queue on their way to the database; boxing the transition would
@@ -24,19 +23,24 @@ use crate::store::{batch_pg, PostgresStore, SqliteStore};
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum StoreWrite {
     /// A payment's transition, with a keyed request's records: `claim` is written with it or
-    /// neither is; `completion` is stored only if the transition applied.
+    /// neither is; `completion` is stored only if the transition applied. `contact` (a new
+    /// payment's sealed receipt email) is written with the transition.
     Transition {
         transition: Transition,
-        claim: Option<IdempotencyWrite>,
-        completion: Option<IdempotencyWrite>,
+        contact: Option<ContactRow>,
+        claim: Option<Claim>,
+        completion: Option<Completion>,
     },
-    /// A claim or completion on its own.
-    Idempotency(IdempotencyWrite),
+    /// A claim on its own.
+    Claim(Claim),
+    /// A completion on its own.
+    Complete(Completion),
 }
 
 impl StoreWrite {
     pub(crate) fn transition(transition: Transition) -> Self {
         StoreWrite::Transition {
+            contact: contact_row(&transition),
             transition,
             claim: None,
             completion: None,
@@ -48,7 +52,7 @@ impl StoreWrite {
         let merchant = records.merchant.as_str().to_owned();
         let key = records.key.as_str().to_owned();
         let now = records.at.timestamp_micros();
-        let claim = records.claim.as_ref().map(|claim| IdempotencyWrite::Claim {
+        let claim = records.claim.as_ref().map(|claim| Claim {
             merchant: merchant.clone(),
             key: key.clone(),
             fingerprint: claim.fingerprint.clone(),
@@ -57,7 +61,7 @@ impl StoreWrite {
             lock_token: records.lock_token.clone(),
             now,
         });
-        let completion = records.reply.as_ref().map(|reply| IdempotencyWrite::Complete {
+        let completion = records.reply.as_ref().map(|reply| Completion {
             merchant,
             key,
             lock_token: records.lock_token.clone(),
@@ -67,11 +71,44 @@ impl StoreWrite {
             now,
         });
         StoreWrite::Transition {
+            contact: contact_row(&transition),
             transition,
             claim,
             completion,
         }
     }
+
+    /// The payment this write moves, if any.
+    pub(crate) fn payment(&self) -> Option<&str> {
+        match self {
+            StoreWrite::Transition { transition, .. } => Some(transition.payment.id.as_str()),
+            StoreWrite::Claim(_) | StoreWrite::Complete(_) => None,
+        }
+    }
+
+    /// The idempotency keys (merchant, key) this write touches.
+    pub(crate) fn keys(&self) -> Vec<(&str, &str)> {
+        match self {
+            StoreWrite::Transition { claim, completion, .. } => claim
+                .iter()
+                .map(Claim::row)
+                .chain(completion.iter().map(Completion::row))
+                .collect(),
+            StoreWrite::Claim(claim) => vec![claim.row()],
+            StoreWrite::Complete(completion) => vec![completion.row()],
+        }
+    }
+}
+
+fn contact_row(transition: &Transition) -> Option<ContactRow> {
+    let payment = &transition.payment;
+    transition.contact.as_ref().map(|contact| ContactRow {
+        payment_id: payment.id.as_str().to_owned(),
+        merchant_id: payment.merchant_id.as_str().to_owned(),
+        ciphertext: contact.ciphertext.clone(),
+        key_id: contact.key_id.clone(),
+        created_at: payment.created_at.timestamp_micros(),
+    })
 }
 
 /// What a write did: `row` — the transition applied (or the claim was inserted, the completion
@@ -85,144 +122,5 @@ pub(crate) struct Applied {
 impl Applied {
     pub(crate) fn row(row: bool) -> Self {
         Applied { row, reply: false }
-    }
-}
-
-/// Writes one batch and answers each write, in order (see the module docs).
-pub(crate) trait BatchWriter {
-    type Db: sqlx::Database;
-
-    /// Commits the whole batch at once; per write, what it did.
-    async fn write_together(pool: &sqlx::Pool<Self::Db>, batch: &[StoreWrite]) -> Result<Vec<Applied>, sqlx::Error>;
-
-    /// Commits one write in its own transaction.
-    async fn write_alone(pool: &sqlx::Pool<Self::Db>, write: &StoreWrite) -> Result<Applied, StoreError>;
-
-    async fn write_batch(pool: &sqlx::Pool<Self::Db>, batch: Vec<StoreWrite>) -> Vec<Result<Applied, StoreError>> {
-        match Self::write_together(pool, &batch).await {
-            Ok(applied) => applied.into_iter().map(Ok).collect(),
-            Err(sqlx::Error::Database(error)) if batch.len() > 1 => {
-                tracing::warn!(%error, size = batch.len(), "batch refused; committing its writes one by one");
-                let mut results = Vec::with_capacity(batch.len());
-                for write in &batch {
-                    results.push(Self::write_alone(pool, write).await);
-                }
-                results
-            }
-            // A lone write refused, or the database unreachable (retrying would only add waits).
-            Err(error) => {
-                let error = store_error(error);
-                batch.iter().map(|_| Err(error.clone())).collect()
-            }
-        }
-    }
-}
-
-/// Stamps out the transactional batch path for one backend: plain transitions through
-/// `apply_many`; a transition with a claim in a savepoint of its own (claim, then transition, or
-/// neither); attached completions of applied transitions; then lone idempotency writes in key
-/// order (so concurrent batches lock keys in the same order).
-macro_rules! in_transaction {
-    ($store:ty, $db:ty) => {
-        impl $store {
-            async fn write_in_transaction(
-                pool: &sqlx::Pool<$db>,
-                batch: &[StoreWrite],
-            ) -> Result<Vec<Applied>, sqlx::Error> {
-                use sqlx::Connection;
-                let mut tx = pool.begin().await?;
-                let mut applied = vec![Applied::default(); batch.len()];
-                let (mut plain, mut claiming, mut lone) = (Vec::new(), Vec::new(), Vec::new());
-                for (i, write) in batch.iter().enumerate() {
-                    match write {
-                        StoreWrite::Transition {
-                            transition,
-                            claim: None,
-                            ..
-                        } => plain.push((i, transition)),
-                        StoreWrite::Transition {
-                            transition,
-                            claim: Some(claim),
-                            ..
-                        } => claiming.push((i, transition, claim)),
-                        StoreWrite::Idempotency(w) => lone.push((i, w)),
-                    }
-                }
-                let only: Vec<&Transition> = plain.iter().map(|(_, t)| *t).collect();
-                let moved = Self::apply_many(&mut tx, &only).await?;
-                for ((i, _), moved) in plain.iter().zip(moved) {
-                    applied[*i].row = moved;
-                }
-                for (i, transition, claim) in claiming {
-                    let mut savepoint = tx.begin().await?;
-                    let moved = Self::execute_idempotency_write(&mut savepoint, claim).await?
-                        && Self::apply(&mut savepoint, transition).await?;
-                    if moved {
-                        savepoint.commit().await?;
-                    } else {
-                        savepoint.rollback().await?;
-                    }
-                    applied[i].row = moved;
-                }
-                for (i, write) in batch.iter().enumerate() {
-                    if let StoreWrite::Transition {
-                        completion: Some(completion),
-                        ..
-                    } = write
-                    {
-                        if applied[i].row {
-                            applied[i].reply = Self::execute_idempotency_write(&mut tx, completion).await?;
-                        }
-                    }
-                }
-                lone.sort_by(|a, b| a.1.row().cmp(&b.1.row()));
-                for (i, write) in lone {
-                    applied[i].row = Self::execute_idempotency_write(&mut tx, write).await?;
-                }
-                tx.commit().await?;
-                Ok(applied)
-            }
-        }
-    };
-}
-
-in_transaction!(SqliteStore, sqlx::Sqlite);
-in_transaction!(PostgresStore, sqlx::Postgres);
-
-impl BatchWriter for SqliteStore {
-    type Db = sqlx::Sqlite;
-
-    async fn write_together(pool: &sqlx::SqlitePool, batch: &[StoreWrite]) -> Result<Vec<Applied>, sqlx::Error> {
-        Self::write_in_transaction(pool, batch).await
-    }
-
-    async fn write_alone(pool: &sqlx::SqlitePool, write: &StoreWrite) -> Result<Applied, StoreError> {
-        let applied = Self::write_in_transaction(pool, std::slice::from_ref(write))
-            .await
-            .map_err(store_error)?;
-        Ok(applied.first().copied().unwrap_or_default())
-    }
-}
-
-impl BatchWriter for PostgresStore {
-    type Db = sqlx::Postgres;
-
-    async fn write_together(pool: &sqlx::PgPool, batch: &[StoreWrite]) -> Result<Vec<Applied>, sqlx::Error> {
-        if !batch_pg::fits_one_statement(batch) {
-            return Self::write_in_transaction(pool, batch).await;
-        }
-        let mut conn = pool.acquire().await?;
-        batch_pg::write(&mut conn, batch).await
-    }
-
-    async fn write_alone(pool: &sqlx::PgPool, write: &StoreWrite) -> Result<Applied, StoreError> {
-        let batch = std::slice::from_ref(write);
-        let applied = if batch_pg::fits_one_statement(batch) {
-            let mut conn = pool.acquire().await.map_err(store_error)?;
-            batch_pg::write(&mut conn, batch).await
-        } else {
-            Self::write_in_transaction(pool, batch).await
-        };
-        Ok(applied.map_err(store_error)?.first().copied().unwrap_or_default())
     }
 }

@@ -69,7 +69,13 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, SignatureEr
 }
 
 impl Webhooks {
-    pub fn new(settings: &Settings, database: Database, supervisor: PaymentSupervisor) -> Self {
+    /// `paypal` is the adapter payments use (its token cache serves the verify API too).
+    pub fn new(
+        settings: &Settings,
+        paypal: Option<std::sync::Arc<paypal::Paypal>>,
+        database: Database,
+        supervisor: PaymentSupervisor,
+    ) -> Self {
         let client = crate::providers::http::client(settings.providers.timeout());
         let paypal_settings = &settings.providers.paypal;
         let verifier = match paypal_settings.webhook_verification.as_str() {
@@ -77,7 +83,7 @@ impl Webhooks {
                 client,
                 paypal_settings.cert_hosts(),
             ))),
-            _ => crate::providers::paypal(settings, &client).map(PaypalVerifier::Api),
+            _ => paypal.map(PaypalVerifier::Api),
         };
         let paypal = verifier.zip(paypal_settings.webhook_id.clone());
         let settings = &settings.providers;
@@ -149,6 +155,14 @@ impl Webhooks {
             }
             Err(other) => return Err(other),
         };
+        // The API's text rule (`http::text::forbidden_char`) for the event's stored names:
+        // PostgreSQL refuses a NUL, and a newline would forge the log lines below.
+        if [&event.id, &event.kind]
+            .iter()
+            .any(|text| text.chars().any(|c| c.is_ascii_control()))
+        {
+            return Err(WebhookError::Malformed);
+        }
         let payload = String::from_utf8_lossy(body);
         let fresh = self
             .database

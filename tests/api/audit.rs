@@ -175,7 +175,9 @@ async fn two_nodes_share_one_unbroken_chain(app: TestApp) {
         .expect("second node starts");
     let second_address = format!("http://127.0.0.1:{}", second.port());
     let handle = second.handle();
-    actix_web::rt::spawn(second.run_until_stopped());
+    // Awaited after `stop`: the node's drain (audit flush, pool close) must finish before this
+    // test's runtime goes away, or its open transaction is dropped outside any runtime.
+    let serving = actix_web::rt::spawn(second.run_until_stopped());
     let body = json!({ "amount": 1_000, "currency": "usd", "payment_method": card("4242424242424242") });
     let creates = (0..40).map(|i| {
         let address = if i % 2 == 0 { &app.address } else { &second_address };
@@ -190,6 +192,7 @@ async fn two_nodes_share_one_unbroken_chain(app: TestApp) {
     }
     assert_every_event_audited_once(&app.database).await;
     handle.stop(true).await;
+    let _ = serving.await;
     let verified = payrail_cli(&app.db.url, &["audit", "verify"]).await;
     assert!(
         verified.status.success(),

@@ -129,7 +129,9 @@ async fn rotate_key_reseals_every_value_under_the_new_key(app: TestApp) {
         .expect("new node starts");
     let address = format!("http://127.0.0.1:{}", server.port());
     let handle = server.handle();
-    actix_web::rt::spawn(server.run_until_stopped());
+    // Awaited after `stop`: the node's drain (audit flush, pool close) must finish before this
+    // test's runtime goes away, or its open transaction is dropped outside any runtime.
+    let serving = actix_web::rt::spawn(server.run_until_stopped());
     for (n, id) in ids.iter().enumerate() {
         let response = app
             .client
@@ -152,6 +154,7 @@ async fn rotate_key_reseals_every_value_under_the_new_key(app: TestApp) {
     )
     .await;
     handle.stop(true).await;
+    let _ = serving.await;
 }
 
 crate::backend_tests!(

@@ -1,5 +1,6 @@
 //! payrail driving the fake Flutterwave v3: tokenized charges in major units with payrail's id as
-//! `tx_ref`, declines, partial refunds, raw cards refused, and `verif-hash` webhooks.
+//! `tx_ref` (JPY never multiplied, KWD with three decimals), declines, partial refunds, manual
+//! capture and void through card preauthorization, raw cards refused, and `verif-hash` webhooks.
 
 use std::time::Duration;
 
@@ -93,7 +94,68 @@ async fn flutterwave_verif_hash_webhook_settles_a_processing_payment(backend: Ba
     assert_eq!(settled["captured_amount"], 5000);
 }
 
+async fn flutterwave_manual_capture_and_void_go_through_preauthorization(backend: Backend) {
+    let Some((app, fake)) = flutterwave_app(backend, &[]).await else {
+        return;
+    };
+    let mut held = charge(100_000, "flw-t1nf-ok");
+    held["capture"] = json!(false);
+    let payment = expect_json(app.post("/api/v1/payments", &held).await, StatusCode::CREATED).await;
+    assert_eq!(payment["status"], "authorized", "{payment}");
+    let id = payment["id"].as_str().unwrap();
+    let flw_ref = payment["provider_reference"].as_str().unwrap().to_owned();
+    assert!(flw_ref.starts_with("FLW-"), "{payment}");
+    assert_eq!(fake.transaction(id)["status"], "pending", "a hold, not a charge");
+
+    let captured = expect_json(app.capture(id, json!({ "amount": 60_000 })).await, StatusCode::OK).await;
+    assert_eq!(captured["status"], "succeeded", "{captured}");
+    assert_eq!(captured["captured_amount"], 60_000);
+    assert_eq!(fake.transaction(id)["amount"], json!(600));
+    let refund = expect_json(app.refund(id, json!({ "amount": 10_050 })).await, StatusCode::CREATED).await;
+    assert_eq!(refund["status"], "succeeded", "{refund}");
+    assert_eq!(fake.refunds()[0]["amount_refunded"], json!(100.5));
+
+    let second = expect_json(app.post("/api/v1/payments", &held).await, StatusCode::CREATED).await;
+    let second_id = second["id"].as_str().unwrap();
+    let canceled = expect_json(app.cancel(second_id).await, StatusCode::OK).await;
+    assert_eq!(canceled["status"], "canceled", "{canceled}");
+    assert_eq!(fake.transaction(second_id)["status"], "voided");
+
+    let paths: Vec<String> = fake.recorded().into_iter().map(|r| r.path).collect();
+    for action in ["capture", "refund"] {
+        assert!(paths.contains(&format!("/v3/charges/{flw_ref}/{action}")), "{paths:?}");
+    }
+    assert!(paths.iter().any(|p| p.ends_with("/void")), "{paths:?}");
+}
+
+async fn flutterwave_amounts_keep_each_currency_decimals(backend: Backend) {
+    let Some((app, fake)) = flutterwave_app(backend, &[]).await else {
+        return;
+    };
+    let mut yen = charge(1_500, "flw-t1nf-ok");
+    yen["currency"] = json!("jpy");
+    let payment = expect_json(app.post("/api/v1/payments", &yen).await, StatusCode::CREATED).await;
+    assert_eq!(payment["status"], "succeeded", "{payment}");
+    assert_eq!(
+        fake.transaction(payment["id"].as_str().unwrap())["amount"],
+        json!(1500),
+        "yen are never multiplied"
+    );
+
+    let mut dinars = charge(12_345, "flw-t1nf-ok");
+    dinars["currency"] = json!("kwd");
+    let payment = expect_json(app.post("/api/v1/payments", &dinars).await, StatusCode::CREATED).await;
+    assert_eq!(payment["status"], "succeeded", "{payment}");
+    let id = payment["id"].as_str().unwrap();
+    assert_eq!(fake.transaction(id)["amount"], json!(12.345), "three decimals");
+    let refund = expect_json(app.refund(id, json!({ "amount": 5 })).await, StatusCode::CREATED).await;
+    assert_eq!(refund["status"], "succeeded");
+    assert_eq!(fake.refunds()[0]["amount_refunded"], json!(0.005));
+}
+
 crate::provider_tests!(
+    flutterwave_manual_capture_and_void_go_through_preauthorization,
+    flutterwave_amounts_keep_each_currency_decimals,
     flutterwave_charge_in_major_units_and_partial_refund,
     flutterwave_decline_and_raw_cards_fail_without_moving_money,
     flutterwave_verif_hash_webhook_settles_a_processing_payment,

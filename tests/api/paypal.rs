@@ -1,6 +1,8 @@
-//! payrail driving the fake PayPal: OAuth2 token fetched once and cached, card orders with
-//! decimal-string amounts and `PayPal-Request-Id`, authorise → partial capture → partial refund,
-//! declines, and webhooks verified through PayPal's verify-webhook-signature API.
+//! payrail driving the fake PayPal: OAuth2 token fetched once and cached (and shared with the
+//! webhook verifier), card orders with decimal-string amounts and `PayPal-Request-Id`, answers
+//! read from the representation payrail asks for, absent optional strings omitted, authorise →
+//! partial capture → partial refund, declines, zero-decimal JPY, currencies PayPal does not take
+//! refused before any call, and webhooks verified through PayPal's verify-webhook-signature API.
 
 use std::time::Duration;
 
@@ -137,6 +139,162 @@ async fn paypal_webhook_verified_by_paypal_settles_a_processing_payment(backend:
     assert_eq!(settled["provider_reference"], at_paypal["id"]);
     let again = expect_json(deliver(&event, headers).await.unwrap(), StatusCode::OK).await;
     assert_eq!(again["duplicate"], true);
+    let tokens = fake
+        .requests()
+        .iter()
+        .filter(|r| r.starts_with("POST /v1/oauth2/token"))
+        .count();
+    assert_eq!(tokens, 1, "payments and webhook checks share one token cache");
+}
+
+async fn paypal_payments_settle_from_the_representation_payrail_asks_for(backend: Backend) {
+    let Some((app, fake)) = paypal_app(backend, &[]).await else {
+        return;
+    };
+    // Captured in the create answer itself: no `processing`, no wait for the reconciler.
+    let payment = expect_json(
+        app.post("/api/v1/payments", &order(2000, card("4242424242424242"), true))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(payment["status"], "succeeded", "{payment}");
+    let id = payment["id"].as_str().unwrap();
+    let refund = expect_json(app.refund(id, json!({ "amount": 500 })).await, StatusCode::CREATED).await;
+    assert_eq!(refund["status"], "succeeded");
+    let held = expect_json(
+        app.post("/api/v1/payments", &order(1000, card("4242424242424242"), false))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(held["status"], "authorized", "{held}");
+    let held_id = held["id"].as_str().unwrap();
+    expect_json(app.cancel(held_id).await, StatusCode::OK).await;
+
+    for request in fake
+        .recorded()
+        .iter()
+        .filter(|r| r.path.starts_with("/v2/") && r.method == "POST")
+    {
+        assert_eq!(request.header("prefer"), Some("return=representation"), "{request:?}");
+        assert!(!request.body.contains("null"), "no JSON null is sent: {}", request.body);
+    }
+    let create = fake
+        .recorded()
+        .into_iter()
+        .find(|r| r.path == "/v2/checkout/orders")
+        .unwrap();
+    let body: Value = serde_json::from_str(&create.body).unwrap();
+    assert!(body["purchase_units"][0].get("description").is_none(), "{body}");
+    let refund = fake
+        .recorded()
+        .into_iter()
+        .find(|r| r.path.ends_with("/refund"))
+        .unwrap();
+    let body: Value = serde_json::from_str(&refund.body).unwrap();
+    assert!(body.get("note_to_payer").is_none(), "{body}");
+}
+
+async fn paypal_fake_answers_minimally_and_refuses_what_paypal_refuses(_backend: Backend) {
+    let fake = FakePaypal::start();
+    let client = reqwest::Client::new();
+    let token: Value = client
+        .post(format!("{}/v1/oauth2/token", fake.base_url))
+        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bearer = format!("Bearer {}", token["access_token"].as_str().unwrap());
+    let post = |body: Value, key: &str, prefer: Option<&str>| {
+        let mut request = client
+            .post(format!("{}/v2/checkout/orders", fake.base_url))
+            .header("Authorization", bearer.clone())
+            .header("PayPal-Request-Id", key)
+            .json(&body);
+        if let Some(prefer) = prefer {
+            request = request.header("Prefer", prefer);
+        }
+        request.send()
+    };
+    let card = json!({ "card": { "number": "4242424242424242", "expiry": "2030-12", "security_code": "123" } });
+    let unit = json!({ "amount": { "currency_code": "USD", "value": "10.00" } });
+    let valid = json!({ "intent": "CAPTURE", "purchase_units": [unit], "payment_source": card });
+
+    let minimal: Value = post(valid.clone(), "k1", None).await.unwrap().json().await.unwrap();
+    let mut keys: Vec<&String> = minimal.as_object().unwrap().keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["id", "links", "status"], "minimal by default: {minimal}");
+    let full: Value = post(valid.clone(), "k2", Some("return=representation"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        full["purchase_units"][0]["payments"]["captures"][0]["status"],
+        "COMPLETED"
+    );
+
+    let mut null_description = valid.clone();
+    null_description["purchase_units"][0]["description"] = Value::Null;
+    let mut bad_intent = valid.clone();
+    bad_intent["intent"] = json!("SALE");
+    let mut cents_in_yen = valid.clone();
+    cents_in_yen["purchase_units"][0]["amount"] = json!({ "currency_code": "JPY", "value": "100.50" });
+    let mut dinars = valid.clone();
+    dinars["purchase_units"][0]["amount"] = json!({ "currency_code": "KWD", "value": "1.000" });
+    let cases = [
+        (null_description, 400, "INVALID_PARAMETER_SYNTAX"),
+        (bad_intent, 400, "INVALID_PARAMETER_VALUE"),
+        (json!({ "intent": "CAPTURE" }), 400, "MISSING_REQUIRED_PARAMETER"),
+        (cents_in_yen, 422, "DECIMAL_PRECISION"),
+        (dinars, 422, "CURRENCY_NOT_SUPPORTED"),
+    ];
+    for (i, (body, status, issue)) in cases.into_iter().enumerate() {
+        let answer = post(body, &format!("bad-{i}"), None).await.unwrap();
+        assert_eq!(answer.status().as_u16(), status);
+        let answer: Value = answer.json().await.unwrap();
+        assert_eq!(answer["details"][0]["issue"], issue, "{answer}");
+    }
+    let bad_prefer = post(valid, "k3", Some("return=everything")).await.unwrap();
+    assert_eq!(bad_prefer.status(), StatusCode::BAD_REQUEST);
+}
+
+async fn paypal_charges_zero_decimal_yen_and_refuses_dinars_before_any_call(backend: Backend) {
+    let Some((app, fake)) = paypal_app(backend, &[]).await else {
+        return;
+    };
+    let mut yen = order(1500, card("4242424242424242"), true);
+    yen["currency"] = json!("jpy");
+    let payment = expect_json(app.post("/api/v1/payments", &yen).await, StatusCode::CREATED).await;
+    assert_eq!(payment["status"], "succeeded", "{payment}");
+    let at_paypal = fake.order(payment["provider_reference"].as_str().unwrap());
+    assert_eq!(
+        at_paypal["purchase_units"][0]["amount"],
+        json!({ "currency_code": "JPY", "value": "1500" }),
+        "yen are never multiplied"
+    );
+    let orders_before = fake.requests().len();
+    let mut dinars = order(1234, card("4242424242424242"), true);
+    dinars["currency"] = json!("kwd");
+    let refused = app.post("/api/v1/payments", &dinars).await;
+    let refused = expect_error(
+        refused,
+        StatusCode::BAD_REQUEST,
+        "currency_not_supported",
+        Some("currency"),
+    )
+    .await;
+    assert!(
+        refused["error"]["message"].as_str().unwrap().contains("paypal"),
+        "{refused}"
+    );
+    assert_eq!(fake.requests().len(), orders_before, "nothing was sent to PayPal");
 }
 
 /// A self-signed RSA certificate and a signer for it, made with the `openssl` command line.
@@ -214,7 +372,7 @@ async fn paypal_webhook_verified_offline_with_an_allow_listed_certificate(backen
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let at_paypal = fake.order_for(id);
     let body = json!({ "id": "WH-EVT-OFF-1", "event_type": "PAYMENT.CAPTURE.COMPLETED",
-        "resource": { "id": "CAP-x", "status": "COMPLETED", "custom_id": id,
+        "resource": { "id": "9CAPTURE", "status": "COMPLETED", "custom_id": id,
             "supplementary_data": { "related_ids": { "order_id": at_paypal["id"] } } } })
     .to_string();
     let time = chrono::Utc::now().to_rfc3339();
@@ -245,6 +403,9 @@ async fn paypal_webhook_verified_offline_with_an_allow_listed_certificate(backen
 }
 
 crate::provider_tests!(
+    paypal_payments_settle_from_the_representation_payrail_asks_for,
+    paypal_fake_answers_minimally_and_refuses_what_paypal_refuses,
+    paypal_charges_zero_decimal_yen_and_refuses_dinars_before_any_call,
     paypal_webhook_verified_offline_with_an_allow_listed_certificate,
     paypal_card_order_is_authorised_captured_in_part_and_refunded,
     paypal_declines_fail_the_payment,

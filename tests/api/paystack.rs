@@ -1,6 +1,8 @@
-//! payrail driving the fake Paystack: charges in kobo with payrail's payment id as the unique
-//! reference, declines that arrive as HTTP 200, a lost answer recovered by verifying the reference,
-//! partial refunds, and webhooks signed with HMAC-SHA512 of the body.
+//! payrail driving the fake Paystack: charges in kobo with a reference derived from payrail's
+//! payment id (only the characters Paystack allows) and mapped back, declines that arrive as HTTP
+//! 200, a lost answer recovered by verifying the reference, partial refunds found again through
+//! Paystack's documented refund listing, currencies Paystack does not take refused before any
+//! call, and webhooks signed with HMAC-SHA512 of the body.
 
 use std::time::Duration;
 
@@ -61,7 +63,7 @@ async fn paystack_charge_in_kobo_and_partial_refund_settled_by_webhook(backend: 
     assert_eq!(app.payment(id).await["refunded_amount"], 20_000);
     let paystack_refund = &fake.refunds()[0];
     let body = json!({ "event": "refund.processed", "data": { "id": paystack_refund["id"], "status": "processed",
-        "transaction_reference": id, "amount": 20_000 } })
+        "transaction_reference": tx["reference"], "amount": 20_000 } })
     .to_string();
     expect_json(webhook(&app, &body, &sign(&body)).await, StatusCode::OK).await;
     let events = app.events(id).await;
@@ -135,7 +137,113 @@ async fn paystack_webhook_settles_a_processing_payment_once(backend: Backend) {
     assert_eq!(again["duplicate"], true);
 }
 
+async fn paystack_reference_conforms_and_refunds_are_found_by_documented_listing(backend: Backend) {
+    let Some((app, fake)) = paystack_app(backend, &[]).await else {
+        return;
+    };
+    let payment = expect_json(
+        app.post("/api/v1/payments", &charge(30_000, "AUTH_ok")).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let id = payment["id"].as_str().unwrap();
+    let reference = fake.transaction(id)["reference"].as_str().unwrap().to_owned();
+    assert!(
+        reference
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '=')),
+        "{reference}"
+    );
+    for (route, body) in fake.requests() {
+        assert!(!route.contains("pay_"), "{route}");
+        for field in ["reference", "transaction"] {
+            assert!(
+                !body[field].as_str().unwrap_or_default().contains('_'),
+                "{route}: {body}"
+            );
+        }
+    }
+    expect_json(app.refund(id, json!({ "amount": 10_000 })).await, StatusCode::CREATED).await;
+    expect_json(app.refund(id, json!({ "amount": 5_000 })).await, StatusCode::CREATED).await;
+    assert_eq!(fake.refunds().len(), 2);
+    let listings: Vec<_> = fake
+        .recorded()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path == "/refund")
+        .collect();
+    assert_eq!(listings.len(), 2, "one lookup before each refund");
+    for listing in listings {
+        for pair in listing.query.split('&') {
+            let name = pair.split('=').next().unwrap_or_default();
+            assert!(
+                ["from", "perPage", "page"].contains(&name),
+                "undocumented filter: {}",
+                listing.query
+            );
+        }
+    }
+    // A refund webhook names the payment through the derived reference.
+    let body = json!({ "event": "refund.processed", "data": { "id": fake.refunds()[0]["id"], "status": "processed",
+        "transaction_reference": reference, "amount": 10_000 } })
+    .to_string();
+    expect_json(webhook(&app, &body, &sign(&body)).await, StatusCode::OK).await;
+    let events = app.events(id).await;
+    assert_eq!(events.last().unwrap()["type"], "refund.updated", "{events:?}");
+}
+
+/// 400 `currency_not_supported` naming the provider, before anything is stored or sent; a retry
+/// with the same key gets the same answer.
+async fn paystack_refuses_currencies_it_does_not_take_before_any_call(backend: Backend) {
+    let Some((app, fake)) = paystack_app(backend, &[]).await else {
+        return;
+    };
+    for currency in ["jpy", "kwd", "eur"] {
+        let mut body = charge(1_000, "AUTH_ok");
+        body["currency"] = json!(currency);
+        let keyed = app
+            .client
+            .post(app.url("/api/v1/payments"))
+            .bearer_auth(&app.token)
+            .header("Idempotency-Key", format!("currency-{currency}"))
+            .json(&body);
+        for attempt in [keyed.try_clone().unwrap(), keyed] {
+            let refused = expect_error(
+                attempt.send().await.unwrap(),
+                StatusCode::BAD_REQUEST,
+                "currency_not_supported",
+                Some("currency"),
+            )
+            .await;
+            let message = refused["error"]["message"].as_str().unwrap();
+            assert!(message.contains("paystack"), "names the provider: {message}");
+        }
+    }
+    assert!(fake.requests().is_empty(), "nothing was sent: {:?}", fake.requests());
+    let listed = expect_json(app.get("/api/v1/payments").await, StatusCode::OK).await;
+    assert_eq!(listed["data"], json!([]), "nothing was stored");
+    let mut rand = charge(1_000, "AUTH_ok");
+    rand["currency"] = json!("zar");
+    let accepted = expect_json(app.post("/api/v1/payments", &rand).await, StatusCode::CREATED).await;
+    assert_eq!(accepted["status"], "succeeded", "{accepted}");
+}
+
+async fn routing_skips_a_provider_that_does_not_take_the_currency(backend: Backend) {
+    let routes = r#"[{"providers":["paystack","sandbox"]}]"#;
+    let Some((app, fake)) = paystack_app(backend, &[("PROVIDER_ROUTES", routes)]).await else {
+        return;
+    };
+    let body = |currency: &str| json!({ "amount": 1_000, "currency": currency, "payment_method": { "type": "token", "token": "AUTH_ok" } });
+    let naira = expect_json(app.post("/api/v1/payments", &body("ngn")).await, StatusCode::CREATED).await;
+    assert_eq!(naira["provider"], "paystack", "{naira}");
+    let euros = expect_json(app.post("/api/v1/payments", &body("eur")).await, StatusCode::CREATED).await;
+    assert_eq!(euros["provider"], "sandbox", "{euros}");
+    assert_eq!(fake.requests().len(), 1, "only the naira payment reached Paystack");
+}
+
 crate::provider_tests!(
+    routing_skips_a_provider_that_does_not_take_the_currency,
+    paystack_reference_conforms_and_refunds_are_found_by_documented_listing,
+    paystack_refuses_currencies_it_does_not_take_before_any_call,
     paystack_charge_in_kobo_and_partial_refund_settled_by_webhook,
     paystack_decline_is_http_200_with_failed_status,
     paystack_lost_answer_is_recovered_by_verifying_the_reference,

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::Utc;
 use payrail_core::domain::{
     Amount, AuthorizationOutcome, CaptureMethod, Command, Currency, MerchantId, NewPayment, Payment, PaymentId,
-    RefundId, RefundStatus,
+    RefundId, RefundStatus, SealedContact,
 };
 use payrail_core::ports::{PageRequest, PaymentFilter, PaymentStore, StoreError};
 
@@ -147,6 +147,35 @@ async fn creating_the_same_payment_twice_is_a_conflict(app: TestApp) {
     assert!(matches!(store.commit(&created).await, Err(StoreError::Conflict)));
 }
 
+async fn a_new_payments_sealed_contact_commits_with_it_and_only_with_it(app: TestApp) {
+    let store = app.database.store();
+    let sealed = SealedContact {
+        key_id: "k1".into(),
+        ciphertext: "sealed-email".into(),
+    };
+    let mut created = Payment::create(new_payment("m", 10), Utc::now());
+    created.contact = Some(sealed.clone());
+    store.commit(&created).await.unwrap();
+    let id = created.payment.id.as_str();
+    let stored = format!(
+        "SELECT COUNT(*) FROM payment_contacts WHERE payment_id = '{id}' AND merchant_id = 'm' \
+         AND receipt_email_sealed = 'sealed-email' AND key_id = 'k1'"
+    );
+    assert_eq!(crate::sql::count(&app.database, &stored).await, 1);
+
+    // A create that loses (the payment exists) writes no contact of its own.
+    let mut other = Payment::create(new_payment("m", 10), Utc::now());
+    other.contact = Some(sealed);
+    let mut refused = other.clone();
+    refused.payment.id = created.payment.id.clone();
+    refused.event.payment_id = created.payment.id.clone();
+    assert!(matches!(store.commit(&refused).await, Err(StoreError::Conflict)));
+    let contacts = "SELECT COUNT(*) FROM payment_contacts";
+    assert_eq!(crate::sql::count(&app.database, contacts).await, 1);
+    store.commit(&other).await.unwrap();
+    assert_eq!(crate::sql::count(&app.database, contacts).await, 2);
+}
+
 async fn readiness_requires_migrations(app: TestApp) {
     let store = app.database.store();
     store.ping().await.unwrap();
@@ -157,5 +186,6 @@ crate::backend_tests!(
     a_stale_version_is_a_conflict_and_writes_nothing,
     the_database_refuses_an_over_refund_even_if_the_code_would_not,
     creating_the_same_payment_twice_is_a_conflict,
+    a_new_payments_sealed_contact_commits_with_it_and_only_with_it,
     readiness_requires_migrations,
 );

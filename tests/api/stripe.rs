@@ -134,7 +134,34 @@ async fn stripe_capture_beyond_the_authorisation_changes_nothing(backend: Backen
     assert_eq!(canceled["status"], "canceled");
 }
 
+async fn stripe_amounts_are_minor_units_in_yen_and_dinars(backend: Backend) {
+    let Some((app, fake)) = stripe_app(backend, &[]).await else {
+        return;
+    };
+    let mut yen = stripe_body(1500, card("4242424242424242"), true);
+    yen["currency"] = json!("jpy");
+    let payment = expect_json(app.post("/api/v1/payments", &yen).await, StatusCode::CREATED).await;
+    assert_eq!(payment["status"], "succeeded", "{payment}");
+    let intent = fake.intent(payment["provider_reference"].as_str().unwrap());
+    assert_eq!(
+        (intent["amount"].clone(), intent["currency"].clone()),
+        (json!(1500), json!("jpy"))
+    );
+
+    let mut dinars = stripe_body(12_340, card("4242424242424242"), true);
+    dinars["currency"] = json!("kwd");
+    let payment = expect_json(app.post("/api/v1/payments", &dinars).await, StatusCode::CREATED).await;
+    assert_eq!(payment["status"], "succeeded", "{payment}");
+    let intent = fake.intent(payment["provider_reference"].as_str().unwrap());
+    assert_eq!(intent["amount"], 12_340, "three decimals, in minor units");
+    // Stripe takes three-decimal amounts only in multiples of ten.
+    dinars["amount"] = json!(12_345);
+    let refused = expect_json(app.post("/api/v1/payments", &dinars).await, StatusCode::CREATED).await;
+    assert_eq!(refused["status"], "failed", "{refused}");
+}
+
 crate::provider_tests!(
+    stripe_amounts_are_minor_units_in_yen_and_dinars,
     stripe_card_payment_is_authorised_captured_in_part_and_refunded,
     stripe_token_is_passed_through_without_card_data,
     stripe_decline_keeps_the_decline_code,

@@ -1,12 +1,9 @@
-//! The actors: thin shells that serialise, route and supervise. The logic they run is plain code
-//! in [`crate::domain`] and [`crate::operation`].
+//! The actors: thin shells that serialise and supervise. One `PaymentActor` per live payment runs
+//! the plain operation code in [`crate::operation`] one message at a time; the `PaymentSupervisor`
+//! finds, spawns and restarts them. Provider calls need no actor (see [`crate::resilience`]).
 
-mod circuit;
 mod payment_actor;
-mod provider_client;
 mod supervisor;
 
-pub use circuit::{CircuitBreaker, CircuitState};
 pub use payment_actor::{Execute, Kill, PaymentActor};
-pub use provider_client::{CircuitStatus, ProviderCall, ProviderClient, ProviderPolicy};
 pub use supervisor::{ActorHandle, PaymentSupervisor, SupervisorSettings};

@@ -12,9 +12,8 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
-use crate::actors::supervisor::Registry;
 use crate::domain::{Payment, PaymentId};
-use crate::operation::{self, Dependencies, Operation, Outcome, PaymentError};
+use crate::operation::{self, Dependencies, Executed, Keyed, Operation};
 
 /// Run one operation on the payment, serialised with every other operation on it.
 ///
@@ -27,12 +26,14 @@ use crate::operation::{self, Dependencies, Operation, Outcome, PaymentError};
 #[derive(Clone, Debug)]
 pub struct Execute {
     pub operation: Operation,
+    /// A keyed request's idempotency records, committed with the operation's transitions.
+    pub keyed: Option<Keyed>,
     pub started: Arc<AtomicBool>,
     pub span: tracing::Span,
 }
 
 impl Message for Execute {
-    type Result = Result<Outcome, PaymentError>;
+    type Result = Executed;
 }
 
 /// Stops the actor as if it had crashed, without touching its registry entry. Lets tests and
@@ -50,18 +51,25 @@ pub struct PaymentActor {
     /// store ahead of memory, so the next message reloads it.
     state: Option<Payment>,
     deps: Arc<Dependencies>,
-    registry: Arc<Registry>,
+    roster: Arc<dyn Roster>,
     /// Messages sent to this actor and not yet answered, counted by the supervisor.
     queued: Arc<AtomicUsize>,
     last_active: Instant,
     idle_timeout: Duration,
 }
 
+/// Whoever keeps the live actors by payment id (the supervisor's registry), as a passivating actor
+/// sees it: a port, so this file need not know the supervisor that spawns it.
+pub(crate) trait Roster: Send + Sync + 'static {
+    /// `actor` leaves the roster, unless a newer actor of the same payment has replaced it.
+    fn leave(&self, id: &PaymentId, actor: &Addr<PaymentActor>);
+}
+
 impl PaymentActor {
     pub(crate) fn new(
         id: PaymentId,
         deps: Arc<Dependencies>,
-        registry: Arc<Registry>,
+        roster: Arc<dyn Roster>,
         queued: Arc<AtomicUsize>,
         idle_timeout: Duration,
     ) -> Self {
@@ -69,7 +77,7 @@ impl PaymentActor {
             id,
             state: None,
             deps,
-            registry,
+            roster,
             queued,
             last_active: Instant::now(),
             idle_timeout,
@@ -84,7 +92,7 @@ impl PaymentActor {
             return;
         }
         let me = ctx.address();
-        self.registry.remove_if(&self.id, |_, handle| handle.addr == me);
+        self.roster.leave(&self.id, &me);
         tracing::debug!(payment_id = %self.id, "payment actor passivated");
         ctx.stop();
     }
@@ -100,12 +108,13 @@ impl Actor for PaymentActor {
 }
 
 impl Handler<Execute> for PaymentActor {
-    type Result = AtomicResponse<Self, Result<Outcome, PaymentError>>;
+    type Result = AtomicResponse<Self, Executed>;
 
     fn handle(
         &mut self,
         Execute {
             operation,
+            keyed,
             started,
             span,
         }: Execute,
@@ -117,13 +126,13 @@ impl Handler<Execute> for PaymentActor {
         let id = self.id.clone();
         let cached = self.state.take();
         AtomicResponse::new(Box::pin(
-            async move { operation::execute(&deps, &id, cached, operation).await }
+            async move { operation::execute(&deps, &id, cached, operation, keyed).await }
                 .instrument(span)
                 .into_actor(self)
-                .map(|(result, state), actor, _ctx| {
+                .map(|(executed, state), actor, _ctx| {
                     actor.state = state;
                     actor.last_active = Instant::now();
-                    result
+                    executed
                 }),
         ))
     }

@@ -19,11 +19,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
+use async_trait::async_trait;
 use dashmap::DashMap;
 
-use crate::actors::payment_actor::{Execute, Kill, PaymentActor};
+use crate::actors::payment_actor::{Execute, Kill, PaymentActor, Roster};
 use crate::domain::PaymentId;
-use crate::operation::{Dependencies, Operation, Outcome, PaymentError};
+use crate::operation::{Dependencies, Executed, Executor, Keyed, Operation, Outcome, PaymentError};
 
 /// A live payment actor and the count of messages waiting on it.
 #[derive(Clone)]
@@ -33,6 +34,12 @@ pub struct ActorHandle {
 }
 
 pub(crate) type Registry = DashMap<PaymentId, ActorHandle>;
+
+impl Roster for Registry {
+    fn leave(&self, id: &PaymentId, actor: &Addr<PaymentActor>) {
+        self.remove_if(id, |_, handle| &handle.addr == actor);
+    }
+}
 
 /// How much work the supervisor admits.
 #[derive(Debug, Clone)]
@@ -107,33 +114,44 @@ impl PaymentSupervisor {
 
     /// Runs `operation` on payment `id` through its actor, spawning or restarting it as needed.
     pub async fn execute(&self, id: &PaymentId, operation: Operation) -> Result<Outcome, PaymentError> {
+        self.run(id, operation, None).await.result
+    }
+
+    async fn run(&self, id: &PaymentId, operation: Operation, keyed: Option<Keyed>) -> Executed {
         let inner = &self.inner;
-        let _admitted = Admission::try_new(&inner.in_flight, inner.settings.max_in_flight)?;
+        let _admitted = match Admission::try_new(&inner.in_flight, inner.settings.max_in_flight) {
+            Ok(admitted) => admitted,
+            Err(error) => return Executed::refused(error),
+        };
         for _attempt in 0..2 {
             let handle = self.actor_for(id);
-            let queued = Admission::try_new(&handle.queued, inner.settings.queue_per_payment)?;
+            let queued = match Admission::try_new(&handle.queued, inner.settings.queue_per_payment) {
+                Ok(queued) => queued,
+                Err(error) => return Executed::refused(error),
+            };
             let started = Arc::new(AtomicBool::new(false));
             let message = Execute {
                 operation: operation.clone(),
+                keyed: keyed.clone(),
                 started: Arc::clone(&started),
                 span: tracing::Span::current(),
             };
             let sent = handle.addr.send(message).await;
             drop(queued);
             match sent {
-                Ok(result) => return result,
+                Ok(executed) => return executed,
                 Err(MailboxError::Closed) | Err(MailboxError::Timeout) => {
                     self.evict(id, &handle.addr, "mailbox closed");
                     if started.load(Ordering::Acquire) {
                         // It died mid-operation: the change may or may not be committed. Running it
                         // again could refund twice, so the caller gets a retryable error and the
                         // store keeps the truth.
-                        return Err(PaymentError::ActorUnavailable);
+                        return Executed::refused(PaymentError::ActorUnavailable);
                     }
                 }
             }
         }
-        Err(PaymentError::ActorUnavailable)
+        Executed::refused(PaymentError::ActorUnavailable)
     }
 
     /// Stops a payment's actor as if it had crashed (see [`Kill`]); the next request restarts it.
@@ -170,7 +188,7 @@ impl PaymentSupervisor {
                 let actor = PaymentActor::new(
                     id.clone(),
                     Arc::clone(&inner.deps),
-                    Arc::clone(&inner.registry),
+                    Arc::clone(&inner.registry) as Arc<dyn Roster>,
                     Arc::clone(&queued),
                     inner.settings.idle_timeout,
                 );
@@ -190,5 +208,12 @@ impl PaymentSupervisor {
             tracing::warn!(payment_id = %id, reason, restart_count, "actor restarted");
             self.inner.deps.observer.actor_restarted();
         }
+    }
+}
+
+#[async_trait]
+impl Executor for PaymentSupervisor {
+    async fn execute(&self, id: &PaymentId, operation: Operation, keyed: Option<Keyed>) -> Executed {
+        self.run(id, operation, keyed).await
     }
 }

@@ -4,6 +4,7 @@
 mod card;
 mod error;
 mod event;
+mod idempotency_key;
 mod ids;
 mod method;
 mod money;
@@ -13,6 +14,7 @@ mod status;
 pub use card::{CardBrand, CardDetails, CardNumber, CardSummary, Cvc};
 pub use error::DomainError;
 pub use event::{EventKind, PaymentEvent};
+pub use idempotency_key::IdempotencyKey;
 pub use ids::{EventId, MerchantId, PaymentId, RefundId};
 pub use method::{PaymentMethod, PaymentToken};
 pub use money::{Amount, Currency};

@@ -4,6 +4,8 @@
 //!
 //! `apply` takes `&self` and has no side effects, so a refused command changes nothing, and the
 //! caller can plan a provider call by applying first and persisting only after the provider agrees.
+//! A little over 400 lines on purpose: every transition's rule reads in this one file (its tests
+//! are in `payment_tests.rs`).
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,5 @@
-//! Claiming a key: the plain logic the `IdempotencyActor` runs.
+//! [`Claims`]: claiming a key, completing and releasing it, and reaping old keys — the plain logic
+//! under the idempotency service, over the [`IdempotencyStore`] port.
 //!
 //! Same key and fingerprint, finished → replay. Still running → in progress, unless the holder's
 //! lock is older than the lock timeout: its process presumably died, so the claim is taken over and
@@ -10,9 +11,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{MerchantId, PaymentId};
-use crate::idempotency::{ClaimRequest, ClaimState, IdempotencyKey, IdempotencyStore};
-use crate::ports::{Clock, StoreError};
+use crate::domain::{IdempotencyKey, MerchantId, PaymentId};
+use crate::ports::{ClaimRequest, ClaimState, Clock, IdempotencyStore, StoreError};
 
 #[derive(Clone, Debug)]
 pub struct IdempotencySettings {
@@ -58,13 +58,13 @@ pub enum ClaimOutcome {
 }
 
 #[derive(Clone)]
-pub struct Idempotency {
+pub struct Claims {
     store: Arc<dyn IdempotencyStore>,
     clock: Arc<dyn Clock>,
     settings: IdempotencySettings,
 }
 
-impl Idempotency {
+impl Claims {
     pub fn new(store: Arc<dyn IdempotencyStore>, clock: Arc<dyn Clock>, settings: IdempotencySettings) -> Self {
         Self { store, clock, settings }
     }
@@ -74,7 +74,7 @@ impl Idempotency {
     }
 
     pub async fn claim(&self, request: &ClaimRequest) -> Result<ClaimOutcome, StoreError> {
-        let token = uuid::Uuid::new_v4().simple().to_string();
+        let token = new_lock_token();
         // A claim can vanish or change hands between our read and our write; re-read a few times.
         for _ in 0..3 {
             let now = self.clock.now();
@@ -153,6 +153,11 @@ impl Idempotency {
             .unwrap_or(DateTime::<Utc>::MIN_UTC);
         self.store.reap(before).await
     }
+}
+
+/// A fresh, unguessable token to hold a claim by.
+pub fn new_lock_token() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
 }
 
 fn elapsed(since: DateTime<Utc>, now: DateTime<Utc>) -> Duration {

@@ -1,22 +1,24 @@
 //! Idempotency keys (DESIGN §5, Stripe semantics): a merchant's retry of a mutating request with the
 //! same `Idempotency-Key` executes at most once and gets the first answer back.
 //!
-//! - [`IdempotencyKey`]: the header value, parsed (1–255 printable ASCII characters).
-//! - [`IdempotencyStore`]: the port; a claim is a unique row, so it holds across processes and nodes.
-//! - [`Idempotency`]: the plain logic of claiming (replay, in progress, key reused, takeover).
-//! - [`IdempotencyActor`]: the shell that owns the logic and the background reaper.
-//! - [`KeyedCommit`]: a request's claim and response, committed with its payment's transitions.
+//! - [`Idempotency`] (`service.rs`): the service — claim → execute → complete or release, crash
+//!   resume (`resume.rs`) — answering by value ([`Answer`]). Its reaper deletes expired keys.
+//! - [`Claims`] (`claim.rs`): the plain claim logic (replay, in progress, key reused, takeover).
+//! - The key ([`IdempotencyKey`]) is a domain value; the store port ([`IdempotencyStore`]) and the
+//!   records a keyed request commits with its payment ([`KeyedRecords`]) live in `crate::ports`,
+//!   re-exported here. How the records ride with an operation's commits: `crate::operation`'s
+//!   `keyed.rs`.
 
-mod actor;
 mod claim;
+mod resume;
+mod service;
 #[cfg(test)]
-mod claim_tests;
-mod key;
-mod keyed;
-mod store;
+mod tests;
 
-pub use actor::{Claim, Complete, IdempotencyActor, Release};
-pub use claim::{ClaimOutcome, Idempotency, IdempotencySettings, Lease, Resumed};
-pub use key::IdempotencyKey;
-pub use keyed::{KeyedCommit, KeyedRecords, RenderReply, StoredReply};
-pub use store::{ClaimRequest, ClaimState, IdempotencyStore, StoredClaim};
+pub use claim::{new_lock_token, ClaimOutcome, Claims, IdempotencySettings, Lease, Resumed};
+pub use service::{Answer, Idempotency, RequestKey};
+
+pub use crate::domain::IdempotencyKey;
+pub use crate::ports::{
+    ClaimRequest, ClaimState, IdempotencyStore, KeyedRecords, KeyedWrite, StoredClaim, StoredReply,
+};

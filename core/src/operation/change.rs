@@ -1,25 +1,25 @@
 //! A merchant's change to an existing payment — capture, cancel, refund: checked against the state
 //! machine, asked of the provider (with a key derived from the payment and the version the change
-//! creates, so a retry cannot make the provider act twice), then committed.
+//! creates, so a retry cannot make the provider act twice), then committed with the request's reply.
 
-use crate::actors::ProviderCall;
 use crate::domain::{Command, Payment, RefundId};
-use crate::idempotency::KeyedCommit;
 use crate::ports::{CancelRequest, CaptureRequest, RefundRequest};
 
-use super::{Change, Dependencies, Outcome, PaymentError};
+use super::keyed::{commit_last, KeyedCommits};
+use super::{Dependencies, Operation, Outcome, PaymentError};
 
 pub(super) async fn change(
     deps: &Dependencies,
     payment: Payment,
-    change: Change,
-    keyed: Option<&KeyedCommit>,
+    change: Operation,
+    keyed: Option<&mut KeyedCommits>,
 ) -> Result<Outcome, PaymentError> {
+    let kind = change.kind();
     // Keys derive from the payment and the version the change will create, so a retry of the
     // same change after a crash reuses the key and the provider does not act twice.
     let key = |op: &str| format!("{}:{op}:{}", payment.id, payment.version + 1);
     let command = match change {
-        Change::Capture { amount } => {
+        Operation::Capture { amount, .. } => {
             let amount = payment.plan_capture(amount)?;
             let request = CaptureRequest {
                 payment_id: payment.id.clone(),
@@ -28,17 +28,10 @@ pub(super) async fn change(
                 currency: payment.currency,
                 idempotency_key: key("capture"),
             };
-            deps.call(
-                &payment.provider,
-                ProviderCall::new(move |provider| {
-                    let request = request.clone();
-                    async move { provider.capture(request).await }
-                }),
-            )
-            .await?;
+            deps.provider(&payment.provider)?.capture(request).await?;
             Command::Capture { amount }
         }
-        Change::Cancel => {
+        Operation::Cancel { .. } => {
             // Validate before asking the provider to void anything.
             payment.apply(Command::Cancel, deps.clock.now())?;
             let request = CancelRequest {
@@ -46,17 +39,10 @@ pub(super) async fn change(
                 provider_reference: payment.provider_reference.clone(),
                 idempotency_key: key("cancel"),
             };
-            deps.call(
-                &payment.provider,
-                ProviderCall::new(move |provider| {
-                    let request = request.clone();
-                    async move { provider.cancel(request).await }
-                }),
-            )
-            .await?;
+            deps.provider(&payment.provider)?.cancel(request).await?;
             Command::Cancel
         }
-        Change::Refund { amount, reason } => {
+        Operation::Refund { amount, reason, .. } => {
             let amount = payment.plan_refund(amount)?;
             let refund_id = RefundId::generate();
             let request = RefundRequest {
@@ -68,15 +54,7 @@ pub(super) async fn change(
                 reason,
                 idempotency_key: key("refund"),
             };
-            let outcome = deps
-                .call(
-                    &payment.provider,
-                    ProviderCall::new(move |provider| {
-                        let request = request.clone();
-                        async move { provider.refund(request).await }
-                    }),
-                )
-                .await?;
+            let outcome = deps.provider(&payment.provider)?.refund(request).await?;
             Command::Refund {
                 id: refund_id,
                 amount,
@@ -85,7 +63,10 @@ pub(super) async fn change(
                 provider_reference: outcome.provider_reference,
             }
         }
+        Operation::Create(_) | Operation::Reconcile | Operation::ProviderUpdate { .. } => {
+            return Err(PaymentError::NotFound)
+        }
     };
     let transition = payment.apply(command, deps.clock.now())?;
-    Ok(deps.commit_last(transition, keyed).await?)
+    Ok(commit_last(deps, kind, transition, keyed).await?)
 }

@@ -1,49 +1,63 @@
-//! What a payment actor does with one request, as a plain async function over the ports:
-//! decide with the state machine, call the provider, persist the transition, log the operation.
+//! What is done to one payment, as plain async code over the ports: decide with the state
+//! machine, call the provider, persist the transition, log and count the operation. No actor and
+//! no actix System is needed to run it: the payment's actor (`crate::actors`) only serialises calls
+//! to [`execute`], and tests call it directly.
+//!
+//! Vocabulary: an [`Operation`] is what is asked of a payment — by a merchant (create, capture,
+//! cancel, refund) or by payrail itself (reconcile, a provider's update). A
+//! [`crate::domain::Command`] is what the state machine applies; one operation may apply several
+//! (a create commits `pending`, maybe a reroute, then the provider's answer).
 //!
 //! The order is what makes payrail honest with money: a new payment is persisted `pending` before
 //! the provider hears of it; a capture or refund is checked against the state machine before the
 //! provider is asked, and committed (row + event, version-checked) before anyone hears "done".
-//! `create.rs` and `change.rs` are the merchant's requests; `settlement.rs` (beside this module)
-//! the reconciler's and the providers' updates.
+//! `create.rs` and `change.rs` are the merchant's operations, `settlement.rs` the reconciler's and
+//! the providers' updates; `dependencies.rs` what they all use, `keyed.rs` how a keyed request's
+//! idempotency records commit with them, `routing.rs` how a new payment picks its providers.
 
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Instant;
 
-use actix::Addr;
+use async_trait::async_trait;
 
-use crate::actors::{ProviderCall, ProviderClient};
 use crate::domain::{
-    Amount, DomainError, MerchantId, NewPayment, Payment, PaymentId, PaymentMethod, Refund, RefundReason, Transition,
+    Amount, DomainError, MerchantId, NewPayment, Payment, PaymentId, PaymentMethod, Refund, RefundReason,
 };
-use crate::idempotency::KeyedCommit;
-use crate::observer::{CallOutcome, Observer};
-use crate::ports::{Clock, PaymentStore, ProviderError, StoreError};
-use crate::settlement;
-pub use crate::settlement::ProviderUpdate;
+use crate::observer::CallOutcome;
+use crate::ports::{ProviderError, StoreError, StoredReply};
 
 mod change;
 mod create;
+mod dependencies;
+mod keyed;
+mod routing;
+mod settlement;
 
-/// A state-changing request for one payment.
+pub use dependencies::Dependencies;
+pub use keyed::{Keyed, ReplyRenderer};
+pub use routing::{Route, Routes};
+pub use settlement::ProviderUpdate;
+
+use keyed::KeyedCommits;
+
+/// What is asked of one payment (see the module docs for how it differs from a `Command`).
 // Create is the big variant and also the rarest message per payment; boxing it buys nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Operation {
-    Create {
-        payment: NewPayment,
-        method: Box<PaymentMethod>,
-        /// Providers to try, in order, if `payment.provider` certainly did not act (routing rules).
-        fallbacks: Vec<String>,
-        /// The request's idempotency records, committed with the payment's transitions.
-        keyed: Option<KeyedCommit>,
-    },
-    /// A change a merchant asks of one of its existing payments.
-    Change {
+    /// A merchant's new payment.
+    Create(CreatePayment),
+    /// A merchant captures (part of) an authorised payment of theirs.
+    Capture {
         merchant: MerchantId,
-        change: Change,
-        keyed: Option<KeyedCommit>,
+        amount: Option<Amount>,
+    },
+    /// A merchant voids an authorised payment of theirs.
+    Cancel { merchant: MerchantId },
+    /// A merchant refunds (part of) a captured payment of theirs.
+    Refund {
+        merchant: MerchantId,
+        amount: Option<Amount>,
+        reason: Option<RefundReason>,
     },
     /// Ask the provider what became of a payment still awaiting its answer, and settle it.
     Reconcile,
@@ -51,36 +65,62 @@ pub enum Operation {
     ProviderUpdate { provider: String, update: ProviderUpdate },
 }
 
-/// A merchant's change to an existing payment.
+/// A merchant's new payment, validated at the edge.
 #[derive(Clone, Debug)]
-pub enum Change {
-    Capture {
-        amount: Option<Amount>,
-    },
+pub struct CreatePayment {
+    pub payment: NewPayment,
+    pub method: PaymentMethod,
+    /// The request named no provider: the routing rules choose it and the fallbacks to try if it
+    /// certainly does not act (`payment.provider` is then replaced). A named provider is used alone.
+    pub routed: bool,
+    /// Sealed (see [`crate::ports::ContactSealer`]) and committed with the `pending` payment.
+    pub receipt_email: Option<String>,
+}
+
+/// An operation's kind: its metric and log label, and the shape of a merchant's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OperationKind {
+    Create,
+    Capture,
     Cancel,
-    Refund {
-        amount: Option<Amount>,
-        reason: Option<RefundReason>,
-    },
+    Refund,
+    Reconcile,
+    ProviderUpdate,
+}
+
+impl OperationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperationKind::Create => "create",
+            OperationKind::Capture => "capture",
+            OperationKind::Cancel => "cancel",
+            OperationKind::Refund => "refund",
+            OperationKind::Reconcile => "reconcile",
+            OperationKind::ProviderUpdate => "provider_update",
+        }
+    }
 }
 
 impl Operation {
-    pub fn name(&self) -> &'static str {
+    pub fn kind(&self) -> OperationKind {
         match self {
-            Operation::Create { .. } => "create",
-            Operation::Reconcile => "reconcile",
-            Operation::ProviderUpdate { .. } => "provider_update",
-            Operation::Change {
-                change: Change::Capture { .. },
-                ..
-            } => "capture",
-            Operation::Change {
-                change: Change::Cancel, ..
-            } => "cancel",
-            Operation::Change {
-                change: Change::Refund { .. },
-                ..
-            } => "refund",
+            Operation::Create(_) => OperationKind::Create,
+            Operation::Capture { .. } => OperationKind::Capture,
+            Operation::Cancel { .. } => OperationKind::Cancel,
+            Operation::Refund { .. } => OperationKind::Refund,
+            Operation::Reconcile => OperationKind::Reconcile,
+            Operation::ProviderUpdate { .. } => OperationKind::ProviderUpdate,
+        }
+    }
+
+    /// The merchant whose request this is; `None` for payrail's own operations.
+    pub fn merchant(&self) -> Option<&MerchantId> {
+        match self {
+            Operation::Create(create) => Some(&create.payment.merchant_id),
+            Operation::Capture { merchant, .. }
+            | Operation::Cancel { merchant }
+            | Operation::Refund { merchant, .. } => Some(merchant),
+            Operation::Reconcile | Operation::ProviderUpdate { .. } => None,
         }
     }
 }
@@ -109,97 +149,64 @@ pub enum PaymentError {
     ActorUnavailable,
 }
 
-/// The provider clients, by provider name.
-pub type ProviderDirectory = HashMap<String, Addr<ProviderClient>>;
-
-/// What an operation needs from the outside world; shared by every payment actor.
-pub struct Dependencies {
-    pub store: Arc<dyn PaymentStore>,
-    pub providers: ProviderDirectory,
-    pub clock: Arc<dyn Clock>,
-    /// Told of every operation and provider call (metrics); `NoopObserver` when nobody counts.
-    pub observer: Arc<dyn Observer>,
+impl PaymentError {
+    /// The state machine's refusal is the final word on a request: a retry would get the same
+    /// answer, so it is stored for replay. Anything else left the payment unchanged and may succeed
+    /// when retried.
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self,
+            PaymentError::Domain(DomainError::InvalidState { .. } | DomainError::AmountTooLarge { .. })
+        )
+    }
 }
 
-impl Dependencies {
-    pub(crate) async fn call<R: Send + 'static>(
-        &self,
-        provider: &str,
-        call: ProviderCall<R>,
-    ) -> Result<R, ProviderError> {
-        let client = self
-            .providers
-            .get(provider)
-            .ok_or_else(|| ProviderError::Unavailable(format!("provider `{provider}` is not configured")))?;
-        let result = client
-            .send(call)
-            .await
-            .map_err(|_| ProviderError::Unavailable("provider client stopped".into()))
-            .and_then(|answer| answer);
-        let outcome = match &result {
-            Ok(_) => CallOutcome::Ok,
-            Err(ProviderError::Rejected { .. }) => CallOutcome::Rejected,
-            Err(_) => CallOutcome::Error,
-        };
-        self.observer.provider_request(provider, outcome);
-        result
-    }
+/// What running an operation gave: its result, and for a keyed request whether it holds its
+/// idempotency claim now and the reply committed with its last transition.
+#[derive(Clone, Debug)]
+pub struct Executed {
+    pub result: Result<Outcome, PaymentError>,
+    pub holds_claim: bool,
+    pub reply: Option<StoredReply>,
+}
 
-    pub(crate) async fn commit(&self, transition: Transition) -> Result<Payment, StoreError> {
-        self.store.commit(&transition).await?;
-        Ok(transition.payment)
-    }
-
-    /// Commits a new payment's first transition, with the request's claim if it has yet to claim.
-    async fn commit_first(&self, transition: Transition, keyed: Option<&KeyedCommit>) -> Result<Payment, StoreError> {
-        match keyed.and_then(|k| k.first_records(self.clock.now()).map(|r| (k, r))) {
-            Some((keyed, records)) => {
-                self.store.commit_keyed(&transition, &records).await?;
-                keyed.committed(records, false);
-                Ok(transition.payment)
-            }
-            None => self.commit(transition).await,
+impl Executed {
+    /// Refused before anything was written.
+    pub fn refused(error: PaymentError) -> Self {
+        Self {
+            result: Err(error),
+            holds_claim: false,
+            reply: None,
         }
     }
+}
 
-    /// Commits an operation's last transition, with the response the request will be answered.
-    async fn commit_last(&self, transition: Transition, keyed: Option<&KeyedCommit>) -> Result<Outcome, StoreError> {
-        let outcome = Outcome {
-            payment: transition.payment.clone(),
-            refund: transition.refund.clone(),
-        };
-        match keyed.and_then(|k| k.last_records(&outcome, self.clock.now()).map(|r| (k, r))) {
-            Some((keyed, records)) => {
-                let stored = self.store.commit_keyed(&transition, &records).await?;
-                keyed.committed(records, stored);
-            }
-            None => self.store.commit(&transition).await?,
-        }
-        Ok(outcome)
-    }
+/// Runs operations on payments: the `PaymentSupervisor` through each payment's actor; a test may
+/// call [`execute`] directly.
+#[async_trait]
+pub trait Executor: Send + Sync + 'static {
+    /// Runs `operation` on payment `id`, committing `keyed`'s records with its transitions.
+    async fn execute(&self, id: &PaymentId, operation: Operation, keyed: Option<Keyed>) -> Executed;
 }
 
 /// Runs `operation` on payment `id` whose last known state is `cached` (or unknown: `None`).
-/// Returns the result and the state to cache: `None` whenever the stored state may differ.
+/// Returns what it gave and the state to cache: `None` whenever the stored state may differ.
 pub async fn execute(
     deps: &Dependencies,
     id: &PaymentId,
     cached: Option<Payment>,
     operation: Operation,
-) -> (Result<Outcome, PaymentError>, Option<Payment>) {
+    keyed: Option<Keyed>,
+) -> (Executed, Option<Payment>) {
     let started = Instant::now();
-    let name = operation.name();
+    let kind = operation.kind();
+    let mut keyed = keyed.map(KeyedCommits::new);
     // The provider is known once the payment is; a refusal before that is labelled `unknown`.
     let mut provider = None;
     let result = match operation {
-        Operation::Create {
-            payment,
-            method,
-            fallbacks,
-            keyed,
-        } => {
-            provider = Some(payment.provider.clone());
-            create::create(deps, payment, *method, fallbacks, keyed.as_ref()).await
+        Operation::Create(request) => {
+            provider = Some(request.payment.provider.clone());
+            create::create(deps, request, keyed.as_mut()).await
         }
         Operation::Reconcile => match current(deps, id, cached).await {
             Ok(payment) => {
@@ -220,33 +227,37 @@ pub async fn execute(
             Ok(_) => Err(PaymentError::NotFound),
             Err(error) => Err(error),
         },
-        Operation::Change {
-            merchant,
-            change: requested,
-            keyed,
-        } => match current(deps, id, cached).await {
-            Ok(payment) if payment.merchant_id == merchant => {
-                provider = Some(payment.provider.clone());
-                change::change(deps, payment, requested, keyed.as_ref()).await
+        change @ (Operation::Capture { .. } | Operation::Cancel { .. } | Operation::Refund { .. }) => {
+            match current(deps, id, cached).await {
+                Ok(payment) if Some(&payment.merchant_id) == change.merchant() => {
+                    provider = Some(payment.provider.clone());
+                    change::change(deps, payment, change, keyed.as_mut()).await
+                }
+                Ok(_) => Err(PaymentError::NotFound),
+                Err(error) => Err(error),
             }
-            Ok(_) => Err(PaymentError::NotFound),
-            Err(error) => Err(error),
-        },
+        }
     };
-    log_operation(name, id, &result, started);
+    log_operation(kind.as_str(), id, &result, started);
     // A fallback may have moved the payment to another provider: label with the one that answered.
     let provider = match &result {
         Ok(outcome) => Some(outcome.payment.provider.clone()),
         Err(_) => provider,
     };
     deps.observer.operation(
-        name,
+        kind.as_str(),
         provider.as_deref().unwrap_or("unknown"),
         outcome_of(&result),
         started.elapsed(),
     );
     let cache = result.as_ref().ok().map(|outcome| outcome.payment.clone());
-    (result, cache)
+    let (holds_claim, reply) = keyed.map(KeyedCommits::into_written).unwrap_or_default();
+    let executed = Executed {
+        result,
+        holds_claim,
+        reply,
+    };
+    (executed, cache)
 }
 
 async fn current(deps: &Dependencies, id: &PaymentId, cached: Option<Payment>) -> Result<Payment, PaymentError> {
@@ -296,3 +307,6 @@ fn log_operation(operation: &str, id: &PaymentId, result: &Result<Outcome, Payme
         ),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -7,12 +7,12 @@
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use hmac::{Hmac, Mac};
-use payrail_core::idempotency::IdempotencyKey;
+use payrail_core::idempotency::{IdempotencyKey, RequestKey};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sha2::Sha256;
 
-use super::{IdempotencyService, HEADER};
+use super::{IdempotencyEdge, HEADER};
 use crate::config::Secret;
 use crate::http::audit::RequestOrigin;
 use crate::http::body::parse_json;
@@ -24,6 +24,16 @@ pub struct KeyedRequest {
     pub(super) key: IdempotencyKey,
     pub(super) fingerprint: String,
     pub(super) origin: RequestOrigin,
+}
+
+impl KeyedRequest {
+    /// What the core's idempotency service needs of it: the key and the fingerprint.
+    pub fn request_key(&self) -> RequestKey {
+        RequestKey {
+            key: self.key.clone(),
+            fingerprint: self.fingerprint.clone(),
+        }
+    }
 }
 
 /// A JSON body and, when the `Idempotency-Key` header is present, the keyed request.
@@ -100,7 +110,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for KeyedJson<T> {
                 .and_then(IdempotencyKey::parse)
                 .ok_or_else(invalid_key)
         });
-        let service = req.app_data::<web::Data<IdempotencyService>>().cloned();
+        let service = req.app_data::<web::Data<IdempotencyEdge>>().cloned();
         let origin = RequestOrigin::of(req);
         let (method, path) = (req.method().clone(), req.path().to_owned());
         let bytes = web::Bytes::from_request(req, payload);
@@ -112,11 +122,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for KeyedJson<T> {
                 return Ok(KeyedJson { body, key: None });
             };
             let service = service.ok_or(ApiError::Internal)?;
-            let value: Value = parse_json(&bytes)?;
-            // "METHOD path", then the canonical body.
-            let mut message = format!("{method} {}\n", canonical_path(&path));
-            canonical_json(&value, &mut message);
-            let fingerprint = hex::encode(hmac_sha256(&service.fingerprint_key, message.as_bytes()));
+            let fingerprint = fingerprint(&service.fingerprint_key, method.as_str(), &path, &bytes)?;
             Ok(KeyedJson {
                 body,
                 key: Some(KeyedRequest {
@@ -127,6 +133,15 @@ impl<T: DeserializeOwned + 'static> FromRequest for KeyedJson<T> {
             })
         })
     }
+}
+
+/// A keyed request's fingerprint: HMAC-SHA256 of "METHOD path", then the canonical body (public
+/// for the fuzz targets in `fuzz/`).
+pub fn fingerprint(fingerprint_key: &[u8], method: &str, path: &str, body: &[u8]) -> Result<String, ApiError> {
+    let value: Value = parse_json(body)?;
+    let mut message = format!("{method} {}\n", canonical_path(path));
+    canonical_json(&value, &mut message);
+    Ok(hex::encode(hmac_sha256(fingerprint_key, message.as_bytes())))
 }
 
 /// The path a fingerprint covers: the `/payments` aliases are the same resources as their

@@ -7,6 +7,10 @@
 //! Flutterwave card tokens instead. v3 has no idempotency header: `tx_ref` (payrail's payment id)
 //! identifies the charge, and a refund whose answer was lost is reported as an unknown outcome
 //! rather than resent, because a resend could refund twice.
+//!
+//! Manual capture uses Flutterwave's card preauthorization: the charge is sent with
+//! `preauthorize: true`, its `flw_ref` becomes payrail's provider reference, and capture, void and
+//! refund go to `/v3/charges/{flw_ref}/capture`, `/void` and `/refund`.
 
 pub mod transformers;
 pub mod webhook;
@@ -57,6 +61,17 @@ impl Flutterwave {
     }
 }
 
+/// The `flw_ref` of a preauthorized charge; a payment captured at once has none to act on.
+fn preauthorization(reference: &Option<String>) -> Result<&str, ProviderError> {
+    match reference.as_deref() {
+        Some(flw_ref) if wire::is_preauthorization(flw_ref) => Ok(flw_ref),
+        _ => Err(ProviderError::Rejected {
+            code: "missing_provider_reference".into(),
+            message: "the payment has no Flutterwave preauthorization".into(),
+        }),
+    }
+}
+
 fn unsupported(what: &str) -> ProviderError {
     ProviderError::Rejected {
         code: "operation_not_supported".into(),
@@ -71,43 +86,56 @@ impl Provider for Flutterwave {
     }
 
     async fn authorize(&self, request: AuthorizeRequest) -> Result<AuthorizationOutcome, ProviderError> {
-        if !request.capture {
-            return Err(unsupported("manual capture"));
-        }
         let PaymentMethod::Token(token) = &request.method else {
             return Err(unsupported("raw card details (send a Flutterwave card token)"));
         };
         let body = wire::tokenized_charge_body(&request, token.expose());
         let sent = self.client.post(format!("{}/tokenized-charges", self.base)).json(&body);
         let tx: wire::Transaction = self.send(sent).await?;
-        Ok(wire::transaction_outcome(
-            &tx,
-            Some(request.currency),
-            Some(request.amount.minor_units()),
-        ))
+        let (currency, amount) = (request.currency, request.amount.minor_units());
+        Ok(if request.capture {
+            wire::transaction_outcome(&tx, Some(currency), Some(amount))
+        } else {
+            wire::preauthorization_outcome(&tx, currency, amount)
+        })
     }
 
-    async fn capture(&self, _request: CaptureRequest) -> Result<(), ProviderError> {
-        Err(unsupported("a separate capture"))
+    async fn capture(&self, request: CaptureRequest) -> Result<(), ProviderError> {
+        let flw_ref = preauthorization(&request.provider_reference)?;
+        let url = format!("{}/charges/{flw_ref}/capture", self.base);
+        let tx: wire::Transaction = self
+            .send(self.client.post(url).json(&wire::capture_body(&request)))
+            .await?;
+        wire::charge_action_result(&tx, &["successful"])
     }
 
-    async fn cancel(&self, _request: CancelRequest) -> Result<(), ProviderError> {
-        Err(unsupported("voiding an authorisation"))
+    async fn cancel(&self, request: CancelRequest) -> Result<(), ProviderError> {
+        let flw_ref = preauthorization(&request.provider_reference)?;
+        let url = format!("{}/charges/{flw_ref}/void", self.base);
+        let tx: wire::Transaction = self.send(self.client.post(url)).await?;
+        wire::charge_action_result(&tx, &["voided"])
     }
 
     async fn refund(&self, request: RefundRequest) -> Result<RefundOutcome, ProviderError> {
-        let id = request
+        let reference = request
             .provider_reference
             .as_deref()
             .ok_or_else(|| ProviderError::Rejected {
                 code: "missing_provider_reference".into(),
                 message: "the payment has no Flutterwave transaction".into(),
             })?;
-        let url = format!("{}/transactions/{id}/refund", self.base);
-        let refund: wire::RefundObject = match self
-            .send(self.client.post(url).json(&wire::refund_body(&request)))
-            .await
-        {
+        let (url, body) = if wire::is_preauthorization(reference) {
+            (
+                format!("{}/charges/{reference}/refund", self.base),
+                wire::preauthorization_refund_body(&request),
+            )
+        } else {
+            (
+                format!("{}/transactions/{reference}/refund", self.base),
+                wire::refund_body(&request),
+            )
+        };
+        let refund: wire::RefundObject = match self.send(self.client.post(url).json(&body)).await {
             Ok(refund) => refund,
             // No idempotency key: a resend after a lost answer could refund twice.
             Err(ProviderError::Failed(_)) => return Err(ProviderError::Timeout),

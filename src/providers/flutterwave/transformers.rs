@@ -4,7 +4,7 @@
 //! as the reference that finds a charge again.
 
 use payrail_core::domain::{AuthorizationOutcome, Currency, RefundStatus};
-use payrail_core::ports::{AuthorizeRequest, ProviderError, RefundRequest};
+use payrail_core::ports::{AuthorizeRequest, CaptureRequest, ProviderError, RefundRequest};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -31,16 +31,34 @@ pub fn minor_amount(currency: Currency, amount: &Value) -> Option<i64> {
     digits.parse().ok()
 }
 
-/// `POST /v3/tokenized-charges`: a card token from an earlier Flutterwave charge.
+/// `POST /v3/tokenized-charges`: a card token from an earlier Flutterwave charge. A payment
+/// captured later is preauthorized (`preauthorize: true`): the card is held, and captured or
+/// voided through `/v3/charges/{flw_ref}/…`. `narration` is left out when there is no description.
 pub fn tokenized_charge_body(request: &AuthorizeRequest, token: &str) -> Value {
-    json!({
+    let mut body = json!({
         "token": token,
         "currency": request.currency.code().to_ascii_uppercase(),
         "amount": major_amount(request.currency, request.amount.minor_units()),
         "email": format!("{}@customers.payrail.invalid", request.payment_id),
         "tx_ref": request.payment_id.as_str(),
-        "narration": request.description,
-    })
+    });
+    if let Some(description) = request.description.as_deref().filter(|d| !d.is_empty()) {
+        body["narration"] = json!(description);
+    }
+    if !request.capture {
+        body["preauthorize"] = json!(true);
+    }
+    body
+}
+
+/// `POST /v3/charges/{flw_ref}/capture`: the amount to take from the hold, in major units.
+pub fn capture_body(request: &CaptureRequest) -> Value {
+    json!({ "amount": major_amount(request.currency, request.amount.minor_units()) })
+}
+
+/// `POST /v3/charges/{flw_ref}/refund`: the amount to give back from a captured preauthorization.
+pub fn preauthorization_refund_body(request: &RefundRequest) -> Value {
+    json!({ "amount": major_amount(request.currency, request.amount.minor_units()) })
 }
 
 pub fn refund_body(request: &RefundRequest) -> Value {
@@ -48,6 +66,13 @@ pub fn refund_body(request: &RefundRequest) -> Value {
         "amount": major_amount(request.currency, request.amount.minor_units()),
         "comments": request.idempotency_key,
     })
+}
+
+/// A provider reference is a transaction id (digits) for charges captured at once, or the
+/// charge's `flw_ref` for a preauthorization, whose capture, void and refund go through
+/// `/v3/charges/{flw_ref}/…`.
+pub fn is_preauthorization(provider_reference: &str) -> bool {
+    !provider_reference.bytes().all(|b| b.is_ascii_digit())
 }
 
 #[derive(Debug, Deserialize)]
@@ -62,6 +87,8 @@ pub struct Envelope<T> {
 pub struct Transaction {
     pub id: Option<i64>,
     pub tx_ref: Option<String>,
+    #[serde(default)]
+    pub flw_ref: Option<String>,
     pub status: String,
     pub amount: Option<Value>,
     pub currency: Option<String>,
@@ -116,9 +143,39 @@ pub fn transaction_outcome(tx: &Transaction, currency: Option<Currency>, amount:
     }
 }
 
+/// The answer to a preauthorization: a successful one is a hold on the card, named by its
+/// `flw_ref` (what capture and void need).
+pub fn preauthorization_outcome(tx: &Transaction, currency: Currency, amount: i64) -> AuthorizationOutcome {
+    match (
+        transaction_outcome(tx, Some(currency), Some(amount)),
+        tx.flw_ref.clone(),
+    ) {
+        (AuthorizationOutcome::Captured { .. }, Some(flw_ref)) => AuthorizationOutcome::Authorized {
+            provider_reference: flw_ref,
+        },
+        (AuthorizationOutcome::Captured { provider_reference }, None) => AuthorizationOutcome::Unknown {
+            provider_reference: Some(provider_reference),
+        },
+        (other, _) => other,
+    }
+}
+
+/// The answer to a capture or void of a preauthorization: anything but the expected status is a
+/// refusal.
+pub fn charge_action_result(tx: &Transaction, expected: &[&str]) -> Result<(), ProviderError> {
+    if expected.contains(&tx.status.as_str()) {
+        Ok(())
+    } else {
+        Err(ProviderError::Rejected {
+            code: "charge_not_updated".into(),
+            message: format!("flutterwave answered with status {}", tx.status),
+        })
+    }
+}
+
 pub fn refund_status(status: &str) -> RefundStatus {
     match status {
-        "completed" | "successful" => RefundStatus::Succeeded,
+        "completed" | "successful" | "refunded" => RefundStatus::Succeeded,
         "failed" => RefundStatus::Failed,
         _ => RefundStatus::Pending,
     }
@@ -157,6 +214,10 @@ mod tests {
         assert_eq!(minor_amount(ngn, &json!("0.07")), Some(7));
         assert_eq!(minor_amount(jpy, &json!(500)), Some(500));
         assert_eq!(minor_amount(ngn, &json!(1.001)), None);
+        let kwd = Currency::parse("kwd").unwrap();
+        assert_eq!(major_amount(kwd, 12_345), json!(12.345));
+        assert_eq!(minor_amount(kwd, &json!(12.345)), Some(12_345));
+        assert_eq!(minor_amount(jpy, &json!(500.5)), None);
     }
 
     #[test]
@@ -165,6 +226,7 @@ mod tests {
         let tx = Transaction {
             id: Some(7),
             tx_ref: Some("pay".into()),
+            flw_ref: None,
             status: "successful".into(),
             amount: Some(json!(25)),
             currency: Some("NGN".into()),

@@ -6,7 +6,7 @@
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use payrail_core::domain::PaymentId;
-use payrail_core::settlement::ProviderUpdate;
+use payrail_core::operation::ProviderUpdate;
 use serde::Deserialize;
 use sha2::Sha256;
 

@@ -1,48 +1,38 @@
-//! The PayPal adapter: OAuth2 client credentials (the access token cached until shortly before it
-//! expires), Orders v2 paid by card in one step, authorization capture and void, and capture
-//! refunds, behind the core's `Provider` port. Wire mappings are in [`transformers`]; webhook
-//! verification (through PayPal's verify-webhook-signature API) in [`webhook`].
+//! The PayPal adapter: Orders v2 paid by card in one step, authorization capture and void, and
+//! capture refunds, behind the core's `Provider` port. Wire mappings are in [`transformers`], the
+//! OAuth2 token (one cache per credential, shared with the webhook verifier) in [`token`], webhook
+//! verification in [`webhook`] (through PayPal's API) and [`offline`].
 //!
-//! payrail's provider reference is the order id; captures, authorizations and refunds are found
-//! from the order when needed. Every POST carries `PayPal-Request-Id` from payrail's key, so a
-//! retry returns the first request's result instead of acting twice.
+//! Every POST asks for `Prefer: return=representation`: PayPal answers with the minimal
+//! representation (id, status, links) otherwise, and only the full one carries the order's
+//! captures and authorizations, which say whether the card was charged. payrail's provider
+//! reference is the order id. Every POST carries `PayPal-Request-Id` from payrail's key, so a retry
+//! returns the first request's result instead of acting twice.
 
 pub mod offline;
+pub mod token;
 pub mod transformers;
 pub mod webhook;
 
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use payrail_core::domain::AuthorizationOutcome;
+use payrail_core::domain::{AuthorizationOutcome, Currency};
 use payrail_core::ports::{
     AuthorizeRequest, CancelRequest, CaptureRequest, Provider, ProviderError, RefundOutcome, RefundRequest,
     RetrieveRequest,
 };
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
-use serde_json::{json, Value};
-use tokio::sync::Mutex;
+use serde_json::Value;
 
-use crate::config::Secret;
 use crate::providers::http;
+pub use token::AccessTokens;
 use transformers as wire;
-
-/// Tokens are renewed this long before PayPal says they expire.
-const TOKEN_MARGIN: Duration = Duration::from_secs(60);
 
 pub struct Paypal {
     client: reqwest::Client,
     base: String,
-    client_id: String,
-    client_secret: Secret,
-    token: Mutex<Option<(Secret, Instant)>>,
-}
-
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    expires_in: u64,
+    tokens: Arc<AccessTokens>,
 }
 
 enum Answer {
@@ -53,55 +43,12 @@ enum Answer {
 impl Paypal {
     pub const NAME: &'static str = "paypal";
 
-    pub fn new(client: reqwest::Client, base: &str, client_id: &str, client_secret: Secret) -> Self {
+    pub fn new(client: reqwest::Client, base: &str, tokens: Arc<AccessTokens>) -> Self {
         Self {
             client,
             base: base.trim_end_matches('/').to_owned(),
-            client_id: client_id.to_owned(),
-            client_secret,
-            token: Mutex::new(None),
+            tokens,
         }
-    }
-
-    /// A valid access token, fetched once and shared until it nears expiry.
-    async fn access_token(&self) -> Result<Secret, ProviderError> {
-        let mut cached = self.token.lock().await;
-        if let Some((token, expires)) = cached.as_ref() {
-            if Instant::now() + TOKEN_MARGIN < *expires {
-                return Ok(token.clone());
-            }
-        }
-        let response = self
-            .client
-            .post(format!("{}/v1/oauth2/token", self.base))
-            .basic_auth(&self.client_id, Some(self.client_secret.expose()))
-            .form(&[("grant_type", "client_credentials")])
-            .send()
-            .await
-            .map_err(|e| http::transport_error(Self::NAME, e))?;
-        let status = response.status();
-        let body = response
-            .text()
-            .await
-            .map_err(|e| http::transport_error(Self::NAME, e))?;
-        if !status.is_success() {
-            return Err(match http::status_error(Self::NAME, status) {
-                // A token request moves no money: any failure is safe to retry or route around.
-                Some(_) => ProviderError::Unavailable(format!("paypal: token endpoint HTTP {status}")),
-                None => ProviderError::Rejected {
-                    code: "authentication_failed".into(),
-                    message: "PayPal refused the client credentials".into(),
-                },
-            });
-        }
-        let token: TokenResponse = serde_json::from_str(&body)
-            .map_err(|e| ProviderError::Unavailable(format!("paypal: unexpected token response: {e}")))?;
-        let token_secret = Secret::new(token.access_token);
-        *cached = Some((
-            token_secret.clone(),
-            Instant::now() + Duration::from_secs(token.expires_in),
-        ));
-        Ok(token_secret)
     }
 
     async fn send(
@@ -112,10 +59,13 @@ impl Paypal {
         key: Option<&str>,
     ) -> Result<Answer, ProviderError> {
         for attempt in 0..2 {
-            let token = self.access_token().await?;
+            let token = self.tokens.get().await?;
             let mut request = self.client.request(method.clone(), format!("{}{path}", self.base));
             if let Some(key) = key {
                 request = request.header("PayPal-Request-Id", key);
+            }
+            if method == reqwest::Method::POST {
+                request = request.header("Prefer", "return=representation");
             }
             if let Some(body) = body {
                 request = request.json(body);
@@ -123,7 +73,7 @@ impl Paypal {
             let (status, text) = http::send_with_bearer(Self::NAME, request, token.expose()).await?;
             if status == reqwest::StatusCode::UNAUTHORIZED && attempt == 0 {
                 // The token was revoked or expired early: fetch a new one and try once more.
-                *self.token.lock().await = None;
+                self.tokens.invalidate().await;
                 continue;
             }
             return Ok(if status.is_success() {
@@ -182,7 +132,14 @@ impl Provider for Paypal {
         Self::NAME
     }
 
+    fn supports_currency(&self, currency: Currency) -> bool {
+        wire::supports(currency)
+    }
+
     async fn authorize(&self, request: AuthorizeRequest) -> Result<AuthorizationOutcome, ProviderError> {
+        if !wire::supports(request.currency) {
+            return Err(wire::currency_not_supported(request.currency));
+        }
         let body = wire::order_body(&request);
         let key = Some(request.idempotency_key.as_str());
         match self
@@ -199,8 +156,7 @@ impl Provider for Paypal {
     async fn capture(&self, request: CaptureRequest) -> Result<(), ProviderError> {
         let order = self.order(order_id(&request.provider_reference)?).await?;
         let authorization = order.authorization_id().ok_or_else(|| missing("authorization"))?;
-        let body =
-            json!({ "amount": wire::money(request.currency, request.amount.minor_units()), "final_capture": true });
+        let body = wire::capture_body(&request);
         let path = format!("/v2/payments/authorizations/{authorization}/capture");
         let answer = self
             .send(
@@ -210,7 +166,7 @@ impl Provider for Paypal {
                 Some(&request.idempotency_key),
             )
             .await?;
-        expect::<Value>(answer).map(|_| ())
+        wire::capture_result(&expect::<wire::Resource>(answer)?)
     }
 
     async fn cancel(&self, request: CancelRequest) -> Result<(), ProviderError> {
@@ -227,7 +183,7 @@ impl Provider for Paypal {
         let order = self.order(order_id(&request.provider_reference)?).await?;
         // Orders list captures made directly and those made from an authorization alike.
         let capture = order.capture_id().ok_or_else(|| missing("capture"))?;
-        let body = json!({ "amount": wire::money(request.currency, request.amount.minor_units()), "note_to_payer": request.reason.map(|r| r.as_str()) });
+        let body = wire::refund_body(&request);
         let path = format!("/v2/payments/captures/{capture}/refund");
         let answer = self
             .send(

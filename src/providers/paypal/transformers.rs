@@ -2,9 +2,10 @@
 //! `intent` CAPTURE or AUTHORIZE and a card `payment_source` (raw details, or a vaulted card's
 //! `vault_id` for tokens), amounts as **decimal strings in major units**, and PayPal's order,
 //! capture, authorization and refund statuses and `{name, message, details[{issue}]}` errors.
+//! Optional strings are omitted when absent, never sent as `null` (PayPal's spec does not allow it).
 
 use payrail_core::domain::{AuthorizationOutcome, Currency, PaymentMethod, RefundStatus};
-use payrail_core::ports::{AuthorizeRequest, ProviderError};
+use payrail_core::ports::{AuthorizeRequest, CaptureRequest, ProviderError, RefundRequest};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -12,8 +13,32 @@ pub fn money(currency: Currency, minor_units: i64) -> Value {
     json!({ "currency_code": currency.code().to_ascii_uppercase(), "value": currency.to_major_string(minor_units) })
 }
 
+/// The currencies PayPal's REST API takes payments in (its currency-codes reference). HUF and TWD
+/// are left out: PayPal takes them only as whole units although ISO gives them two decimals.
+const CURRENCIES: &[&str] = &[
+    "aud", "brl", "cad", "chf", "cny", "czk", "dkk", "eur", "gbp", "hkd", "ils", "jpy", "mxn", "myr", "nok", "nzd",
+    "php", "pln", "sek", "sgd", "thb", "usd",
+];
+
+pub fn supports(currency: Currency) -> bool {
+    CURRENCIES.contains(&currency.code())
+}
+
+pub fn currency_not_supported(currency: Currency) -> ProviderError {
+    ProviderError::Rejected {
+        code: "currency_not_supported".into(),
+        message: format!("paypal does not support {}", currency.code().to_ascii_uppercase()),
+    }
+}
+
+/// PayPal's free-text fields are bounded (a purchase unit's description: 127 characters).
+fn bounded(text: &str, max_chars: usize) -> String {
+    text.chars().take(max_chars).collect()
+}
+
 /// `POST /v2/checkout/orders`: a single-step order paid by card. `custom_id` and `reference_id`
-/// carry payrail's payment id so webhooks and reconciliation can find the payment.
+/// carry payrail's payment id so webhooks and reconciliation can find the payment. Optional
+/// fields are left out when absent: the spec types them as strings, never `null`.
 pub fn order_body(request: &AuthorizeRequest) -> Value {
     let card = match &request.method {
         PaymentMethod::Card(card) => json!({
@@ -23,16 +48,46 @@ pub fn order_body(request: &AuthorizeRequest) -> Value {
         }),
         PaymentMethod::Token(token) => json!({ "vault_id": token.expose() }),
     };
+    let mut unit = json!({
+        "reference_id": request.payment_id.as_str(),
+        "custom_id": request.payment_id.as_str(),
+        "amount": money(request.currency, request.amount.minor_units()),
+    });
+    if let Some(description) = request.description.as_deref().filter(|d| !d.is_empty()) {
+        unit["description"] = json!(bounded(description, 127));
+    }
     json!({
         "intent": if request.capture { "CAPTURE" } else { "AUTHORIZE" },
-        "purchase_units": [{
-            "reference_id": request.payment_id.as_str(),
-            "custom_id": request.payment_id.as_str(),
-            "description": request.description,
-            "amount": money(request.currency, request.amount.minor_units()),
-        }],
+        "purchase_units": [unit],
         "payment_source": { "card": card },
     })
+}
+
+/// `POST /v2/payments/authorizations/{id}/capture`: the amount, and no further captures after it.
+pub fn capture_body(request: &CaptureRequest) -> Value {
+    json!({ "amount": money(request.currency, request.amount.minor_units()), "final_capture": true })
+}
+
+/// `POST /v2/payments/captures/{id}/refund`: the amount, and the reason as `note_to_payer` only
+/// when there is one.
+pub fn refund_body(request: &RefundRequest) -> Value {
+    let mut body = json!({ "amount": money(request.currency, request.amount.minor_units()) });
+    if let Some(reason) = request.reason {
+        body["note_to_payer"] = json!(reason.as_str());
+    }
+    body
+}
+
+/// A capture's representation: declined or failed is a refusal, anything else (completed,
+/// pending) is a capture PayPal accepted.
+pub fn capture_result(capture: &Resource) -> Result<(), ProviderError> {
+    match capture.status.as_str() {
+        "DECLINED" | "FAILED" => Err(ProviderError::Rejected {
+            code: "capture_declined".into(),
+            message: format!("PayPal {} the capture", capture.status.to_ascii_lowercase()),
+        }),
+        _ => Ok(()),
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -235,6 +290,46 @@ mod tests {
         assert!(
             matches!(error_from(reqwest::StatusCode::UNPROCESSABLE_ENTITY, body), ProviderError::Rejected { ref code, .. } if code == "max_capture_amount_exceeded")
         );
+    }
+
+    #[test]
+    fn absent_optional_strings_are_left_out_never_null() {
+        use payrail_core::domain::{Amount, PaymentId, PaymentToken, RefundId, RefundReason};
+        let usd = Currency::parse("usd").unwrap();
+        let mut order = AuthorizeRequest {
+            payment_id: PaymentId::generate(),
+            amount: Amount::new(1000).unwrap(),
+            currency: usd,
+            capture: true,
+            method: PaymentMethod::Token(PaymentToken::parse("vault-1").unwrap()),
+            description: None,
+            idempotency_key: "k".into(),
+        };
+        let body = order_body(&order);
+        assert!(body["purchase_units"][0].get("description").is_none(), "{body}");
+        assert!(!body.to_string().contains("null"), "{body}");
+        order.description = Some("x".repeat(300));
+        assert_eq!(
+            order_body(&order)["purchase_units"][0]["description"]
+                .as_str()
+                .unwrap()
+                .len(),
+            127
+        );
+        let mut refund = RefundRequest {
+            payment_id: order.payment_id.clone(),
+            refund_id: RefundId::generate(),
+            provider_reference: None,
+            amount: Amount::new(100).unwrap(),
+            currency: usd,
+            reason: None,
+            idempotency_key: "k".into(),
+        };
+        assert!(refund_body(&refund).get("note_to_payer").is_none());
+        refund.reason = Some(RefundReason::Duplicate);
+        assert_eq!(refund_body(&refund)["note_to_payer"], "duplicate");
+        assert!(supports(Currency::parse("jpy").unwrap()));
+        assert!(!supports(Currency::parse("kwd").unwrap()));
     }
 
     #[test]

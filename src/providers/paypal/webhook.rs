@@ -5,7 +5,7 @@
 
 use actix_web::http::header::HeaderMap;
 use payrail_core::domain::{AuthorizationOutcome, PaymentId};
-use payrail_core::settlement::ProviderUpdate;
+use payrail_core::operation::ProviderUpdate;
 use serde::Deserialize;
 use serde_json::{json, Value};
 

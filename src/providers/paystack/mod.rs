@@ -3,17 +3,20 @@
 //! refunds, in kobo, behind the core's `Provider` port. Wire mappings live in [`transformers`],
 //! webhook signatures in [`webhook`].
 //!
-//! Paystack has no idempotency header. payrail's payment id is the transaction `reference`, which
-//! Paystack refuses to reuse, so a retried charge that already went through comes back as a
-//! duplicate and is answered by verifying the reference. Refunds carry payrail's key in
-//! `merchant_note`, and a refund is looked up by it before a new one is created.
-//! Paystack charges capture at once: a payment asking for manual capture is refused.
+//! Paystack has no idempotency header. The transaction `reference` is derived from payrail's
+//! payment id (`pay-<uuid>`: Paystack allows only `-`, `.`, `=` and alphanumerics) and Paystack
+//! refuses to reuse it, so a retried charge that already went through comes back as a duplicate
+//! and is answered by verifying the reference. Refunds carry payrail's key in `merchant_note`;
+//! before a new one is created, the refunds of the last days are listed (Paystack's documented
+//! listing, page by page) and one with that note is answered instead.
+//! Paystack charges capture at once: a payment asking for manual capture is refused, as is a
+//! currency outside Paystack's list, before anything is sent.
 
 pub mod transformers;
 pub mod webhook;
 
 use async_trait::async_trait;
-use payrail_core::domain::{AuthorizationOutcome, PaymentMethod};
+use payrail_core::domain::{AuthorizationOutcome, Currency, PaymentMethod};
 use payrail_core::ports::{
     AuthorizeRequest, CancelRequest, CaptureRequest, Provider, ProviderError, RefundOutcome, RefundRequest,
     RetrieveRequest,
@@ -23,6 +26,13 @@ use serde::de::DeserializeOwned;
 use crate::config::Secret;
 use crate::providers::http;
 use transformers as wire;
+
+/// How far back a retried refund looks for the refund its first attempt created. Retries of one
+/// refund happen within minutes; a day's margin covers a process that died mid-refund.
+const REFUND_LOOKBACK: chrono::Duration = chrono::Duration::days(2);
+/// Refunds per listed page, and the most pages read before creating a new refund anyway.
+const REFUND_PAGE_SIZE: u32 = 100;
+const REFUND_MAX_PAGES: u32 = 20;
 
 pub struct Paystack {
     client: reqwest::Client,
@@ -70,6 +80,30 @@ impl Paystack {
             Err(other) => Err(other),
         }
     }
+
+    /// The refund an earlier attempt with this key created, if any: recent refunds are listed
+    /// page by page (`GET /refund?from=&perPage=&page=`) and matched on the merchant note.
+    async fn earlier_refund(&self, key: &str) -> Result<Option<wire::RefundObject>, ProviderError> {
+        let from = (chrono::Utc::now() - REFUND_LOOKBACK).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        for page in 1..=REFUND_MAX_PAGES {
+            let query = [
+                ("from", from.clone()),
+                ("perPage", REFUND_PAGE_SIZE.to_string()),
+                ("page", page.to_string()),
+            ];
+            let listed: Vec<wire::RefundObject> = self
+                .send(self.client.get(format!("{}/refund", self.base)).query(&query))
+                .await?;
+            let full_page = listed.len() >= REFUND_PAGE_SIZE as usize;
+            if let Some(found) = listed.into_iter().find(|r| r.merchant_note.as_deref() == Some(key)) {
+                return Ok(Some(found));
+            }
+            if !full_page {
+                break;
+            }
+        }
+        Ok(None)
+    }
 }
 
 fn unsupported(what: &str) -> ProviderError {
@@ -85,7 +119,14 @@ impl Provider for Paystack {
         Self::NAME
     }
 
+    fn supports_currency(&self, currency: Currency) -> bool {
+        wire::supports(currency)
+    }
+
     async fn authorize(&self, request: AuthorizeRequest) -> Result<AuthorizationOutcome, ProviderError> {
+        if !wire::supports(request.currency) {
+            return Err(wire::currency_not_supported(request.currency));
+        }
         if !request.capture {
             return Err(unsupported("manual capture"));
         }
@@ -101,7 +142,7 @@ impl Provider for Paystack {
             Ok(tx) => Ok(wire::transaction_outcome(&tx)),
             // An earlier attempt with this reference reached Paystack: its outcome is the answer.
             Err(ProviderError::Rejected { code, .. }) if code == "duplicate_reference" => {
-                self.verify(request.payment_id.as_str()).await
+                self.verify(&wire::reference(&request.payment_id)).await
             }
             Err(other) => Err(other),
         }
@@ -116,17 +157,7 @@ impl Provider for Paystack {
     }
 
     async fn refund(&self, request: RefundRequest) -> Result<RefundOutcome, ProviderError> {
-        let listed: Vec<wire::RefundObject> = self
-            .send(
-                self.client
-                    .get(format!("{}/refund", self.base))
-                    .query(&[("reference", request.payment_id.as_str())]),
-            )
-            .await?;
-        let existing = listed
-            .into_iter()
-            .find(|r| r.merchant_note.as_deref() == Some(request.idempotency_key.as_str()));
-        let refund = match existing {
+        let refund = match self.earlier_refund(&request.idempotency_key).await? {
             Some(refund) => refund,
             None => {
                 let body = wire::refund_body(&request);
@@ -141,6 +172,6 @@ impl Provider for Paystack {
     }
 
     async fn retrieve(&self, request: RetrieveRequest) -> Result<AuthorizationOutcome, ProviderError> {
-        self.verify(request.payment_id.as_str()).await
+        self.verify(&wire::reference(&request.payment_id)).await
     }
 }

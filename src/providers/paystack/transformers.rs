@@ -1,16 +1,44 @@
 //! Pure mappings between payrail's provider requests and Paystack's JSON wire format: the
 //! `{status, message, data}` envelope, integer subunits (kobo), `reference` as the idempotency key
-//! (payrail sends its payment id), and declines that arrive as HTTP 200 with `data.status: failed`.
+//! (derived from payrail's payment id, and mapped back), and declines that arrive as HTTP 200 with
+//! `data.status: failed`.
 
-use payrail_core::domain::{AuthorizationOutcome, CardDetails, RefundStatus};
+use payrail_core::domain::{AuthorizationOutcome, CardDetails, Currency, PaymentId, RefundStatus};
 use payrail_core::ports::{AuthorizeRequest, ProviderError, RefundRequest};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+/// The currencies Paystack's API documents (its `Currency` enum).
+const CURRENCIES: &[&str] = &["ghs", "kes", "ngn", "usd", "zar"];
+
+pub fn supports(currency: Currency) -> bool {
+    CURRENCIES.contains(&currency.code())
+}
+
+pub fn currency_not_supported(currency: Currency) -> ProviderError {
+    ProviderError::Rejected {
+        code: "currency_not_supported".into(),
+        message: format!("paystack does not support {}", currency.code().to_ascii_uppercase()),
+    }
+}
+
+/// The transaction reference for a payment. Paystack allows only `-`, `.`, `=` and alphanumeric
+/// characters, so `pay_<uuid>` is sent as `pay-<uuid>` (the UUID is already hyphenated hex).
+pub fn reference(payment: &PaymentId) -> String {
+    payment.as_str().replacen('_', "-", 1)
+}
+
+/// The payment a Paystack reference names: the inverse of [`reference`]. References payrail did
+/// not make name no payment.
+pub fn payment_id(reference: &str) -> Option<PaymentId> {
+    let id = reference.strip_prefix("pay-")?;
+    PaymentId::parse(&format!("pay_{id}")).ok()
+}
+
 /// Paystack requires a customer email on every charge; payrail's API has none, so a stable
 /// placeholder per payment is sent (merchants who need receipts pass the authorization's email).
 pub fn customer_email(request: &AuthorizeRequest) -> String {
-    format!("{}@customers.payrail.invalid", request.payment_id)
+    format!("{}@customers.payrail.invalid", reference(&request.payment_id))
 }
 
 /// `POST /transaction/charge_authorization` for a reusable authorization code (the token path).
@@ -20,7 +48,7 @@ pub fn charge_authorization_body(request: &AuthorizeRequest, authorization_code:
         "email": customer_email(request),
         "amount": request.amount.minor_units(),
         "currency": request.currency.code().to_ascii_uppercase(),
-        "reference": request.payment_id.as_str(),
+        "reference": reference(&request.payment_id),
     })
 }
 
@@ -30,7 +58,7 @@ pub fn card_charge_body(request: &AuthorizeRequest, card: &CardDetails) -> Value
         "email": customer_email(request),
         "amount": request.amount.minor_units(),
         "currency": request.currency.code().to_ascii_uppercase(),
-        "reference": request.payment_id.as_str(),
+        "reference": reference(&request.payment_id),
         "card": {
             "number": card.number.expose(),
             "cvv": card.cvc.expose(),
@@ -44,7 +72,7 @@ pub fn card_charge_body(request: &AuthorizeRequest, card: &CardDetails) -> Value
 /// refund the first attempt created (Paystack has no idempotency header).
 pub fn refund_body(request: &RefundRequest) -> Value {
     json!({
-        "transaction": request.payment_id.as_str(),
+        "transaction": reference(&request.payment_id),
         "amount": request.amount.minor_units(),
         "merchant_note": request.idempotency_key,
     })
@@ -146,6 +174,19 @@ pub fn error_from(status: reqwest::StatusCode, body: &str) -> ProviderError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn references_use_only_the_characters_paystack_allows_and_map_back() {
+        let payment = PaymentId::generate();
+        let sent = reference(&payment);
+        assert!(sent
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '=')));
+        assert_eq!(payment_id(&sent), Some(payment));
+        assert_eq!(payment_id("T123456789"), None);
+        assert!(supports(Currency::parse("NGN").unwrap()));
+        assert!(!supports(Currency::parse("JPY").unwrap()));
+    }
 
     fn tx(status: &str, gateway: &str) -> Transaction {
         Transaction {

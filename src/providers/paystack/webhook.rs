@@ -3,8 +3,7 @@
 //! by the event name and the object's id.
 
 use hmac::{Hmac, Mac};
-use payrail_core::domain::PaymentId;
-use payrail_core::settlement::ProviderUpdate;
+use payrail_core::operation::ProviderUpdate;
 use serde::Deserialize;
 use sha2::Sha512;
 
@@ -50,14 +49,11 @@ pub fn parse(body: &[u8]) -> Result<ParsedEvent, serde_json::Error> {
     };
     if event.event.starts_with("charge.") {
         let tx: Transaction = serde_json::from_value(event.data)?;
-        parsed.payment_id = tx.reference.as_deref().and_then(|r| PaymentId::parse(r).ok());
+        parsed.payment_id = tx.reference.as_deref().and_then(wire::payment_id);
         parsed.update = Some(ProviderUpdate::Authorization(wire::transaction_outcome(&tx)));
     } else if event.event.starts_with("refund.") {
         let refund: RefundData = serde_json::from_value(event.data)?;
-        parsed.payment_id = refund
-            .transaction_reference
-            .as_deref()
-            .and_then(|r| PaymentId::parse(r).ok());
+        parsed.payment_id = refund.transaction_reference.as_deref().and_then(wire::payment_id);
         let reference = refund
             .id
             .map(|id| id.to_string().trim_matches('"').to_owned())

@@ -8,7 +8,7 @@
 
 use hmac::{Hmac, Mac};
 use payrail_core::domain::{PaymentId, RefundId};
-use payrail_core::settlement::ProviderUpdate;
+use payrail_core::operation::ProviderUpdate;
 use serde::Deserialize;
 use sha2::Sha256;
 

@@ -1,7 +1,11 @@
-//! A fake Flutterwave v3: tokenized card charges, verification by `tx_ref`, and refunds, with the
-//! `{status: "success"|"error", message, data}` envelope, Bearer secret keys and **major-unit**
-//! amounts. Tokens choose the outcome: `flw-t1nf-declined`, `flw-t1nf-insufficient`, anything
-//! else succeeds. Faults on demand: a stalled answer.
+//! A fake Flutterwave v3: tokenized card charges (and preauthorizations, `preauthorize: true`,
+//! captured, voided and refunded through `/v3/charges/{flw_ref}/capture|void|refund`),
+//! verification by `tx_ref`, and refunds, with the `{status: "success"|"error", message, data}`
+//! envelope, Bearer secret keys and **major-unit** amounts: a JSON number with at most the
+//! currency's decimals (none for JPY, three for KWD), else 400. `tx_ref`, `token`, `currency`,
+//! `email` are required strings; `narration` is a string when sent. Tokens choose the outcome:
+//! `flw-t1nf-declined`, `flw-t1nf-insufficient`, anything else succeeds. A preauthorization is
+//! `pending` when verified until it is captured. Faults on demand: a stalled answer.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -9,6 +13,7 @@ use std::time::Duration;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
+use super::recorded::{exponent, minor_from_decimal, optional_string, required_string, Recorded};
 use super::FakeServer;
 
 pub const SECRET_KEY: &str = "FLWSECK_TEST-fake0123456789abcdef-X";
@@ -19,6 +24,7 @@ struct State {
     transactions: Vec<Value>,
     refunds: Vec<Value>,
     stall_next: Option<Duration>,
+    recorded: Vec<Recorded>,
 }
 
 #[derive(Clone)]
@@ -56,6 +62,11 @@ impl FakeFlutterwave {
     pub fn refunds(&self) -> Vec<Value> {
         self.state.lock().unwrap().refunds.clone()
     }
+
+    /// Every request received, whole.
+    pub fn recorded(&self) -> Vec<Recorded> {
+        self.state.lock().unwrap().recorded.clone()
+    }
 }
 
 fn envelope(status: u16, ok: bool, message: &str, data: Value) -> (u16, Value) {
@@ -66,10 +77,11 @@ fn envelope(status: u16, ok: bool, message: &str, data: Value) -> (u16, Value) {
     )
 }
 
-async fn handle(state: web::Data<Mutex<State>>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+async fn handle(state: web::Data<Mutex<State>>, req: HttpRequest, bytes: web::Bytes) -> HttpResponse {
+    let body: Value = serde_json::from_slice(&bytes).unwrap_or(json!({}));
     let ((status, answer), stall) = {
         let mut s = state.lock().unwrap();
+        s.recorded.push(Recorded::of(&req, &bytes));
         let auth = req.headers().get("authorization").and_then(|v| v.to_str().ok());
         if auth != Some(&format!("Bearer {SECRET_KEY}")) {
             let (status, body) = envelope(401, false, "Invalid authorization key", Value::Null);
@@ -88,13 +100,113 @@ fn reply(status: u16, body: Value) -> HttpResponse {
     HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).json(body)
 }
 
+/// Minor units of a major-unit JSON number in `currency`, if it has no more decimals than the
+/// currency allows (Flutterwave: "amount in the currency's major unit").
+fn minor_units(currency: &str, amount: &Value) -> Option<i64> {
+    let Value::Number(number) = amount else {
+        return None;
+    };
+    minor_from_decimal(&number.to_string(), exponent(currency)?)
+}
+
+/// A JSON number in major units for `minor` units of `currency`.
+fn major(currency: &str, minor: i64) -> Value {
+    let text = payrail_core::domain::Currency::parse(currency)
+        .map(|c| c.to_major_string(minor))
+        .unwrap_or_else(|_| minor.to_string());
+    // As Flutterwave writes them: 600, 100.5, 0.005.
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &text
+    };
+    serde_json::from_str(text).unwrap_or(Value::Null)
+}
+
+fn check_charge(body: &Value) -> Result<i64, String> {
+    let refused = |(field, issue): (String, &str)| format!("{field}: {}", issue.to_ascii_lowercase());
+    for field in ["/token", "/currency", "/email", "/tx_ref"] {
+        required_string(body, field, 255).map_err(refused)?;
+    }
+    optional_string(body, "/narration", 255).map_err(refused)?;
+    if body.get("preauthorize").is_some_and(|p| !p.is_boolean()) {
+        return Err("preauthorize must be a boolean".into());
+    }
+    let currency = body["currency"].as_str().unwrap_or_default();
+    minor_units(currency, &body["amount"]).ok_or_else(|| format!("Invalid amount for {currency}"))
+}
+
+fn not_found() -> (u16, Value) {
+    envelope(404, false, "Transaction not found", Value::Null)
+}
+
+/// `/v3/charges/{flw_ref}/capture|void|refund` on a preauthorization.
+fn preauthorization(s: &mut State, flw_ref: &str, action: &str, body: &Value) -> (u16, Value) {
+    let Some(index) = s
+        .transactions
+        .iter()
+        .position(|t| t["flw_ref"] == flw_ref && t["preauthorized"] == true)
+    else {
+        return not_found();
+    };
+    let tx = s.transactions[index].clone();
+    let currency = tx["currency"].as_str().unwrap_or_default().to_owned();
+    let held = tx["amount_minor"].as_i64().unwrap_or_default();
+    let requested = match body.get("amount") {
+        None => None,
+        Some(amount) => match minor_units(&currency, amount) {
+            Some(minor) => Some(minor),
+            None => return envelope(400, false, &format!("Invalid amount for {currency}"), Value::Null),
+        },
+    };
+    let state = tx["status"].as_str().unwrap_or_default().to_owned();
+    match action {
+        "capture" if state == "pending" => {
+            let amount = requested.unwrap_or(held);
+            if amount > held {
+                return envelope(400, false, "Capture amount exceeds the authorized amount", Value::Null);
+            }
+            let t = &mut s.transactions[index];
+            t["status"] = json!("successful");
+            t["captured_minor"] = json!(amount);
+            t["amount"] = major(&currency, amount);
+            envelope(200, true, "Capture complete", s.transactions[index].clone())
+        }
+        "void" if state == "pending" => {
+            s.transactions[index]["status"] = json!("voided");
+            envelope(200, true, "Charge voided", s.transactions[index].clone())
+        }
+        "refund" if state == "successful" => {
+            let captured = tx["captured_minor"].as_i64().unwrap_or_default();
+            let refunded: i64 = s
+                .refunds
+                .iter()
+                .filter(|r| r["flw_ref"] == flw_ref)
+                .map(|r| r["minor"].as_i64().unwrap_or(0))
+                .sum();
+            let amount = requested.unwrap_or(captured - refunded);
+            if amount + refunded > captured {
+                return envelope(400, false, "Refund amount exceeds the captured amount", Value::Null);
+            }
+            let refund = json!({ "id": 9_000 + s.refunds.len() as i64, "transaction_id": tx["id"], "flw_ref": flw_ref,
+                "amount_refunded": major(&currency, amount), "minor": amount, "status": "completed" });
+            s.refunds.push(refund.clone());
+            envelope(200, true, "Refund complete", refund)
+        }
+        _ => envelope(400, false, &format!("Cannot {action} a {state} charge"), Value::Null),
+    }
+}
+
 fn process(s: &mut State, req: &HttpRequest, body: &Value) -> (u16, Value) {
     let path = req.path().to_owned();
-    match (req.method().as_str(), path.as_str()) {
-        ("POST", "/v3/tokenized-charges") => {
-            let (Some(_), Some(tx_ref)) = (body["amount"].as_f64(), body["tx_ref"].as_str()) else {
-                return envelope(400, false, "amount and tx_ref are required", Value::Null);
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match (req.method().as_str(), segments.as_slice()) {
+        ("POST", ["v3", "tokenized-charges"]) => {
+            let amount = match check_charge(body) {
+                Ok(amount) => amount,
+                Err(message) => return envelope(400, false, &message, Value::Null),
             };
+            let tx_ref = body["tx_ref"].as_str().unwrap_or_default();
             if s.transactions.iter().any(|t| t["tx_ref"] == tx_ref) {
                 return envelope(400, false, "Duplicate tx_ref", Value::Null);
             }
@@ -103,45 +215,66 @@ fn process(s: &mut State, req: &HttpRequest, body: &Value) -> (u16, Value) {
                 "flw-t1nf-insufficient" => ("failed", "Insufficient funds"),
                 _ => ("successful", "Approved"),
             };
+            let preauthorized = body["preauthorize"] == true;
             let tx = json!({
                 "id": 4_000_000 + s.transactions.len() as i64, "tx_ref": tx_ref,
                 "flw_ref": format!("FLW-MOCK-{}", s.transactions.len()), "amount": body["amount"],
                 "charged_amount": body["amount"], "currency": body["currency"], "status": status,
-                "processor_response": response,
+                "processor_response": response, "amount_minor": amount, "captured_minor": amount,
+                "preauthorized": preauthorized,
             });
-            s.transactions.push(tx.clone());
+            let mut stored = tx.clone();
+            if preauthorized && status == "successful" {
+                // The hold is placed; the transaction stays pending until it is captured.
+                stored["status"] = json!("pending");
+                stored["captured_minor"] = json!(0);
+            }
+            s.transactions.push(stored);
             envelope(200, true, "Charge successful", tx)
         }
-        ("GET", "/v3/transactions/verify_by_reference") => {
+        ("GET", ["v3", "transactions", "verify_by_reference"]) => {
             let tx_ref = req.query_string().split('=').nth(1).unwrap_or_default().to_owned();
             match s.transactions.iter().find(|t| t["tx_ref"] == tx_ref) {
                 Some(tx) => envelope(200, true, "Transaction fetched successfully", tx.clone()),
                 None => envelope(400, false, "No transaction was found for this id", Value::Null),
             }
         }
-        ("POST", p) if p.starts_with("/v3/transactions/") && p.ends_with("/refund") => {
-            let id: i64 = p.split('/').nth(3).and_then(|id| id.parse().ok()).unwrap_or(-1);
+        ("POST", ["v3", "charges", flw_ref, action @ ("capture" | "void" | "refund")]) => {
+            preauthorization(s, flw_ref, action, body)
+        }
+        ("POST", ["v3", "transactions", id, "refund"]) => {
+            let id: i64 = id.parse().unwrap_or(-1);
             let Some(tx) = s
                 .transactions
                 .iter()
-                .find(|t| t["id"] == id && t["status"] == "successful")
+                .find(|t| t["id"] == id && t["status"] == "successful" && t["preauthorized"] == false)
                 .cloned()
             else {
-                return envelope(404, false, "Transaction not found", Value::Null);
+                return not_found();
             };
-            let refunded: f64 = s
+            let currency = tx["currency"].as_str().unwrap_or_default().to_owned();
+            let refunded: i64 = s
                 .refunds
                 .iter()
                 .filter(|r| r["transaction_id"] == id)
-                .map(|r| r["amount_refunded"].as_f64().unwrap())
+                .map(|r| r["minor"].as_i64().unwrap_or(0))
                 .sum();
-            let amount = body["amount"]
-                .as_f64()
-                .unwrap_or(tx["amount"].as_f64().unwrap() - refunded);
-            if amount + refunded > tx["amount"].as_f64().unwrap() + 1e-9 {
+            let captured = tx["captured_minor"].as_i64().unwrap_or_default();
+            let amount = match body.get("amount") {
+                None => captured - refunded,
+                Some(amount) => match minor_units(&currency, amount) {
+                    Some(minor) => minor,
+                    None => return envelope(400, false, &format!("Invalid amount for {currency}"), Value::Null),
+                },
+            };
+            if amount + refunded > captured {
                 return envelope(400, false, "Refund amount exceeds the transaction amount", Value::Null);
             }
-            let refund = json!({ "id": 9_000 + s.refunds.len() as i64, "transaction_id": id, "amount_refunded": amount,
+            if body.get("comments").is_some_and(|c| !c.is_string()) {
+                return envelope(400, false, "comments must be a string", Value::Null);
+            }
+            let refund = json!({ "id": 9_000 + s.refunds.len() as i64, "transaction_id": id,
+                "amount_refunded": major(&currency, amount), "minor": amount,
                 "status": "completed", "comments": body["comments"] });
             s.refunds.push(refund.clone());
             envelope(200, true, "Transaction refund initiated", refund)

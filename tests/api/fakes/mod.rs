@@ -4,7 +4,9 @@
 
 pub mod flutterwave;
 pub mod paypal;
+pub mod paypal_checks;
 pub mod paystack;
+pub mod recorded;
 pub mod stripe;
 
 use std::net::TcpListener;

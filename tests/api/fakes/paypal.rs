@@ -2,7 +2,9 @@
 //! `expires_in`), Orders v2 paid by card in one step (decimal-string major-unit amounts,
 //! `PayPal-Request-Id` required and replayed with the latest state), authorization capture and
 //! void, capture refunds, 422 `UNPROCESSABLE_ENTITY` errors with `details[].issue`, and the
-//! verify-webhook-signature API for deliveries it signed itself.
+//! verify-webhook-signature API for deliveries it signed itself. Requests are checked as PayPal's
+//! OpenAPI documents say ([`super::paypal_checks`]), and answered with the minimal representation
+//! (id, status, links) unless `Prefer: return=representation` asks for the whole resource.
 //! Cards: 4000000000000002 is declined; vault id `declined` is refused with INSTRUMENT_DECLINED.
 
 use std::collections::HashMap;
@@ -12,11 +14,13 @@ use std::time::Duration;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
+use super::paypal_checks::{self as checks, minor};
+use super::recorded::Recorded;
 use super::FakeServer;
 
 pub const CLIENT_ID: &str = "AfakeClientId-payrail";
 pub const CLIENT_SECRET: &str = "EfakeClientSecret-payrail-0123456789";
-pub const WEBHOOK_ID: &str = "WH-FAKE-0123456789";
+pub const WEBHOOK_ID: &str = "8FAKE0123456789WH";
 
 #[derive(Default)]
 struct State {
@@ -28,7 +32,7 @@ struct State {
     deliveries: HashMap<String, (String, Value)>,
     stall_next: Option<Duration>,
     certificates: Vec<String>,
-    requests: Vec<String>,
+    recorded: Vec<Recorded>,
     counter: u64,
 }
 
@@ -56,7 +60,20 @@ impl FakePaypal {
 
     /// Requests as `METHOD /path request-id`.
     pub fn requests(&self) -> Vec<String> {
-        self.state.lock().unwrap().requests.clone()
+        let state = self.state.lock().unwrap();
+        state
+            .recorded
+            .iter()
+            .map(|r| {
+                let id = r.header("paypal-request-id").unwrap_or_default();
+                format!("{} {} {id}", r.method, r.path)
+            })
+            .collect()
+    }
+
+    /// Every request received, whole.
+    pub fn recorded(&self) -> Vec<Recorded> {
+        self.state.lock().unwrap().recorded.clone()
     }
 
     pub fn order(&self, id: &str) -> Value {
@@ -118,14 +135,10 @@ async fn handle(state: web::Data<Mutex<State>>, req: HttpRequest, body: web::Byt
         .get("paypal-request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let recorded = Recorded::of(&req, &body);
     let (status, answer, stall) = {
         let mut s = state.lock().unwrap();
-        s.requests.push(format!(
-            "{} {} {}",
-            req.method(),
-            req.path(),
-            request_id.clone().unwrap_or_default()
-        ));
+        s.recorded.push(recorded.clone());
         let auth = req
             .headers()
             .get("authorization")
@@ -148,6 +161,16 @@ async fn handle(state: web::Data<Mutex<State>>, req: HttpRequest, body: web::Byt
                     json!({ "error": "invalid_client", "error_description": "Client Authentication failed" }),
                 );
             }
+            // RFC 6749 §4.4: a form-encoded client-credentials grant.
+            let form = recorded
+                .header("content-type")
+                .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+            if !form || recorded.body != "grant_type=client_credentials" {
+                return reply(
+                    400,
+                    json!({ "error": "unsupported_grant_type", "error_description": "Grant Type is NULL" }),
+                );
+            }
             let token = format!("A21AA.fake.{}", s.tokens.len());
             s.tokens.push(token.clone());
             return reply(
@@ -162,9 +185,24 @@ async fn handle(state: web::Data<Mutex<State>>, req: HttpRequest, body: web::Byt
                 json!({ "error": "invalid_token", "error_description": "Token signature verification failed" }),
             );
         }
-        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        if let Err(refusal) = checks::check_headers(&recorded) {
+            let (status, answer) = checks::refused(refusal);
+            return reply(status, answer);
+        }
+        let body: Value = if body.is_empty() {
+            json!({})
+        } else {
+            match serde_json::from_slice(&body) {
+                Ok(body) => body,
+                Err(_) => {
+                    let (status, answer) = checks::refused(("/".into(), "MALFORMED_REQUEST_JSON"));
+                    return reply(status, answer);
+                }
+            }
+        };
         let stall = s.stall_next.take();
-        let (status, answer) = process(&mut s, &req, &body, request_id);
+        let full = checks::wants_representation(&recorded);
+        let (status, answer) = process(&mut s, &req, &body, request_id, full);
         (status, answer, stall)
     };
     if let Some(delay) = stall {
@@ -181,13 +219,16 @@ fn reply(status: u16, body: Value) -> HttpResponse {
     response.json(body)
 }
 
-fn minor(value: &Value) -> i64 {
-    let text = value["value"].as_str().unwrap_or("0");
-    let (whole, fraction) = text.split_once('.').unwrap_or((text, "00"));
-    whole.parse::<i64>().unwrap() * 100 + format!("{fraction:0<2}").parse::<i64>().unwrap()
+/// What a POST answers with: the whole resource, or its minimal representation.
+fn answer(resource: Value, full: bool, href: String) -> Value {
+    if full {
+        resource
+    } else {
+        checks::minimal(&resource, &href)
+    }
 }
 
-fn process(s: &mut State, req: &HttpRequest, body: &Value, request_id: Option<String>) -> (u16, Value) {
+fn process(s: &mut State, req: &HttpRequest, body: &Value, request_id: Option<String>, full: bool) -> (u16, Value) {
     s.counter += 1;
     let n = s.counter;
     let path = req.path().to_owned();
@@ -200,7 +241,10 @@ fn process(s: &mut State, req: &HttpRequest, body: &Value, request_id: Option<St
                 .and_then(|o| s.orders.get(o))
                 .cloned()
                 .unwrap_or(saved.clone());
-            return (200, latest);
+            if latest.get("id").is_none() {
+                return (204, Value::Null);
+            }
+            return (200, answer(latest, full, path.clone()));
         }
     }
     let remember = |s: &mut State, value: Value| {
@@ -216,23 +260,26 @@ fn process(s: &mut State, req: &HttpRequest, body: &Value, request_id: Option<St
                     "A PayPal-Request-Id is required if you are trying to process payment for an Order.",
                 );
             }
+            if let Err(refusal) = checks::check_order(body) {
+                return checks::refused(refusal);
+            }
             let card = &body["payment_source"]["card"];
             if card["vault_id"] == "declined" {
                 return unprocessable("INSTRUMENT_DECLINED", "The instrument presented was declined.");
             }
             let unit = body["purchase_units"][0].clone();
             let declined = card["number"] == "4000000000000002";
-            let id = format!("ORDER-{n}");
+            let id = format!("{n}ORDER");
             let payments = if body["intent"] == "CAPTURE" {
-                json!({ "captures": [{ "id": format!("CAP-{n}"), "status": if declined { "DECLINED" } else { "COMPLETED" }, "amount": unit["amount"] }] })
+                json!({ "captures": [{ "id": format!("{n}CAPTURE"), "status": if declined { "DECLINED" } else { "COMPLETED" }, "amount": unit["amount"] }] })
             } else {
-                json!({ "authorizations": [{ "id": format!("AUTH-{n}"), "status": if declined { "DENIED" } else { "CREATED" }, "amount": unit["amount"] }] })
+                json!({ "authorizations": [{ "id": format!("{n}AUTHORIZATION"), "status": if declined { "DENIED" } else { "CREATED" }, "amount": unit["amount"] }] })
             };
             let order = json!({ "id": id, "intent": body["intent"], "status": "COMPLETED",
                 "purchase_units": [{ "reference_id": unit["reference_id"], "custom_id": unit["custom_id"], "amount": unit["amount"], "payments": payments }] });
             s.orders.insert(id.clone(), order.clone());
             remember(s, json!({ "order": id }));
-            (201, order)
+            (201, answer(order, full, format!("/v2/checkout/orders/{id}")))
         }
         ("GET", ["v2", "checkout", "orders", id]) => match s.orders.get(*id) {
             Some(order) => (200, order.clone()),
@@ -263,17 +310,22 @@ fn process(s: &mut State, req: &HttpRequest, body: &Value, request_id: Option<St
             }
             if *action == "void" {
                 payments["authorizations"][0]["status"] = json!("VOIDED");
+                let authorization = payments["authorizations"][0].clone();
                 remember(s, json!({}));
-                return (204, Value::Null);
+                return if full { (200, authorization) } else { (204, Value::Null) };
+            }
+            if let Err(refusal) = checks::check_capture(body) {
+                return checks::refused(refusal);
             }
             if minor(&body["amount"]) > minor(&payments["authorizations"][0]["amount"]) {
                 return unprocessable("MAX_CAPTURE_AMOUNT_EXCEEDED", "Capture amount exceeds allowable limit.");
             }
             payments["authorizations"][0]["status"] = json!("CAPTURED");
-            let capture = json!({ "id": format!("CAP-{n}"), "status": "COMPLETED", "amount": body["amount"] });
+            let capture = json!({ "id": format!("{n}CAPTURE"), "status": "COMPLETED", "amount": body["amount"],
+                "final_capture": body["final_capture"].as_bool().unwrap_or(false) });
             payments["captures"] = json!([capture.clone()]);
             remember(s, capture.clone());
-            (201, capture)
+            (201, answer(capture, full, format!("/v2/payments/captures/{n}CAPTURE")))
         }
         ("POST", ["v2", "payments", "captures", capture, "refund"]) => {
             let Some(order) = s
@@ -287,6 +339,9 @@ fn process(s: &mut State, req: &HttpRequest, body: &Value, request_id: Option<St
                     json!({ "name": "RESOURCE_NOT_FOUND", "message": "not found", "details": [{ "issue": "INVALID_RESOURCE_ID" }] }),
                 );
             };
+            if let Err(refusal) = checks::check_refund(body) {
+                return checks::refused(refusal);
+            }
             let captured = minor(&order["purchase_units"][0]["payments"]["captures"][0]["amount"]);
             let refunded: i64 = order["purchase_units"][0]["payments"]["refunds"]
                 .as_array()
@@ -295,7 +350,7 @@ fn process(s: &mut State, req: &HttpRequest, body: &Value, request_id: Option<St
             if minor(&body["amount"]) + refunded > captured {
                 return unprocessable("REFUND_AMOUNT_EXCEEDED", "The refund amount must be less than or equal to the capture amount that has not yet been refunded.");
             }
-            let refund = json!({ "id": format!("REF-{n}"), "status": "COMPLETED", "amount": body["amount"] });
+            let refund = json!({ "id": format!("{n}REFUND"), "status": "COMPLETED", "amount": body["amount"] });
             let order = s.orders.get_mut(order["id"].as_str().unwrap()).unwrap();
             let refunds = &mut order["purchase_units"][0]["payments"]["refunds"];
             if refunds.is_null() {
@@ -303,9 +358,12 @@ fn process(s: &mut State, req: &HttpRequest, body: &Value, request_id: Option<St
             }
             refunds.as_array_mut().unwrap().push(refund.clone());
             remember(s, refund.clone());
-            (201, refund)
+            (201, answer(refund, full, format!("/v2/payments/refunds/{n}REFUND")))
         }
         ("POST", ["v1", "notifications", "verify-webhook-signature"]) => {
+            if let Err(refusal) = checks::check_verification(body) {
+                return checks::refused(refusal);
+            }
             let id = body["transmission_id"].as_str().unwrap_or_default();
             let verified = s.deliveries.get(id).is_some_and(|(sig, event)| {
                 body["transmission_sig"] == *sig && body["webhook_event"] == *event && body["webhook_id"] == WEBHOOK_ID

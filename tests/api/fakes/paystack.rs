@@ -1,6 +1,9 @@
 //! A fake Paystack: `charge_authorization` and `/charge`, `verify/:reference`, refunds (create,
-//! list), the `{status, message, data}` envelope, amounts in kobo, unique references (a reused one
-//! is 400 "Duplicate Transaction Reference"), and declines as HTTP 200 with `data.status: failed`.
+//! list page by page with `perPage`/`page`/`from`/`to`, fetch by id), the `{status, message, data}`
+//! envelope, amounts in kobo, unique references (a reused one is 400 "Duplicate Transaction
+//! Reference"), and declines as HTTP 200 with `data.status: failed`. Requests are checked as
+//! Paystack's OpenAPI document says: required fields and their types, references of only `-`, `.`,
+//! `=` and alphanumerics, currencies from its enum, and no query parameter it does not document.
 //! Authorization codes choose the outcome: `AUTH_declined`, `AUTH_insufficient`, anything else
 //! succeeds. Faults on demand: a stalled answer, or a 500 after the charge went through.
 
@@ -12,6 +15,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha512;
 
+use super::recorded::{optional_string, required_integer, required_string, Recorded};
 use super::FakeServer;
 
 pub const SECRET_KEY: &str = "sk_test_paystack_fake_b7c1d0e2f3a4";
@@ -22,7 +26,7 @@ struct State {
     refunds: Vec<Value>,
     stall_next: Option<Duration>,
     break_after_processing_next: bool,
-    requests: Vec<(String, Value)>,
+    recorded: Vec<Recorded>,
 }
 
 #[derive(Clone)]
@@ -61,15 +65,30 @@ impl FakePaystack {
 
     /// Requests received: `METHOD /path` and the JSON body.
     pub fn requests(&self) -> Vec<(String, Value)> {
-        self.state.lock().unwrap().requests.clone()
+        let state = self.state.lock().unwrap();
+        state
+            .recorded
+            .iter()
+            .map(|r| {
+                let body = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+                (format!("{} {}", r.method, r.path), body)
+            })
+            .collect()
     }
 
-    pub fn transaction(&self, reference: &str) -> Value {
+    /// Every request received, whole.
+    pub fn recorded(&self) -> Vec<Recorded> {
+        self.state.lock().unwrap().recorded.clone()
+    }
+
+    /// The transaction payrail made for a payment (its reference is `pay-<uuid>`).
+    pub fn transaction(&self, payment_id: &str) -> Value {
+        let reference = payment_id.replacen('_', "-", 1);
         let state = self.state.lock().unwrap();
         state
             .transactions
             .iter()
-            .find(|t| t["reference"] == reference)
+            .find(|t| t["reference"] == reference.as_str())
             .cloned()
             .expect("transaction")
     }
@@ -86,9 +105,16 @@ fn envelope(status: u16, ok: bool, message: &str, data: Value) -> (u16, Value) {
 async fn handle(state: web::Data<Mutex<State>>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let (status, body, stall) = {
         let mut s = state.lock().unwrap();
-        let route = format!("{} {}", req.method(), req.path());
-        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        s.requests.push((route, body.clone()));
+        let recorded = Recorded::of(&req, &body);
+        s.recorded.push(recorded.clone());
+        let json = recorded
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("application/json"));
+        let body: Value = match serde_json::from_slice(&body) {
+            Ok(body) if json => body,
+            _ if req.method() == "GET" => Value::Null,
+            _ => return reply(400, json!({ "status": false, "message": "Invalid JSON body" })),
+        };
         let auth = req.headers().get("authorization").and_then(|v| v.to_str().ok());
         if auth != Some(&format!("Bearer {SECRET_KEY}")) {
             let (status, body) = envelope(401, false, "Invalid key", Value::Null);
@@ -111,13 +137,112 @@ fn reply(status: u16, body: Value) -> HttpResponse {
     HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).json(body)
 }
 
+/// Paystack's `Currency` enum.
+const CURRENCIES: &[&str] = &["GHS", "KES", "NGN", "ZAR", "USD"];
+
+/// "Only -, ., = and alphanumeric characters allowed."
+fn valid_reference(reference: &str) -> bool {
+    !reference.is_empty()
+        && reference
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '='))
+}
+
+/// The documented fields of a charge: `TransactionChargeAuthorization` (`authorization_code`
+/// required) or `ChargeCreate`.
+fn check_charge(body: &Value, by_authorization: bool) -> Result<(), String> {
+    let refused = |(field, issue): (String, &str)| format!("{} {field}", issue.to_ascii_lowercase());
+    required_string(body, "/email", 254).map_err(refused)?;
+    required_integer(body, "/amount").map_err(refused)?;
+    if by_authorization {
+        required_string(body, "/authorization_code", 100).map_err(refused)?;
+        optional_string(body, "/metadata", 10_000).map_err(refused)?;
+    }
+    match body.get("reference") {
+        None => {}
+        Some(Value::String(r)) if valid_reference(r) => {}
+        Some(_) => return Err("Invalid reference: only -, ., = and alphanumeric characters allowed".into()),
+    }
+    match body.get("currency") {
+        None => Ok(()),
+        Some(Value::String(c)) if CURRENCIES.contains(&c.as_str()) => Ok(()),
+        Some(_) => Err("Currency not supported by merchant".into()),
+    }
+}
+
+/// `RefundCreate`: `transaction` required; `amount` an integer; notes strings; `currency` enum.
+fn check_refund(body: &Value) -> Result<(), String> {
+    let refused = |(field, issue): (String, &str)| format!("{} {field}", issue.to_ascii_lowercase());
+    required_string(body, "/transaction", 100).map_err(refused)?;
+    if body.get("amount").is_some() {
+        required_integer(body, "/amount").map_err(refused)?;
+    }
+    optional_string(body, "/customer_note", 1000).map_err(refused)?;
+    optional_string(body, "/merchant_note", 1000).map_err(refused)?;
+    match body.get("currency") {
+        Some(Value::String(c)) if !CURRENCIES.contains(&c.as_str()) => Err("Currency not supported".into()),
+        Some(Value::String(_)) | None => Ok(()),
+        Some(_) => Err("invalid currency".into()),
+    }
+}
+
+/// `GET /refund`: only `perPage`, `page`, `from` and `to` are documented.
+fn refund_page(s: &State, query: &str) -> (u16, Value) {
+    let mut per_page = 50_usize;
+    let mut page = 1_usize;
+    let mut from = None;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let value = value.replace("%3A", ":").replace("%2B", "+");
+        match name {
+            "perPage" => match value.parse() {
+                Ok(n) if n > 0 => per_page = n,
+                _ => return envelope(400, false, "perPage must be an integer", Value::Null),
+            },
+            "page" => match value.parse() {
+                Ok(n) if n > 0 => page = n,
+                _ => return envelope(400, false, "page must be an integer", Value::Null),
+            },
+            "from" | "to" => match chrono::DateTime::parse_from_rfc3339(&value) {
+                Ok(at) if name == "from" => from = Some(at),
+                Ok(_) => {}
+                Err(_) => return envelope(400, false, "Invalid date", Value::Null),
+            },
+            other => return envelope(400, false, &format!("{other} is not a valid filter"), Value::Null),
+        }
+    }
+    let matching: Vec<&Value> = s
+        .refunds
+        .iter()
+        .filter(|r| {
+            let created = r["createdAt"]
+                .as_str()
+                .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok());
+            from.map_or(true, |from| created.is_some_and(|c| c >= from))
+        })
+        .collect();
+    let data: Vec<Value> = matching
+        .iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .map(|r| (*r).clone())
+        .collect();
+    let meta = json!({ "total": matching.len(), "skipped": (page - 1) * per_page, "perPage": per_page.to_string(),
+        "page": page, "pageCount": matching.len().div_ceil(per_page), "failedRefundCount": 0 });
+    (
+        200,
+        json!({ "status": true, "message": "Refunds retrieved", "data": data, "meta": meta }),
+    )
+}
+
 fn process(s: &mut State, req: &HttpRequest, body: &Value) -> (u16, Value) {
     let path = req.path().to_owned();
     match (req.method().as_str(), path.as_str()) {
         ("POST", "/transaction/charge_authorization") | ("POST", "/charge") => {
-            let (Some(amount), Some(_email)) = (body["amount"].as_i64(), body["email"].as_str()) else {
-                return envelope(400, false, "Amount and email are required", Value::Null);
-            };
+            if let Err(message) = check_charge(body, path == "/transaction/charge_authorization") {
+                return envelope(400, false, &message, Value::Null);
+            }
+            let amount = body["amount"].as_i64().unwrap_or_default();
             let reference = body["reference"].as_str().unwrap_or_default().to_owned();
             if s.transactions.iter().any(|t| t["reference"] == reference) {
                 return envelope(400, false, "Duplicate Transaction Reference", Value::Null);
@@ -131,7 +256,7 @@ fn process(s: &mut State, req: &HttpRequest, body: &Value) -> (u16, Value) {
             };
             let tx = json!({
                 "id": 1_000_000 + s.transactions.len() as i64, "reference": reference, "amount": amount,
-                "currency": body["currency"], "status": status, "gateway_response": gateway,
+                "currency": body.get("currency").cloned().unwrap_or(json!("NGN")), "status": status, "gateway_response": gateway,
                 "authorization": { "authorization_code": if code.is_empty() { "AUTH_new" } else { code }, "reusable": true },
             });
             s.transactions.push(tx.clone());
@@ -144,22 +269,28 @@ fn process(s: &mut State, req: &HttpRequest, body: &Value) -> (u16, Value) {
                 None => envelope(400, false, "Transaction reference not found", Value::Null),
             }
         }
-        ("GET", "/refund") => {
-            let reference = req.query_string().split('=').nth(1).unwrap_or_default().to_owned();
-            let data: Vec<Value> = s
-                .refunds
-                .iter()
-                .filter(|r| r["transaction"]["reference"] == reference)
-                .cloned()
-                .collect();
-            envelope(200, true, "Refunds retrieved", json!(data))
+        ("GET", "/refund") => refund_page(s, req.query_string()),
+        ("GET", p) if p.starts_with("/refund/") => {
+            let Ok(id) = p.trim_start_matches("/refund/").parse::<i64>() else {
+                return envelope(400, false, "Refund ID must be an integer", Value::Null);
+            };
+            match s.refunds.iter().find(|r| r["id"] == id) {
+                Some(refund) => envelope(200, true, "Refund retrieved", refund.clone()),
+                None => envelope(404, false, "Refund not found", Value::Null),
+            }
         }
         ("POST", "/refund") => {
+            if let Err(message) = check_refund(body) {
+                return envelope(400, false, &message, Value::Null);
+            }
             let reference = body["transaction"].as_str().unwrap_or_default().to_owned();
             let Some(tx) = s
                 .transactions
                 .iter()
-                .find(|t| t["reference"] == reference && t["status"] == "success")
+                .find(|t| {
+                    (t["reference"] == reference.as_str() || reference.parse::<i64>().ok() == t["id"].as_i64())
+                        && t["status"] == "success"
+                })
                 .cloned()
             else {
                 return envelope(404, false, "Transaction not found", Value::Null);
@@ -167,7 +298,7 @@ fn process(s: &mut State, req: &HttpRequest, body: &Value) -> (u16, Value) {
             let refunded: i64 = s
                 .refunds
                 .iter()
-                .filter(|r| r["transaction"]["reference"] == reference && r["status"] != "failed")
+                .filter(|r| r["transaction"] == tx["id"] && r["status"] != "failed")
                 .map(|r| r["amount"].as_i64().unwrap())
                 .sum();
             let amount = body["amount"]
@@ -182,8 +313,10 @@ fn process(s: &mut State, req: &HttpRequest, body: &Value) -> (u16, Value) {
                 );
             }
             let refund = json!({
-                "id": 5_000_000 + s.refunds.len() as i64, "amount": amount, "status": "pending",
-                "merchant_note": body["merchant_note"], "transaction": { "id": tx["id"], "reference": reference },
+                "id": 5_000_000 + s.refunds.len() as i64, "amount": amount, "currency": tx["currency"], "status": "pending",
+                "merchant_note": body.get("merchant_note").cloned().unwrap_or(json!("")),
+                "transaction": tx["id"], "transaction_reference": tx["reference"],
+                "createdAt": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             });
             s.refunds.push(refund.clone());
             envelope(200, true, "Refund has been queued for processing", refund)

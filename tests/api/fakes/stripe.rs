@@ -2,7 +2,9 @@
 //! search by metadata) and Refunds over form-encoded bodies, Bearer keys, integer minor units,
 //! Stripe's error bodies (402 `card_error` + `decline_code`, 400 `invalid_request_error`, 401), and
 //! `Idempotency-Key` replay (`Idempotent-Replayed: true`, 400 `idempotency_error` on reuse with other
-//! parameters). Test cards and `pm_card_*` tokens behave as in Stripe's test mode.
+//! parameters). Test cards and `pm_card_*` tokens behave as in Stripe's test mode. Three-decimal
+//! currencies (KWD, BHD, …) take only amounts divisible by ten, as Stripe requires; an unknown
+//! currency, a `capture_method` outside its enum or an `Idempotency-Key` over 255 characters is a 400.
 //!
 //! Faults on demand: answer the next N requests with 503, or process a request and then stall
 //! before answering (a timeout after the money moved).
@@ -153,6 +155,15 @@ async fn handle(state: web::Data<Mutex<State>>, req: HttpRequest, body: web::Byt
                 "api_error",
                 None,
                 "Stripe is temporarily unavailable.",
+            );
+            return respond(status, body, false);
+        }
+        if key.as_ref().is_some_and(|k| k.is_empty() || k.len() > 255) {
+            let (status, body) = error(
+                400,
+                "invalid_request_error",
+                None,
+                "Idempotency-Key must be 1 to 255 characters.",
             );
             return respond(status, body, false);
         }
@@ -349,6 +360,35 @@ fn create_intent(s: &mut State, params: &[(String, String)], n: u64) -> (u16, Va
             "Invalid integer: amount",
         );
     };
+    let currency = param(params, "currency").unwrap_or_default();
+    if super::recorded::exponent(currency).is_none() || currency != currency.to_ascii_lowercase() {
+        return error(
+            400,
+            "invalid_request_error",
+            Some("parameter_invalid_string"),
+            "Invalid currency",
+        );
+    }
+    if !matches!(
+        param(params, "capture_method"),
+        None | Some("automatic" | "automatic_async" | "manual")
+    ) {
+        return error(
+            400,
+            "invalid_request_error",
+            Some("parameter_invalid_string"),
+            "Invalid capture_method",
+        );
+    }
+    // Stripe: three-decimal currencies are charged in multiples of ten minor units.
+    if matches!(currency, "bhd" | "jod" | "kwd" | "omr" | "tnd") && amount % 10 != 0 {
+        return error(
+            400,
+            "invalid_request_error",
+            Some("amount_invalid"),
+            "Amounts in three-decimal currencies must be divisible by 10.",
+        );
+    }
     let pm = param(params, "payment_method").unwrap_or_default().to_owned();
     let card = match s.methods.get(&pm) {
         Some(number) => number.clone(),

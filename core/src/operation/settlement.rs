@@ -1,0 +1,107 @@
+//! Settling what the provider decided after the fact: reconciliation (payrail asks the provider)
+//! and provider webhooks (the provider tells payrail). Both run inside the payment's actor, so they
+//! are serialised with the merchant's own calls on that payment: a webhook racing the API call
+//! ends in the same state as if the two had arrived one after the other.
+//!
+//! A provider update that the state machine refuses — the payment already moved past it, or the
+//! event repeats what is known — changes nothing and is not an error: providers redeliver and
+//! reorder events, and the first answer to arrive wins.
+
+use crate::domain::{AuthorizationOutcome, Command, DomainError, Payment, RefundId, RefundStatus};
+use crate::ports::RetrieveRequest;
+
+use super::{Dependencies, Outcome, PaymentError};
+
+/// What a provider says happened.
+#[derive(Clone, Debug)]
+pub enum ProviderUpdate {
+    /// The authorisation's outcome (succeeded, authorised, declined, needs action).
+    Authorization(AuthorizationOutcome),
+    /// The provider canceled the payment on its own (an authorisation expired or was voided there).
+    Canceled { provider_reference: Option<String> },
+    /// A refund's outcome, identified by payrail's refund id or the provider's refund reference.
+    Refund {
+        refund_id: Option<RefundId>,
+        provider_reference: Option<String>,
+        status: RefundStatus,
+    },
+}
+
+/// Asks the payment's provider for its outcome and records it, if the payment still awaits one.
+pub(super) async fn reconcile(deps: &Dependencies, payment: Payment) -> Result<Outcome, PaymentError> {
+    if !payment.status.is_awaiting_provider() {
+        return Ok(unchanged(payment));
+    }
+    let request = RetrieveRequest {
+        payment_id: payment.id.clone(),
+        provider_reference: payment.provider_reference.clone(),
+        amount: payment.amount,
+        currency: payment.currency,
+    };
+    let outcome = deps.provider(&payment.provider)?.retrieve(request).await?;
+    if matches!(outcome, AuthorizationOutcome::Unknown { .. }) {
+        return Ok(unchanged(payment));
+    }
+    record(deps, payment, Command::RecordAuthorization(outcome)).await
+}
+
+/// Applies a provider's webhook to the payment.
+pub(super) async fn apply_update(
+    deps: &Dependencies,
+    payment: Payment,
+    update: ProviderUpdate,
+) -> Result<Outcome, PaymentError> {
+    match update {
+        ProviderUpdate::Authorization(AuthorizationOutcome::Unknown { .. }) => Ok(unchanged(payment)),
+        ProviderUpdate::Authorization(outcome) => record(deps, payment, Command::RecordAuthorization(outcome)).await,
+        ProviderUpdate::Canceled { provider_reference } => {
+            let command = if payment.status.is_awaiting_provider() {
+                Command::RecordAuthorization(AuthorizationOutcome::Declined {
+                    provider_reference,
+                    code: "canceled".into(),
+                    message: "The payment was canceled at the provider.".into(),
+                })
+            } else {
+                Command::Cancel
+            };
+            record(deps, payment, command).await
+        }
+        ProviderUpdate::Refund {
+            refund_id,
+            provider_reference,
+            status,
+        } => {
+            let refunds = deps.store.list_refunds(&payment.id).await?;
+            let found = refunds.into_iter().find(|r| {
+                refund_id.as_ref() == Some(&r.id)
+                    || (provider_reference.is_some() && r.provider_reference == provider_reference)
+            });
+            let Some(refund) = found else {
+                tracing::info!(payment_id = %payment.id, "provider update names an unknown refund; ignored");
+                return Ok(unchanged(payment));
+            };
+            let command = Command::SettleRefund {
+                refund,
+                status,
+                provider_reference,
+            };
+            record(deps, payment, command).await
+        }
+    }
+}
+
+async fn record(deps: &Dependencies, payment: Payment, command: Command) -> Result<Outcome, PaymentError> {
+    match payment.apply(command, deps.clock.now()) {
+        Ok(transition) => {
+            let refund = transition.refund.clone();
+            let payment = deps.commit(transition).await?;
+            Ok(Outcome { payment, refund })
+        }
+        Err(DomainError::InvalidState { .. }) | Err(DomainError::UnknownRefund) => Ok(unchanged(payment)),
+        Err(error) => Err(error.into()),
+    }
+}
+
+fn unchanged(payment: Payment) -> Outcome {
+    Outcome { payment, refund: None }
+}

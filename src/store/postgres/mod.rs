@@ -1,0 +1,105 @@
+//! PostgreSQL, the production store; several payrail nodes may share one database. Reads go to
+//! their own pool; the group-commit writer has its own connections, on which each batch is one
+//! statement (`batch.rs`, built by `binder.rs`), and several batches are in flight at once.
+
+mod audit;
+mod batch;
+mod binder;
+mod statement;
+
+use std::str::FromStr;
+
+use payrail_core::audit::NewAuditEntry;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres};
+
+use crate::config::DatabaseSettings;
+use crate::store::backend::{self, Backend, PostgresStore, Row};
+use crate::store::bind::arguments;
+use crate::store::columns::Value;
+use crate::store::writes::{Applied, StoreWrite};
+use crate::store::OpenError;
+
+/// Connects the read pool and the writer's pool named by `settings`.
+pub(crate) async fn open(settings: &DatabaseSettings) -> Result<PostgresStore, OpenError> {
+    let options = PgConnectOptions::from_str(&settings.url).map_err(OpenError::Connect)?;
+    let (readers, writers) = split_pool(settings);
+    let pool = PgPoolOptions::new()
+        .max_connections(readers)
+        .acquire_timeout(settings.acquire_timeout())
+        .connect_with(options.clone())
+        .await
+        .map_err(OpenError::Connect)?;
+    // The writer's connections run the one batch statement (`batch.rs`), prepared once per
+    // connection, plus primary-key writes. PostgreSQL keeps a generic plan for a prepared
+    // statement once it has run a few times, costed on the tables as they were then: planned on
+    // a young, small table, the batch would join by scanning whole tables for ever after. Every
+    // row it touches is found through its primary key, so these connections are told to plan
+    // index lookups, whatever the table size when the plan was made.
+    let write_options = options.options([
+        ("enable_seqscan", "off"),
+        ("enable_hashjoin", "off"),
+        ("enable_mergejoin", "off"),
+    ]);
+    let write_pool = PgPoolOptions::new()
+        .max_connections(writers)
+        .acquire_timeout(settings.acquire_timeout())
+        .connect_with(write_options)
+        .await
+        .map_err(OpenError::Connect)?;
+    // One batch in flight per writer connection: while one waits on its WAL flush the next is
+    // being written, and PostgreSQL flushes concurrent commits together.
+    Ok(backend::start(
+        pool,
+        write_pool,
+        crate::store::group_commit_settings(writers as usize),
+    ))
+}
+
+/// `database.max_connections` split between reads and the group-commit writer: `commit_writers`
+/// for the writer (0: half the pool), the rest, at least one, for reads.
+fn split_pool(settings: &DatabaseSettings) -> (u32, u32) {
+    let total = settings.max_connections.max(2);
+    let writers = match settings.commit_writers {
+        0 => total / 2,
+        n => u32::try_from(n).unwrap_or(u32::MAX).min(total - 1),
+    };
+    (total - writers, writers.max(1))
+}
+
+impl Backend for PgPool {
+    async fn fetch_all<'q, R: Row>(&'q self, sql: &'q str, values: Vec<Value<'q>>) -> Result<Vec<R>, sqlx::Error> {
+        sqlx::query_as_with(sql, arguments::<Postgres>(values)?)
+            .fetch_all(self)
+            .await
+    }
+
+    async fn fetch_optional<'q, R: Row>(
+        &'q self,
+        sql: &'q str,
+        values: Vec<Value<'q>>,
+    ) -> Result<Option<R>, sqlx::Error> {
+        sqlx::query_as_with(sql, arguments::<Postgres>(values)?)
+            .fetch_optional(self)
+            .await
+    }
+
+    async fn execute<'q>(&'q self, sql: &'q str, values: Vec<Value<'q>>) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query_with(sql, arguments::<Postgres>(values)?)
+            .execute(self)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    fn parts(batch: &[StoreWrite]) -> Vec<&[StoreWrite]> {
+        batch::parts(batch)
+    }
+
+    async fn write<'b>(&'b self, part: &'b [StoreWrite]) -> Result<Vec<Applied>, sqlx::Error> {
+        batch::write(self, part).await
+    }
+
+    async fn append_audit<'b>(&'b self, entries: &'b [NewAuditEntry]) -> Result<(), sqlx::Error> {
+        audit::append(self, entries).await
+    }
+}

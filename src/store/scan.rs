@@ -1,0 +1,33 @@
+//! The reconciler's scan: payments still awaiting their provider (`pending`, `processing`) since
+//! a given time, oldest first. Service-side, outside the core's ports: only the reconciler needs
+//! it.
+
+use payrail_core::domain::PaymentId;
+use payrail_core::ports::StoreError;
+
+use crate::store::backend::Backend;
+use crate::store::columns::Value;
+use crate::store::error::store_error;
+use crate::store::Database;
+
+const AWAITING_SQL: &str = "SELECT id FROM payments WHERE status IN ('pending', 'processing') \
+     AND updated_at <= $1 ORDER BY updated_at LIMIT $2";
+
+impl Database {
+    /// Payments `pending` or `processing` since at least `updated_before_micros`, oldest first.
+    pub async fn awaiting_provider(
+        &self,
+        updated_before_micros: i64,
+        limit: i64,
+    ) -> Result<Vec<PaymentId>, StoreError> {
+        let values = vec![Value::int(updated_before_micros), Value::int(limit)];
+        let rows: Vec<(String,)> = match self {
+            Database::Sqlite(store) => store.pool().fetch_all(AWAITING_SQL, values).await,
+            Database::Postgres(store) => store.pool().fetch_all(AWAITING_SQL, values).await,
+        }
+        .map_err(store_error)?;
+        rows.into_iter()
+            .map(|(id,)| PaymentId::parse(&id).map_err(|_| StoreError::Corrupt(format!("payment id {id}"))))
+            .collect()
+    }
+}

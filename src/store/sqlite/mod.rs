@@ -1,0 +1,80 @@
+//! SQLite, the embedded default: WAL mode with `synchronous = FULL`, so a commit is on disk
+//! before anyone hears "done". SQLite has one writer at a time anyway, so the group-commit writer
+//! runs one batch at a time, as a transaction of plain statements (`batch.rs`).
+
+mod audit;
+mod batch;
+
+use std::str::FromStr;
+
+use payrail_core::audit::NewAuditEntry;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool};
+
+use crate::config::DatabaseSettings;
+use crate::store::backend::{self, Backend, Row, SqliteStore};
+use crate::store::bind::arguments;
+use crate::store::columns::Value;
+use crate::store::writes::{Applied, StoreWrite};
+use crate::store::OpenError;
+
+/// Opens (creating if missing) the SQLite file named by `settings.url`.
+pub(crate) async fn open(settings: &DatabaseSettings) -> Result<SqliteStore, OpenError> {
+    let options = SqliteConnectOptions::from_str(&settings.url)
+        .map_err(OpenError::Connect)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(std::time::Duration::from_secs(10));
+    let pool = SqlitePoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(settings.acquire_timeout())
+        .connect_with(options)
+        .await
+        .map_err(OpenError::Connect)?;
+    // One writer: a second batch would only wait on the file lock.
+    Ok(backend::start(
+        pool.clone(),
+        pool,
+        crate::store::group_commit_settings(1),
+    ))
+}
+
+impl Backend for SqlitePool {
+    async fn fetch_all<'q, R: Row>(&'q self, sql: &'q str, values: Vec<Value<'q>>) -> Result<Vec<R>, sqlx::Error> {
+        sqlx::query_as_with(sql, arguments::<Sqlite>(values)?)
+            .fetch_all(self)
+            .await
+    }
+
+    async fn fetch_optional<'q, R: Row>(
+        &'q self,
+        sql: &'q str,
+        values: Vec<Value<'q>>,
+    ) -> Result<Option<R>, sqlx::Error> {
+        sqlx::query_as_with(sql, arguments::<Sqlite>(values)?)
+            .fetch_optional(self)
+            .await
+    }
+
+    async fn execute<'q>(&'q self, sql: &'q str, values: Vec<Value<'q>>) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query_with(sql, arguments::<Sqlite>(values)?)
+            .execute(self)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// A whole batch is one transaction.
+    fn parts(batch: &[StoreWrite]) -> Vec<&[StoreWrite]> {
+        vec![batch]
+    }
+
+    async fn write<'b>(&'b self, part: &'b [StoreWrite]) -> Result<Vec<Applied>, sqlx::Error> {
+        batch::write(self, part).await
+    }
+
+    async fn append_audit<'b>(&'b self, entries: &'b [NewAuditEntry]) -> Result<(), sqlx::Error> {
+        audit::append(self, entries).await
+    }
+}
