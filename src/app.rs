@@ -9,6 +9,7 @@ use payrail_core::actors::PaymentSupervisor;
 use payrail_core::ports::PaymentStore;
 
 use crate::crypto::CardFingerprinter;
+use crate::events::MerchantEvents;
 use crate::metrics::Metrics;
 use crate::providers::Challenges;
 use crate::store::{Contacts, Database};
@@ -36,4 +37,6 @@ pub struct AppState {
     pub development: bool,
     /// The sandbox's 3-D Secure challenges, served as pages in development only (issue 13).
     pub sandbox_challenges: Option<Arc<Challenges>>,
+    /// Webhook endpoints and the events API (issue 11).
+    pub merchant_events: Arc<MerchantEvents>,
 }

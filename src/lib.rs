@@ -17,6 +17,7 @@
 //! - [`webhooks`]: signed provider webhooks in: verify, dedupe, apply; [`reconcile`]: the reconciler.
 //! - [`settlements`]: daily settlement reports from committed events (`payrail settle`, the hourly
 //!   job); the operator console is `http/console/`.
+//! - [`events`]: merchant events out: the events API and signed webhooks to merchants' endpoints.
 //!
 //! Imports point down: `http` → `app`, `webhooks`, `metrics`, `auth` → `providers`, `store`,
 //! `crypto`, `config` → `secret` and the core. Nothing outside `http/` but `startup.rs` imports
@@ -27,6 +28,7 @@ pub mod audit_trail;
 pub mod auth;
 pub mod config;
 pub mod crypto;
+pub mod events;
 pub mod http;
 pub mod metrics;
 pub mod providers;

@@ -56,6 +56,7 @@ pub struct Application {
     audit: AuditTrail,
     dev_token: Option<DevToken>,
     shutdown_timeout: Duration,
+    dispatcher: crate::events::DispatcherHandle,
 }
 
 impl Application {
@@ -139,6 +140,15 @@ impl Application {
             .and_then(|()| metrics.watch_database(&database))
             .map_err(|e| StartupError::Config(format!("metrics: {e}")))?;
         let prometheus = metrics.http_middleware().map_err(StartupError::Config)?;
+        let cipher = Arc::new(cipher);
+        let merchant_events = Arc::new(crate::events::MerchantEvents::new(
+            database.clone(),
+            Arc::clone(&store),
+            Arc::clone(&cipher),
+            settings.merchant_events.clone(),
+            settings.environment,
+        ));
+        let dispatcher = crate::events::Dispatcher::new(Arc::clone(&merchant_events), metrics.clone()).spawn();
         let state = web::Data::new(AppState {
             supervisor: supervisor.clone(),
             store,
@@ -146,12 +156,13 @@ impl Application {
             default_provider: providers::DEFAULT_PROVIDER.to_owned(),
             webhooks,
             card_fingerprints: crate::crypto::CardFingerprinter::new(settings.security.card_fingerprint_key()),
-            contacts: store::Contacts::new(database.clone(), Arc::new(cipher)),
+            contacts: store::Contacts::new(database.clone(), cipher),
             metrics: metrics.clone(),
             database: database.clone(),
             public_url,
             development: settings.environment == Environment::Development,
             sandbox_challenges: (settings.environment == Environment::Development).then_some(challenges),
+            merchant_events,
         });
         let console = web::Data::new(http::console::Console::new(
             settings.auth.operator_token.clone(),
@@ -219,6 +230,7 @@ impl Application {
             audit: audit_trail,
             dev_token,
             shutdown_timeout: Duration::from_secs(settings.http.shutdown_timeout_secs),
+            dispatcher,
         })
     }
 
@@ -255,9 +267,12 @@ impl Application {
             database,
             audit,
             shutdown_timeout,
+            dispatcher,
             ..
         } = self;
         let served = server.await;
+        // Pending deliveries stay in the database; the next start (or another node) sends them.
+        dispatcher.stop();
         crate::shutdown::drain(&supervisor, &audit, &database, shutdown_timeout).await;
         served
     }

@@ -3,6 +3,7 @@
 //! commands, the pgbench comparison and the results.
 
 mod load;
+mod receiver;
 mod scenarios;
 mod server;
 
@@ -21,6 +22,9 @@ enum Scenario {
     HotPayment,
     /// 4: memory per live idle actor and after passivation.
     IdleActors,
+    /// 1 twice in one run: without webhook endpoints, then with one subscribed to `*` (issue 11),
+    /// and the delivery latency from commit to the receiver.
+    CreateCaptureWebhooks,
 }
 
 #[derive(Parser, Debug)]
@@ -81,6 +85,7 @@ async fn main() -> ExitCode {
         }
         Scenario::HotPayment => scenarios::hot_payment(&opts).await,
         Scenario::IdleActors => scenarios::idle_actors(&opts).await,
+        Scenario::CreateCaptureWebhooks => scenarios::create_capture_webhooks(&opts).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

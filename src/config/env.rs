@@ -122,6 +122,23 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("RATE_LIMIT_PER_SECOND", "rate_limit.per_second", Kind::Int),
     ("RATE_LIMIT_BURST", "rate_limit.burst", Kind::Int),
     ("PROVIDER_MAX_CONCURRENCY", "providers.max_concurrency", Kind::Int),
+    (
+        "WEBHOOK_ALLOW_PRIVATE_TARGETS",
+        "merchant_events.allow_private_targets",
+        Kind::Bool,
+    ),
+    ("WEBHOOK_RETRY_SCHEDULE", "merchant_events.retry_schedule", Kind::Str),
+    ("WEBHOOK_TIMEOUT_MS", "merchant_events.timeout_ms", Kind::Int),
+    (
+        "WEBHOOK_POLL_INTERVAL_MS",
+        "merchant_events.poll_interval_ms",
+        Kind::Int,
+    ),
+    (
+        "WEBHOOK_BREAKER_COOLDOWN_MS",
+        "merchant_events.breaker_cooldown_ms",
+        Kind::Int,
+    ),
 ];
 
 /// Sets every key whose variable is present (and not empty) in `env`.

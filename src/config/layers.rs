@@ -95,6 +95,7 @@ impl Settings {
         }
         self.auth.validate(self.environment)?;
         self.security.validate(self.environment)?;
+        self.merchant_events.validate()?;
         Ok(())
     }
 }

@@ -17,6 +17,7 @@
 
 mod env;
 mod layers;
+mod merchant_events;
 #[cfg(test)]
 mod tests;
 
@@ -28,6 +29,7 @@ use serde::Deserialize;
 pub use crate::secret::Secret;
 // Provider settings sit beside the adapters that read them; configuration only gathers them.
 pub use crate::providers::config::ProviderSettings;
+pub use merchant_events::MerchantEventSettings;
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -60,6 +62,9 @@ pub struct Settings {
     pub audit: AuditSettings,
     pub rate_limit: RateLimitSettings,
     pub security: SecuritySettings,
+    /// Outbound webhooks to merchants (issue 11); optional in the files.
+    #[serde(default)]
+    pub merchant_events: MerchantEventSettings,
 }
 
 #[derive(Clone, Debug, Deserialize)]

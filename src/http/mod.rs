@@ -13,6 +13,7 @@ pub mod console;
 mod cors;
 mod customer_actions;
 mod error;
+mod events;
 mod headers;
 mod health;
 pub mod idempotency;
@@ -27,6 +28,7 @@ mod replays;
 mod sandbox_challenge;
 mod settlements;
 mod text;
+mod webhook_endpoints;
 mod webhooks;
 mod wire;
 
@@ -58,6 +60,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(sandbox_challenge::page))
                 .route(web::post().to(sandbox_challenge::decide)),
         )
+        .service(web::scope("/api/v1/webhook_endpoints").configure(webhook_endpoint_routes))
+        .service(web::scope("/api/v1/events").configure(event_routes))
         .service(web::scope("/api/v1/payments").configure(payment_routes))
         .service(web::scope("/payments").configure(payment_routes));
 }
@@ -76,6 +80,28 @@ fn payment_routes(cfg: &mut web::ServiceConfig) {
     .service(resource("/{id}/return").route(web::get().to(customer_actions::return_from_action)))
     .service(resource("/{id}/confirm").route(web::post().to(customer_actions::confirm)))
     .service(resource("/{id}/events").route(web::get().to(payments::events)));
+}
+
+fn webhook_endpoint_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        resource("")
+            .route(web::post().to(webhook_endpoints::create))
+            .route(web::get().to(webhook_endpoints::list)),
+    )
+    .service(
+        resource("/{id}")
+            .route(web::get().to(webhook_endpoints::get))
+            .route(web::patch().to(webhook_endpoints::update))
+            .route(web::delete().to(webhook_endpoints::delete)),
+    )
+    .service(resource("/{id}/rotate_secret").route(web::post().to(webhook_endpoints::rotate_secret)))
+    .service(resource("/{id}/deliveries").route(web::get().to(webhook_endpoints::deliveries)));
+}
+
+fn event_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("").route(web::get().to(events::list)))
+        .service(resource("/{id}").route(web::get().to(events::get)))
+        .service(resource("/{id}/redeliver").route(web::post().to(events::redeliver)));
 }
 
 /// A resource that answers an unsupported method with a JSON 405 instead of an empty body.

@@ -22,6 +22,7 @@ mod error;
 pub mod group_commit;
 mod idempotency;
 mod inbox;
+pub mod merchant_events;
 mod payments;
 mod postgres;
 mod rows;
