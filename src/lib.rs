@@ -10,7 +10,8 @@
 //! - [`secret`]: the `Secret` type every layer that holds a key uses.
 //! - [`crypto`]: card fingerprints (HMAC-SHA256) and AES-256-GCM encryption at rest.
 //! - [`metrics`]: Prometheus metrics in a registry per application, `/metrics`.
-//! - [`http`]: routes, request parsing, wire format, error mapping.
+//! - [`http`]: routes, request parsing, wire format, error mapping; [`views`]: the JSON of a
+//!   payment and a refund, shared by the API and merchant events.
 //! - [`store`]: the `PaymentStore` (and the idempotency and audit stores) over sqlx, SQLite and
 //!   PostgreSQL, with migrations.
 //! - [`providers`]: provider adapters (sandbox, Stripe, …), routing, and the `ResilientProvider`s the core calls them through.
@@ -39,4 +40,5 @@ pub mod shutdown;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod views;
 pub mod webhooks;

@@ -8,66 +8,37 @@
 //! event's own and the amounts and references are the later version's. Events never fanned out
 //! (merchants without endpoints) are rendered the same way when read.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use payrail_core::domain::{Payment, PaymentId, Refund};
 use payrail_core::ports::PaymentStore;
 use serde_json::{json, Value};
 
 use crate::events::EventsError;
 use crate::store::merchant_events::OutboxRow;
+use crate::views::{timestamp, PaymentView, RefundView};
 
-fn timestamp(micros: i64) -> String {
-    let at = DateTime::<Utc>::from_timestamp_micros(micros).unwrap_or_default();
-    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+fn timestamp_micros(micros: i64) -> String {
+    timestamp(DateTime::<Utc>::from_timestamp_micros(micros).unwrap_or_default())
 }
 
+/// The payment as `GET /api/v1/payments/{id}` shows it (`views.rs`), with the event's own status
+/// and time when the payment has moved on since.
 fn payment_json(p: &Payment, event: &OutboxRow) -> Value {
     let exact = p.version == event.sequence;
-    let status = if exact {
-        p.status.as_str()
-    } else {
-        event.to_status.as_str()
-    };
-    let updated_at = if exact {
-        timestamp(p.updated_at.timestamp_micros())
-    } else {
-        timestamp(event.created_at)
-    };
-    json!({
-        "id": p.id.as_str(),
-        "amount": p.amount.minor_units(),
-        "currency": p.currency.code(),
-        "status": status,
-        "captured_amount": p.captured_amount,
-        "refunded_amount": p.refunded_amount,
-        "provider": p.provider,
-        "provider_reference": p.provider_reference,
-        "order_id": p.order_id,
-        "description": p.description,
-        "metadata": p.metadata,
-        "card": p.card.as_ref().map(|c| json!({
-            "brand": c.brand,
-            "last4": c.last4,
-            "exp_month": c.exp_month,
-            "exp_year": c.exp_year,
-            "fingerprint": c.fingerprint,
-        })),
-        "failure_code": p.failure_code,
-        "failure_message": p.failure_message,
-        "created_at": timestamp(p.created_at.timestamp_micros()),
-        "updated_at": updated_at,
-    })
+    let mut object = serde_json::to_value(PaymentView::from(p.clone())).unwrap_or(Value::Null);
+    if let (false, Value::Object(fields)) = (exact, &mut object) {
+        fields.insert("status".into(), Value::from(event.to_status.as_str()));
+        fields.insert("updated_at".into(), Value::from(timestamp_micros(event.created_at)));
+    }
+    if let Value::Object(fields) = &mut object {
+        // Never sent out: the receipt email is shown only to the merchant's own reads.
+        fields.remove("receipt_email");
+    }
+    object
 }
 
 fn refund_json(r: &Refund) -> Value {
-    json!({
-        "id": r.id.as_str(),
-        "payment_id": r.payment_id.as_str(),
-        "amount": r.amount.minor_units(),
-        "status": r.status.as_str(),
-        "reason": r.reason.map(|reason| reason.as_str()),
-        "created_at": timestamp(r.created_at.timestamp_micros()),
-    })
+    serde_json::to_value(RefundView::from(r.clone())).unwrap_or(Value::Null)
 }
 
 /// The event's body, from its payment (as stored when rendered) and, for `refund.updated`, the
@@ -80,7 +51,7 @@ pub fn render(event: &OutboxRow, payment: &Payment, refund: Option<&Refund>) -> 
     let body = json!({
         "id": event.id,
         "type": event.kind,
-        "created_at": timestamp(event.created_at),
+        "created_at": timestamp_micros(event.created_at),
         "data": { "object": object },
     });
     body.to_string()

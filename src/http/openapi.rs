@@ -254,7 +254,7 @@ mod tests {
 
     #[test]
     fn every_wire_type_has_the_fields_its_schema_lists() {
-        let card = wire::CardView {
+        let card = crate::views::CardView {
             brand: "visa".into(),
             last4: "4242".into(),
             exp_month: 12,
