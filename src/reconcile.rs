@@ -1,5 +1,6 @@
 //! The reconciler (DESIGN §6): payments left `pending` or `processing` — a timeout after sending, a
-//! crash between the provider's answer and the commit — are asked about at their provider by
+//! crash between the provider's answer and the commit — and changes left open as intents (issue
+//! 14: a node died between its provider call and the settlement) are asked about at their provider by
 //! payrail's reference and settled through their own actor, so reconciliation is serialised with
 //! everything else that happens to the payment. It runs at start-up, periodically in the server,
 //! and on demand (`payrail reconcile`).
@@ -43,7 +44,9 @@ pub async fn run_once(database: &Database, supervisor: &PaymentSupervisor, min_a
     };
     for id in ids {
         match supervisor.execute(&id, Operation::Reconcile).await {
-            Ok(outcome) if !outcome.payment.status.is_awaiting_provider() => {
+            Ok(outcome)
+                if !outcome.payment.status.is_awaiting_provider() && outcome.payment.pending_change.is_none() =>
+            {
                 report.settled += 1;
                 tracing::info!(payment_id = %id, status = %outcome.payment.status, "payment reconciled");
             }

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use payrail_core::domain::{
-    Amount, CardSummary, Currency, EventId, EventKind, MerchantId, Payment, PaymentEvent, PaymentId, Refund, RefundId,
+    Amount, CardSummary, ChangeKind, Currency, EventId, EventKind, IntentId, MerchantId, Payment, PaymentEvent,
+    PaymentId, PendingChange, Refund, RefundId,
 };
 use payrail_core::ports::StoreError;
 
@@ -35,6 +36,9 @@ pub struct PaymentRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub card_fingerprint: Option<String>,
+    pub pending_change_id: Option<String>,
+    pub pending_change_kind: Option<String>,
+    pub pending_change_amount: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -61,6 +65,7 @@ pub struct RefundRow {
     pub status: String,
     pub reason: Option<String>,
     pub provider_reference: Option<String>,
+    pub awaiting_provider: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -95,6 +100,18 @@ impl TryFrom<PaymentRow> for Payment {
             }),
             _ => None,
         };
+        let pending_change = match (row.pending_change_id, row.pending_change_kind) {
+            (Some(id), Some(kind)) => Some(PendingChange {
+                id: IntentId::parse(&id).map_err(corrupt)?,
+                kind: ChangeKind::parse(&kind).ok_or_else(|| corrupt(&kind))?,
+                amount: row
+                    .pending_change_amount
+                    .map(Amount::new)
+                    .transpose()
+                    .map_err(corrupt)?,
+            }),
+            _ => None,
+        };
         Ok(Payment {
             id: PaymentId::parse(&row.id).map_err(corrupt)?,
             merchant_id: MerchantId::parse(&row.merchant_id).map_err(corrupt)?,
@@ -112,6 +129,7 @@ impl TryFrom<PaymentRow> for Payment {
             card,
             failure_code: row.failure_code,
             failure_message: row.failure_message,
+            pending_change,
             version: row.version,
             created_at: time(row.created_at)?,
             updated_at: time(row.updated_at)?,
@@ -155,6 +173,7 @@ impl TryFrom<RefundRow> for Refund {
             status: row.status.parse().map_err(corrupt)?,
             reason: row.reason.map(|r| r.parse()).transpose().map_err(corrupt)?,
             provider_reference: row.provider_reference,
+            awaiting_provider: row.awaiting_provider != 0,
             created_at: time(row.created_at)?,
             updated_at: time(row.updated_at)?,
         })

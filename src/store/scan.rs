@@ -1,5 +1,6 @@
-//! The reconciler's scan: payments still awaiting their provider (`pending`, `processing`) since
-//! a given time, oldest first. Service-side, outside the core's ports: only the reconciler needs
+//! The reconciler's scan: payments still awaiting their provider (`pending`, `processing`), or
+//! holding a change or refund committed as an intent and not yet settled, since a given time,
+//! oldest first. Service-side, outside the core's ports: only the reconciler needs
 //! it.
 
 use payrail_core::domain::PaymentId;
@@ -10,11 +11,15 @@ use crate::store::columns::Value;
 use crate::store::error::store_error;
 use crate::store::Database;
 
-const AWAITING_SQL: &str = "SELECT id FROM payments WHERE status IN ('pending', 'processing') \
-     AND updated_at <= $1 ORDER BY updated_at LIMIT $2";
+const AWAITING_SQL: &str = "SELECT id FROM (\
+     SELECT id, updated_at FROM payments WHERE (status IN ('pending', 'processing') \
+     OR pending_change_id IS NOT NULL) AND updated_at <= $1 \
+     UNION ALL SELECT payment_id, updated_at FROM refunds WHERE awaiting_provider = 1 AND updated_at <= $1\
+     ) AS open_work ORDER BY updated_at LIMIT $2";
 
 impl Database {
-    /// Payments `pending` or `processing` since at least `updated_before_micros`, oldest first.
+    /// Payments `pending` or `processing`, or with an open intent, since at least
+    /// `updated_before_micros`, oldest first, each once.
     pub async fn awaiting_provider(
         &self,
         updated_before_micros: i64,
@@ -26,7 +31,9 @@ impl Database {
             Database::Postgres(store) => store.pool().fetch_all(AWAITING_SQL, values).await,
         }
         .map_err(store_error)?;
+        let mut seen = std::collections::HashSet::new();
         rows.into_iter()
+            .filter(|(id,)| seen.insert(id.clone()))
             .map(|(id,)| PaymentId::parse(&id).map_err(|_| StoreError::Corrupt(format!("payment id {id}"))))
             .collect()
     }

@@ -22,6 +22,7 @@ mod jwt;
 mod lifecycle;
 mod listing;
 mod metrics;
+mod multinode;
 mod openapi;
 mod paypal;
 mod paystack;

@@ -7,10 +7,12 @@
 //! event repeats what is known — changes nothing and is not an error: providers redeliver and
 //! reorder events, and the first answer to arrive wins.
 
+use crate::domain::ChangeKind;
 use crate::domain::{AuthorizationOutcome, Command, DomainError, Payment, RefundId, RefundStatus};
-use crate::ports::RetrieveRequest;
+use crate::ports::{ProviderError, RetrieveRequest};
 
-use super::{Dependencies, Outcome, PaymentError};
+use super::change::{cancel_request, capture_request, refund_request, settle_intent, Settle};
+use super::{Dependencies, OperationKind, Outcome, PaymentError};
 
 /// What a provider says happened.
 #[derive(Clone, Debug)]
@@ -27,10 +29,11 @@ pub enum ProviderUpdate {
     },
 }
 
-/// Asks the payment's provider for its outcome and records it, if the payment still awaits one.
+/// Asks the payment's provider for its outcome and records it, if the payment still awaits one;
+/// then settles the changes left open by a node that died between its call and its commit.
 pub(super) async fn reconcile(deps: &Dependencies, payment: Payment) -> Result<Outcome, PaymentError> {
     if !payment.status.is_awaiting_provider() {
-        return Ok(unchanged(payment));
+        return settle_open_intents(deps, payment).await;
     }
     let request = RetrieveRequest {
         payment_id: payment.id.clone(),
@@ -43,6 +46,58 @@ pub(super) async fn reconcile(deps: &Dependencies, payment: Payment) -> Result<O
         return Ok(unchanged(payment));
     }
     record(deps, payment, Command::RecordAuthorization(outcome)).await
+}
+
+/// An intent left open is settled from the provider's answer to the same request under the same
+/// idempotency key (derived from the intent): a provider that honours keys answers with what it
+/// did the first time, or acts now if the first call never reached it — money moves once either
+/// way, and the settlement commits once (a second settler finds the intent closed).
+async fn settle_open_intents(deps: &Dependencies, mut payment: Payment) -> Result<Outcome, PaymentError> {
+    let provider = deps.provider(&payment.provider)?;
+    if let Some(change) = payment.pending_change.clone() {
+        let (kind, answer) = match change.kind {
+            ChangeKind::Capture => {
+                let request = capture_request(&payment)?;
+                let amount = request.amount;
+                let answer = provider.capture(request).await.map(|()| Command::Capture { amount });
+                (OperationKind::Capture, answer)
+            }
+            ChangeKind::Cancel => {
+                let answer = provider
+                    .cancel(cancel_request(&payment)?)
+                    .await
+                    .map(|()| Command::Cancel);
+                (OperationKind::Cancel, answer)
+            }
+        };
+        let command = match answer {
+            Ok(command) => command,
+            Err(ProviderError::Rejected { .. } | ProviderError::Unavailable(_)) => Command::ReleaseChange,
+            Err(error) => return Err(error.into()),
+        };
+        tracing::info!(payment_id = %payment.id, intent = %change.id, "open change settled by the reconciler");
+        payment = settle_intent(deps, kind, payment, Settle::Command(command), None)
+            .await?
+            .payment;
+    }
+    let open = deps.store.list_refunds(&payment.id).await?;
+    for refund in open.into_iter().filter(|refund| refund.awaiting_provider) {
+        let (status, provider_reference) = match provider.refund(refund_request(&payment, &refund)).await {
+            Ok(answer) => (answer.status, answer.provider_reference),
+            Err(ProviderError::Rejected { .. } | ProviderError::Unavailable(_)) => (RefundStatus::Failed, None),
+            Err(error) => return Err(error.into()),
+        };
+        tracing::info!(payment_id = %payment.id, refund_id = %refund.id, status = status.as_str(), "open refund settled by the reconciler");
+        let settle = Settle::Refund {
+            refund,
+            status,
+            provider_reference,
+        };
+        payment = settle_intent(deps, OperationKind::Refund, payment, settle, None)
+            .await?
+            .payment;
+    }
+    Ok(unchanged(payment))
 }
 
 /// Applies a provider's webhook to the payment.

@@ -1,0 +1,98 @@
+//! Several nodes, one truth (issue 14): two payrail nodes on one PostgreSQL database, each with
+//! its own actors and caches, in front of one Stripe-like fake that records every refund it makes.
+//! Whatever node a request lands on, the database decides: a change is committed as an intent
+//! (version-checked) before the provider moves money, and a node whose copy was stale loses the
+//! race in the database, reloads and decides again.
+
+use std::collections::BTreeMap;
+
+use futures::future::join_all;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::fakes::stripe_app;
+use crate::helpers::{card, expect_json, Backend, TestApp, TestDatabase};
+use crate::sql::count;
+
+/// A second node: the same settings (database, provider), its own port, actors and caches.
+async fn second_node(first: &TestApp) -> TestApp {
+    TestApp::start(TestDatabase::shared(&first.db.url), first.settings.clone()).await
+}
+
+#[actix_web::test]
+async fn concurrent_refunds_through_two_nodes_accept_every_refund_that_fits() {
+    let Some((a, fake)) = stripe_app(Backend::Postgres, &[]).await else {
+        return;
+    };
+    let b = second_node(&a).await;
+    let body = json!({ "amount": 10_000, "currency": "usd", "capture": true, "provider": "stripe",
+                       "payment_method": card("4242424242424242") });
+    let created = expect_json(a.post("/api/v1/payments", &body).await, StatusCode::CREATED).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    // Both nodes have the payment cached before the race: each one's copy goes stale at once.
+    assert_eq!(a.payment(&id).await["status"], "succeeded");
+    assert_eq!(b.payment(&id).await["status"], "succeeded");
+
+    let attempts = (0..100).map(|i| {
+        let node = if i % 2 == 0 { &a } else { &b };
+        node.refund(&id, json!({ "amount": 150 }))
+    });
+    let mut accepted = Vec::new();
+    let mut statuses = BTreeMap::new();
+    for response in join_all(attempts).await {
+        let status = response.status();
+        *statuses.entry(status.as_u16()).or_insert(0) += 1;
+        match status {
+            StatusCode::CREATED => accepted.push(response.json::<Value>().await.unwrap()),
+            StatusCode::UNPROCESSABLE_ENTITY => {
+                let error: Value = response.json().await.unwrap();
+                assert_eq!(error["error"]["code"], "amount_too_large", "{error}");
+            }
+            other => panic!("refund answered {other}: {}", response.text().await.unwrap()),
+        }
+    }
+    assert_eq!(
+        accepted.len(),
+        66,
+        "10000 / 150: every refund that fits is accepted: {statuses:?}"
+    );
+
+    // payrail's record, from the database, on either node.
+    for node in [&a, &b] {
+        let payment = node.payment(&id).await;
+        assert_eq!(payment["refunded_amount"], 66 * 150);
+        assert_eq!(payment["status"], "partially_refunded");
+    }
+    let open = count(&a.database, "SELECT COUNT(*) FROM refunds WHERE awaiting_provider = 1").await;
+    assert_eq!(open, 0, "every intent settled");
+    let over = count(
+        &a.database,
+        "SELECT COUNT(*) FROM payments p WHERE refunded_amount <> \
+         (SELECT COALESCE(SUM(amount), 0) FROM refunds r WHERE r.payment_id = p.id \
+          AND r.status IN ('pending', 'succeeded'))",
+    )
+    .await;
+    assert_eq!(over, 0, "refunded_amount is the sum of its live refunds");
+
+    // Money moved at the provider = money recorded in payrail, refund by refund.
+    let moved: BTreeMap<String, i64> = fake
+        .refunds()
+        .iter()
+        .map(|r| (r["id"].as_str().unwrap().to_owned(), r["amount"].as_i64().unwrap()))
+        .collect();
+    assert!(accepted.iter().all(|r| r["status"] == "succeeded"), "{accepted:?}");
+    let pool = sqlx::PgPool::connect(&a.db.url).await.expect("database");
+    let rows: Vec<(Option<String>, i64, String)> =
+        sqlx::query_as("SELECT provider_reference, amount, status FROM refunds WHERE payment_id = $1")
+            .bind(&id)
+            .fetch_all(&pool)
+            .await
+            .expect("refunds");
+    assert!(rows.iter().all(|(_, _, status)| status == "succeeded"), "{rows:?}");
+    let recorded: BTreeMap<String, i64> = rows
+        .into_iter()
+        .map(|(reference, amount, _)| (reference.expect("provider reference"), amount))
+        .collect();
+    assert_eq!(recorded.len(), 66);
+    assert_eq!(moved, recorded, "the provider's refunds are payrail's, one for one");
+}
