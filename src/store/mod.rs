@@ -20,6 +20,7 @@ mod error;
 pub mod group_commit;
 mod idempotency;
 mod inbox;
+mod leases;
 mod payments;
 mod postgres;
 mod rows;

@@ -96,3 +96,20 @@ async fn concurrent_refunds_through_two_nodes_accept_every_refund_that_fits() {
     assert_eq!(recorded.len(), 66);
     assert_eq!(moved, recorded, "the provider's refunds are payrail's, one for one");
 }
+
+/// One job, one node: a lease is held until it expires, renewed by its holder, and taken over by
+/// another node only once expired (times in microseconds, chosen by the test).
+async fn a_job_lease_is_held_by_one_node_and_taken_over_when_it_expires(app: TestApp) {
+    let lease = |holder: &'static str, now: i64| {
+        let database = app.database.clone();
+        async move { database.hold_lease("test-job", holder, now, now + 1_000).await.unwrap() }
+    };
+    assert!(lease("node-a", 1_000).await, "a free lease is taken");
+    assert!(!lease("node-b", 1_500).await, "a held lease is not");
+    assert!(lease("node-a", 1_900).await, "its holder renews it (to 2900)");
+    assert!(!lease("node-b", 2_800).await, "renewed, so still held");
+    assert!(lease("node-b", 3_000).await, "expired: another node takes it over");
+    assert!(!lease("node-a", 3_100).await, "and the old holder has lost it");
+}
+
+crate::backend_tests!(a_job_lease_is_held_by_one_node_and_taken_over_when_it_expires);
