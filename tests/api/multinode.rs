@@ -97,6 +97,104 @@ async fn concurrent_refunds_through_two_nodes_accept_every_refund_that_fits() {
     assert_eq!(moved, recorded, "the provider's refunds are payrail's, one for one");
 }
 
+/// A refund whose provider answer was lost (the call timed out after the fake moved the money)
+/// stays reserved; the reconciler on the other node settles it from the provider, once.
+#[actix_web::test]
+async fn a_refund_left_open_is_settled_once_by_the_reconciler_on_another_node() {
+    let settings = [("PROVIDER_TIMEOUT_MS", "300"), ("RECONCILE_INTERVAL_SECS", "3600")];
+    let Some((a, fake)) = stripe_app(Backend::Postgres, &settings).await else {
+        return;
+    };
+    let b = second_node(&a).await;
+    let body = json!({ "amount": 1_000, "currency": "usd", "capture": true, "provider": "stripe",
+                       "payment_method": card("4242424242424242") });
+    let created = expect_json(a.post("/api/v1/payments", &body).await, StatusCode::CREATED).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    fake.stall_next(std::time::Duration::from_millis(1500));
+    let lost = a.refund(&id, json!({ "amount": 700 })).await;
+    assert!(!lost.status().is_success(), "the answer was lost: {}", lost.status());
+    assert!(
+        lost.status().as_u16() < 500 || lost.status().as_u16() >= 502,
+        "{}",
+        lost.status()
+    );
+    assert_eq!(fake.refunds().len(), 1, "the provider moved the money");
+    let open = count(&a.database, "SELECT COUNT(*) FROM refunds WHERE awaiting_provider = 1").await;
+    assert_eq!(open, 1, "the intent is open");
+    // The reservation holds on every node: 700 of 1000 are promised back.
+    assert_eq!(b.payment(&id).await["refunded_amount"], 700);
+    let too_much = b.refund(&id, json!({ "amount": 400 })).await;
+    assert_eq!(too_much.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let report = payrail::reconcile::run_once(&b.database, &b.supervisor, std::time::Duration::ZERO).await;
+    assert_eq!((report.examined, report.errors), (1, 0), "{report:?}");
+    let again = payrail::reconcile::run_once(&a.database, &a.supervisor, std::time::Duration::ZERO).await;
+    assert_eq!(again.examined, 0, "settled once: nothing left for the other node");
+
+    let moved: Vec<(String, i64)> = fake
+        .refunds()
+        .iter()
+        .map(|r| (r["id"].as_str().unwrap().to_owned(), r["amount"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(
+        moved.len(),
+        1,
+        "the reconciler's repeat was answered from the provider's record"
+    );
+    let pool = sqlx::PgPool::connect(&a.db.url).await.expect("database");
+    let recorded: Vec<(Option<String>, i64, String, i64)> = sqlx::query_as(
+        "SELECT provider_reference, amount, status, awaiting_provider FROM refunds WHERE payment_id = $1",
+    )
+    .bind(&id)
+    .fetch_all(&pool)
+    .await
+    .expect("refunds");
+    assert_eq!(recorded, [(Some(moved[0].0.clone()), 700, "succeeded".to_owned(), 0)]);
+    let events = count(
+        &a.database,
+        &format!("SELECT COUNT(*) FROM payment_events WHERE payment_id = '{id}' AND kind = 'refund.updated'"),
+    )
+    .await;
+    assert_eq!(events, 1, "settled exactly once");
+}
+
+/// Captures of one authorisation through two nodes: one intent wins in the database, the others
+/// are 409 `invalid_state` as on one node, and the provider is asked to capture exactly once.
+#[actix_web::test]
+async fn concurrent_captures_through_two_nodes_capture_once_at_the_provider() {
+    let Some((a, fake)) = stripe_app(Backend::Postgres, &[]).await else {
+        return;
+    };
+    let b = second_node(&a).await;
+    let body = json!({ "amount": 5_000, "currency": "usd", "capture": false, "provider": "stripe",
+                       "payment_method": card("4242424242424242") });
+    let created = expect_json(a.post("/api/v1/payments", &body).await, StatusCode::CREATED).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(b.payment(&id).await["status"], "authorized");
+
+    let attempts = (0..20).map(|i| {
+        let node = if i % 2 == 0 { &a } else { &b };
+        node.capture(&id, json!({ "amount": 1_000 + i }))
+    });
+    let mut captured = Vec::new();
+    for response in join_all(attempts).await {
+        match response.status() {
+            StatusCode::OK => captured.push(response.json::<Value>().await.unwrap()),
+            StatusCode::CONFLICT => {
+                let error: Value = response.json().await.unwrap();
+                assert_eq!(error["error"]["code"], "invalid_state", "{error}");
+            }
+            other => panic!("capture answered {other}: {}", response.text().await.unwrap()),
+        }
+    }
+    assert_eq!(captured.len(), 1, "exactly one capture wins");
+    let intent = fake.intent(created["provider_reference"].as_str().unwrap());
+    assert_eq!(intent["amount_received"], captured[0]["captured_amount"]);
+    let captures = fake.requests().iter().filter(|r| r.contains("/capture")).count();
+    assert_eq!(captures, 1, "{:?}", fake.requests());
+}
+
 /// One job, one node: a lease is held until it expires, renewed by its holder, and taken over by
 /// another node only once expired (times in microseconds, chosen by the test).
 async fn a_job_lease_is_held_by_one_node_and_taken_over_when_it_expires(app: TestApp) {
