@@ -5,10 +5,12 @@
 //! everything else that happens to the payment. It runs at start-up, periodically in the server,
 //! and on demand (`payrail reconcile`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use payrail_core::actors::PaymentSupervisor;
 use payrail_core::operation::Operation;
+use payrail_core::ports::JobLease;
 
 use crate::store::Database;
 
@@ -60,33 +62,20 @@ pub async fn run_once(database: &Database, supervisor: &PaymentSupervisor, min_a
     report
 }
 
-/// How long a node's hold on the reconciler's lease lasts without renewal: another node takes the
-/// job over this long after the holder died (issue 14's `LEASE_SECS`, default 15).
-const LEASE: Duration = Duration::from_secs(15);
-
-/// Whether this node (`holder`) may run the reconciler's pass now: it holds the `reconciler`
-/// lease, taking it if free or expired, and renewing it if it is already its own.
-async fn hold_lease(database: &Database, holder: &str) -> bool {
-    let now = chrono::Utc::now().timestamp_micros();
-    let until = now + i64::try_from(LEASE.as_micros()).unwrap_or(i64::MAX);
-    match database.hold_lease("reconciler", holder, now, until).await {
-        Ok(held) => held,
-        Err(error) => {
-            tracing::warn!(%error, "reconciler cannot take its lease; skipping this pass");
-            false
-        }
-    }
-}
-
 /// Reconciles now, then every `interval`, until the actix system stops; on one node at a time
 /// (the `reconciler` lease in `job_leases`).
-pub fn spawn_periodic(database: Database, supervisor: PaymentSupervisor, interval: Duration, min_age: Duration) {
-    let holder = format!("node-{}", uuid::Uuid::new_v4().simple());
+pub fn spawn_periodic(
+    database: Database,
+    supervisor: PaymentSupervisor,
+    lease: Arc<dyn JobLease>,
+    interval: Duration,
+    min_age: Duration,
+) {
     actix_web::rt::spawn(async move {
         let mut ticker = tokio::time::interval(interval.max(Duration::from_millis(100)));
         loop {
             ticker.tick().await;
-            if !hold_lease(&database, &holder).await {
+            if !lease.hold("reconciler").await {
                 continue;
             }
             let report = run_once(&database, &supervisor, min_age).await;

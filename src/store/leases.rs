@@ -5,7 +5,7 @@
 //! PostgreSQL advisory lock: the same statement on both backends, no connection pinned per job,
 //! and visible to operators. On SQLite (one node) the lease is always the caller's.
 
-use payrail_core::ports::StoreError;
+use payrail_core::ports::{JobLease, StoreError};
 
 use crate::store::backend::Backend;
 use crate::store::columns::Value;
@@ -41,5 +41,38 @@ impl Database {
         }
         .map_err(store_error)?;
         Ok(changed == 1)
+    }
+}
+
+/// [`JobLease`] over `job_leases`: this process is `holder`; a lease lasts `length` past each
+/// renewal (`LEASE_SECS`, default 15), so a dead holder's jobs move within that.
+pub struct DatabaseLeases {
+    database: Database,
+    holder: String,
+    length: std::time::Duration,
+}
+
+impl DatabaseLeases {
+    pub fn new(database: Database, length: std::time::Duration) -> Self {
+        Self {
+            database,
+            holder: format!("node-{}", uuid::Uuid::new_v4().simple()),
+            length,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl JobLease for DatabaseLeases {
+    async fn hold(&self, job: &str) -> bool {
+        let now = chrono::Utc::now().timestamp_micros();
+        let until = now.saturating_add(i64::try_from(self.length.as_micros()).unwrap_or(i64::MAX));
+        match self.database.hold_lease(job, &self.holder, now, until).await {
+            Ok(held) => held,
+            Err(error) => {
+                tracing::warn!(job, %error, "cannot take the job's lease; skipping this pass");
+                false
+            }
+        }
     }
 }

@@ -21,6 +21,7 @@ pub mod group_commit;
 mod idempotency;
 mod inbox;
 mod leases;
+pub use leases::DatabaseLeases;
 mod payments;
 mod postgres;
 mod rows;

@@ -111,6 +111,7 @@ async fn keyed_creates_survive_a_sigkill_exactly_once(backend: Backend) {
         max_connections: 2,
         acquire_timeout_secs: 5,
         commit_writers: 0,
+        lease_secs: 15,
     };
     let database = payrail::store::open(&settings).await.expect("open");
     let pending = count(&database, "SELECT COUNT(*) FROM payments WHERE status = 'pending'").await;
