@@ -10,6 +10,7 @@ mod sql;
 mod audit;
 mod auth;
 mod card_data;
+mod cluster;
 mod concurrency;
 mod crash;
 mod db_outage;

@@ -42,7 +42,7 @@ async fn official_signature(payload: &str, secret: &str, timestamp: i64) -> Opti
 }
 
 /// The same scheme in Rust, for tests about what payrail does with a verified event.
-fn signature(payload: &str, secret: &str, timestamp: i64) -> String {
+pub fn signature(payload: &str, secret: &str, timestamp: i64) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(format!("{timestamp}.{payload}").as_bytes());
     format!("t={timestamp},v1={}", hex::encode(mac.finalize().into_bytes()))

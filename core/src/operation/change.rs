@@ -157,22 +157,18 @@ struct Reserved {
 /// copy each time another writer got there first.
 async fn reserve(deps: &Dependencies, mut payment: Payment, change: &Operation) -> Result<Reserved, PaymentError> {
     for attempt in 0..RESERVE_ATTEMPTS {
-        let command = match change {
-            Operation::Capture { amount, .. } => Command::RequestCapture {
-                intent: IntentId::generate(),
-                amount: payment.plan_capture(*amount)?,
-            },
-            Operation::Cancel { .. } => Command::RequestCancel {
-                intent: IntentId::generate(),
-            },
-            Operation::Refund { amount, reason, .. } => Command::RequestRefund {
-                id: RefundId::generate(),
-                amount: payment.plan_refund(*amount)?,
-                reason: *reason,
-            },
-            _ => return Err(PaymentError::NotFound),
+        let transition = match decide(deps, &payment, change) {
+            Ok(transition) => transition,
+            // A refusal decided on a cached copy stands only if the stored payment agrees.
+            Err(refusal) => {
+                let stored = reload(deps, &payment).await?;
+                if stored.version == payment.version {
+                    return Err(refusal);
+                }
+                payment = stored;
+                continue;
+            }
         };
-        let transition: Transition = payment.apply(command, deps.clock.now())?;
         let refund = transition.refund.clone();
         match deps.commit(transition).await {
             Ok(payment) => return Ok(Reserved { payment, refund }),
@@ -184,6 +180,26 @@ async fn reserve(deps: &Dependencies, mut payment: Payment, change: &Operation) 
         }
     }
     Err(StoreError::Conflict.into())
+}
+
+/// The intent `change` would commit on `payment`, or the state machine's refusal.
+fn decide(deps: &Dependencies, payment: &Payment, change: &Operation) -> Result<Transition, PaymentError> {
+    let command = match change {
+        Operation::Capture { amount, .. } => Command::RequestCapture {
+            intent: IntentId::generate(),
+            amount: payment.plan_capture(*amount)?,
+        },
+        Operation::Cancel { .. } => Command::RequestCancel {
+            intent: IntentId::generate(),
+        },
+        Operation::Refund { amount, reason, .. } => Command::RequestRefund {
+            id: RefundId::generate(),
+            amount: payment.plan_refund(*amount)?,
+            reason: *reason,
+        },
+        _ => return Err(PaymentError::NotFound),
+    };
+    Ok(payment.apply(command, deps.clock.now())?)
 }
 
 async fn reload(deps: &Dependencies, payment: &Payment) -> Result<Payment, PaymentError> {
