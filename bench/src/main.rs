@@ -21,6 +21,8 @@ enum Scenario {
     HotPayment,
     /// 4: memory per live idle actor and after passivation.
     IdleActors,
+    /// 5: scenario 1 through 1, 2, … `--nodes` payrail nodes on one database, one after another.
+    Nodes,
 }
 
 #[derive(Parser, Debug)]
@@ -55,6 +57,9 @@ pub struct Options {
     /// Scenario 2: simulated provider latency.
     #[arg(long, default_value_t = 200)]
     latency_ms: u64,
+    /// Scenario 5: the most nodes to run at once.
+    #[arg(long, default_value_t = 3)]
+    nodes: usize,
 }
 
 impl Options {
@@ -81,6 +86,7 @@ async fn main() -> ExitCode {
         }
         Scenario::HotPayment => scenarios::hot_payment(&opts).await,
         Scenario::IdleActors => scenarios::idle_actors(&opts).await,
+        Scenario::Nodes => scenarios::nodes(&opts).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
