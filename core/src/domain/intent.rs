@@ -2,9 +2,16 @@
 //! first recorded on the payment as a [`PendingChange`] — version-checked like every write, so two
 //! nodes can never both send a change decided on the same version — then sent to the provider
 //! with a key derived from the intent's id, then settled. A refund's intent is its own row,
-//! `pending` and `awaiting_provider`, its amount already reserved in `refunded_amount`.
+//! `pending` and `awaiting_provider`, its amount already reserved in `refunded_amount`. The
+//! `Payment` methods at the end are the state machine's side of these steps, which
+//! `Payment::apply` calls.
 
-use crate::domain::{Amount, IntentId, PaymentId, RefundId};
+use chrono::{DateTime, Utc};
+
+use crate::domain::{
+    Amount, DomainError, EventKind, IntentId, Payment, PaymentId, PaymentStatus, Refund, RefundId, RefundReason,
+    RefundStatus,
+};
 
 /// Which change an intent on a payment records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,4 +56,54 @@ impl PendingChange {
 /// The idempotency key the provider sees for a refund: its intent is the refund row itself.
 pub fn refund_provider_key(payment: &PaymentId, refund: &RefundId) -> String {
     format!("{payment}:refund:{refund}")
+}
+
+/// The state machine's side of intents (called from `Payment::apply`).
+impl Payment {
+    /// A refund reserved before its provider call: counted in `refunded_amount` at once, so a
+    /// concurrent refund on another node is decided against what is left.
+    pub(super) fn reserve_refund(
+        &mut self,
+        before: &Payment,
+        id: RefundId,
+        amount: Amount,
+        reason: Option<RefundReason>,
+        now: DateTime<Utc>,
+    ) -> Result<(EventKind, Option<i64>, Refund), DomainError> {
+        let amount = before.plan_refund(Some(amount))?;
+        self.count_refund(amount);
+        let refund = Refund {
+            id,
+            payment_id: self.id.clone(),
+            merchant_id: self.merchant_id.clone(),
+            amount,
+            status: RefundStatus::Pending,
+            reason,
+            provider_reference: None,
+            awaiting_provider: true,
+            created_at: now,
+            updated_at: now,
+        };
+        Ok((EventKind::Refunded, Some(amount.minor_units()), refund))
+    }
+
+    /// Counts a refund's money as promised back, and the status that follows.
+    pub(super) fn count_refund(&mut self, amount: Amount) {
+        self.refunded_amount += amount.minor_units();
+        self.status = if self.refunded_amount == self.captured_amount {
+            PaymentStatus::Refunded
+        } else {
+            PaymentStatus::PartiallyRefunded
+        };
+    }
+
+    pub(super) fn require_no_pending_change(&self, operation: &'static str) -> Result<(), DomainError> {
+        match &self.pending_change {
+            Some(_) => Err(DomainError::InvalidState {
+                operation,
+                status: self.status,
+            }),
+            None => Ok(()),
+        }
+    }
 }

@@ -318,12 +318,7 @@ impl Payment {
                 provider_reference,
             } => {
                 let amount = self.plan_refund(Some(amount))?;
-                next.refunded_amount += amount.minor_units();
-                next.status = if next.refunded_amount == next.captured_amount {
-                    PaymentStatus::Refunded
-                } else {
-                    PaymentStatus::PartiallyRefunded
-                };
+                next.count_refund(amount);
                 refund = Some(Refund {
                     id,
                     payment_id: self.id.clone(),
@@ -452,48 +447,6 @@ impl Payment {
         refund.provider_reference = provider_reference.or(refund.provider_reference.take());
         refund.updated_at = now;
         Ok((EventKind::RefundUpdated, Some(refund.amount.minor_units()), refund))
-    }
-
-    /// A refund reserved before its provider call: counted in `refunded_amount` at once, so a
-    /// concurrent refund on another node is decided against what is left.
-    fn reserve_refund(
-        &mut self,
-        before: &Payment,
-        id: RefundId,
-        amount: Amount,
-        reason: Option<RefundReason>,
-        now: DateTime<Utc>,
-    ) -> Result<(EventKind, Option<i64>, Refund), DomainError> {
-        let amount = before.plan_refund(Some(amount))?;
-        self.refunded_amount += amount.minor_units();
-        self.status = if self.refunded_amount == self.captured_amount {
-            PaymentStatus::Refunded
-        } else {
-            PaymentStatus::PartiallyRefunded
-        };
-        let refund = Refund {
-            id,
-            payment_id: self.id.clone(),
-            merchant_id: self.merchant_id.clone(),
-            amount,
-            status: RefundStatus::Pending,
-            reason,
-            provider_reference: None,
-            awaiting_provider: true,
-            created_at: now,
-            updated_at: now,
-        };
-        Ok((EventKind::Refunded, Some(amount.minor_units()), refund))
-    }
-
-    fn require_no_pending_change(&self, operation: &'static str) -> Result<(), DomainError> {
-        match &self.pending_change {
-            Some(_) => Err(DomainError::InvalidState {
-                operation,
-                status: self.status,
-            }),
-            None => Ok(()),
-        }
     }
 
     fn require(&self, allowed: &[PaymentStatus], operation: &'static str) -> Result<(), DomainError> {
