@@ -52,7 +52,13 @@ pub enum KeyError {
 #[derive(Debug, Deserialize)]
 struct VerifiedClaims {
     sub: String,
+    /// `"operator"` for an operator's token (the console); a merchant token has none.
+    #[serde(default)]
+    role: Option<String>,
 }
+
+/// The role claim that opens the operator console and never the merchant API.
+pub const OPERATOR_ROLE: &str = "operator";
 
 /// What payrail signs.
 #[derive(Debug, Serialize)]
@@ -65,6 +71,8 @@ struct Claims {
     aud: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     iss: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'static str>,
 }
 
 /// Checks tokens and, with HS256, issues them (for `payrail token` and the development token).
@@ -178,29 +186,62 @@ impl Jwt {
 
     /// A token for `merchant`, valid for `ttl_secs`, carrying the configured `aud` and `iss`.
     pub fn issue(&self, merchant: &MerchantId, ttl_secs: u64) -> Result<String, jsonwebtoken::errors::Error> {
+        self.sign(merchant.as_str(), None, ttl_secs)
+    }
+
+    /// A token with the `operator` role for `operator`: it opens the console, not the merchant API.
+    pub fn issue_operator(&self, operator: &str, ttl_secs: u64) -> Result<String, jsonwebtoken::errors::Error> {
+        self.sign(operator, Some(OPERATOR_ROLE), ttl_secs)
+    }
+
+    fn sign(
+        &self,
+        sub: &str,
+        role: Option<&'static str>,
+        ttl_secs: u64,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
         let encoding = self
             .encoding
             .as_ref()
             .ok_or_else(|| jsonwebtoken::errors::Error::from(jsonwebtoken::errors::ErrorKind::InvalidKeyFormat))?;
         let now = now_secs();
         let claims = Claims {
-            sub: merchant.as_str().to_owned(),
+            sub: sub.to_owned(),
             iat: Some(now),
             exp: now + ttl_secs,
             aud: self.audience.clone(),
             iss: self.issuer.clone(),
+            role,
         };
         encode(&Header::new(self.algorithm), &claims, encoding)
     }
 
-    /// The merchant a bearer token speaks for, or why not.
+    /// The merchant a bearer token speaks for, or why not. An operator's token (one with a
+    /// `role` claim) speaks for no merchant.
     pub fn verify(&self, token: &str) -> Result<MerchantId, TokenError> {
-        let data =
-            decode::<VerifiedClaims>(token, &self.decoding, &self.validation).map_err(|error| match error.kind() {
+        let claims = self.claims(token)?;
+        if claims.role.is_some() {
+            return Err(TokenError::Invalid);
+        }
+        MerchantId::parse(&claims.sub).map_err(|_| TokenError::Invalid)
+    }
+
+    /// The operator (`sub`) of a token whose `role` claim is `operator`, or why not.
+    pub fn verify_operator(&self, token: &str) -> Result<String, TokenError> {
+        let claims = self.claims(token)?;
+        match claims.role.as_deref() {
+            Some(OPERATOR_ROLE) if !claims.sub.is_empty() => Ok(claims.sub),
+            _ => Err(TokenError::Invalid),
+        }
+    }
+
+    fn claims(&self, token: &str) -> Result<VerifiedClaims, TokenError> {
+        decode::<VerifiedClaims>(token, &self.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|error| match error.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid,
-            })?;
-        MerchantId::parse(&data.claims.sub).map_err(|_| TokenError::Invalid)
+            })
     }
 }
 
@@ -234,6 +275,20 @@ mod tests {
         let merchant = MerchantId::parse("m_1").unwrap();
         let token = jwt.issue(&merchant, 60).unwrap();
         assert_eq!(jwt.verify(&token).unwrap(), merchant);
+    }
+
+    #[test]
+    fn operator_and_merchant_tokens_open_only_their_own_doors() {
+        let jwt = Jwt::hs256(&Secret::new("test-secret"));
+        let operator = jwt.issue_operator("alice", 60).unwrap();
+        assert_eq!(jwt.verify_operator(&operator).unwrap(), "alice");
+        assert_eq!(jwt.verify(&operator), Err(TokenError::Invalid), "not a merchant token");
+        let merchant = jwt.issue(&MerchantId::parse("m_1").unwrap(), 60).unwrap();
+        assert_eq!(
+            jwt.verify_operator(&merchant),
+            Err(TokenError::Invalid),
+            "not an operator token"
+        );
     }
 
     #[test]

@@ -10,11 +10,15 @@
 //! - [`secret`]: the `Secret` type every layer that holds a key uses.
 //! - [`crypto`]: card fingerprints (HMAC-SHA256) and AES-256-GCM encryption at rest.
 //! - [`metrics`]: Prometheus metrics in a registry per application, `/metrics`.
-//! - [`http`]: routes, request parsing, wire format, error mapping.
+//! - [`http`]: routes, request parsing, wire format, error mapping; [`views`]: the JSON of a
+//!   payment and a refund, shared by the API and merchant events.
 //! - [`store`]: the `PaymentStore` (and the idempotency and audit stores) over sqlx, SQLite and
 //!   PostgreSQL, with migrations.
 //! - [`providers`]: provider adapters (sandbox, Stripe, …), routing, and the `ResilientProvider`s the core calls them through.
 //! - [`webhooks`]: signed provider webhooks in: verify, dedupe, apply; [`reconcile`]: the reconciler.
+//! - [`settlements`]: daily settlement reports from committed events (`payrail settle`, the hourly
+//!   job); the operator console is `http/console/`.
+//! - [`events`]: merchant events out: the events API and signed webhooks to merchants' endpoints.
 //!
 //! Imports point down: `http` → `app`, `webhooks`, `metrics`, `auth` → `providers`, `store`,
 //! `crypto`, `config` → `secret` and the core. Nothing outside `http/` but `startup.rs` imports
@@ -25,13 +29,16 @@ pub mod audit_trail;
 pub mod auth;
 pub mod config;
 pub mod crypto;
+pub mod events;
 pub mod http;
 pub mod metrics;
 pub mod providers;
 pub mod reconcile;
 pub mod secret;
+pub mod settlements;
 pub mod shutdown;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod views;
 pub mod webhooks;

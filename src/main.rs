@@ -24,6 +24,16 @@ enum Command {
     Migrate,
     /// Ask providers about payments left pending or processing, settle them, and exit.
     Reconcile,
+    /// Build the settlement reports of one UTC day (per provider × currency × merchant) from that
+    /// day's committed events; a re-run after late events writes a new revision.
+    Settle {
+        /// The UTC day, YYYY-MM-DD.
+        #[arg(long)]
+        date: String,
+        /// Only this provider's reports.
+        #[arg(long)]
+        provider: Option<String>,
+    },
     /// Re-encrypt every sealed value under the current ENCRYPTION_KEY / ENCRYPTION_KEY_ID (older keys
     /// listed in ENCRYPTION_PREVIOUS_KEYS are used to open them).
     RotateKey,
@@ -33,6 +43,14 @@ enum Command {
         merchant: String,
         /// Lifetime in seconds.
         #[arg(long, default_value_t = 86_400)]
+        ttl_secs: u64,
+    },
+    /// Print a bearer token with the `operator` role (opens /console, not the merchant API).
+    OperatorToken {
+        #[arg(long)]
+        name: String,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 28_800)]
         ttl_secs: u64,
     },
     /// Work with the hash-chained audit log.
@@ -76,7 +94,9 @@ async fn main() -> ExitCode {
         Command::Migrate => migrate(settings).await,
         Command::Reconcile => reconcile(settings).await,
         Command::RotateKey => rotate_key(settings).await,
+        Command::Settle { date, provider } => settle(settings, &date, provider.as_deref()).await,
         Command::Token { merchant, ttl_secs } => token(&settings, &merchant, ttl_secs),
+        Command::OperatorToken { name, ttl_secs } => operator_token(&settings, &name, ttl_secs),
         Command::Audit {
             command: AuditCommand::Verify,
         } => audit_verify(settings).await,
@@ -92,7 +112,9 @@ async fn main() -> ExitCode {
 
 async fn serve(settings: Settings) -> Result<(), String> {
     telemetry::init(&settings.log);
-    let providers: Vec<String> = payrail::providers::configured(&settings, payrail::providers::paypal(&settings))
+    let challenges = std::sync::Arc::new(payrail::providers::Challenges::new(&settings.http.public_url()));
+    let paypal = payrail::providers::paypal(&settings);
+    let providers: Vec<String> = payrail::providers::configured(&settings, paypal, challenges)
         .iter()
         .map(|p| p.name().to_owned())
         .collect();
@@ -147,6 +169,7 @@ async fn reconcile(settings: Settings) -> Result<(), String> {
     let (supervisor, providers) = payrail::startup::start_supervisor(
         &settings,
         payrail::providers::paypal(&settings),
+        std::sync::Arc::new(payrail::providers::Challenges::new(&settings.http.public_url())),
         database.store(),
         std::sync::Arc::new(payrail_core::observer::NoopObserver),
     )
@@ -161,6 +184,38 @@ async fn reconcile(settings: Settings) -> Result<(), String> {
     );
     if report.errors > 0 {
         return Err("some payments could not be reconciled".into());
+    }
+    Ok(())
+}
+
+async fn settle(settings: Settings, date: &str, provider: Option<&str>) -> Result<(), String> {
+    telemetry::init(&settings.log);
+    let day = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").map_err(|_| "invalid --date: use YYYY-MM-DD")?;
+    let database = store::open(&settings.database).await.map_err(|e| e.to_string())?;
+    database.migrate().await.map_err(|e| e.to_string())?;
+    let settled = payrail::settlements::settle(&database, day, provider, chrono::Utc::now()).await;
+    database.close().await;
+    let settled = settled.map_err(|e| e.to_string())?;
+    println!(
+        "settlement {date}: batch {}",
+        settled.batch_id.as_deref().unwrap_or("(unchanged)")
+    );
+    for (key, revision, figures, written) in &settled.reports {
+        println!(
+            "{} {} {} rev {revision}{}: captured {} ({}), refunded {} ({}), fees {}, net {}",
+            key.provider,
+            key.currency,
+            key.merchant_id,
+            if *written { " (new)" } else { "" },
+            figures.captured_amount,
+            figures.captured_count,
+            figures.refunded_amount,
+            figures.refunded_count,
+            figures
+                .fees
+                .map_or_else(|| "not reported".to_owned(), |f| f.to_string()),
+            figures.net_amount,
+        );
     }
     Ok(())
 }
@@ -186,6 +241,18 @@ fn token(settings: &Settings, merchant: &str, ttl_secs: u64) -> Result<(), Strin
     let (jwt, _) = Jwt::from_settings(settings).map_err(|e| e.to_string())?;
     let token = jwt.issue(&merchant, ttl_secs).map_err(|e| e.to_string())?;
     println!("{token}");
+    Ok(())
+}
+
+fn operator_token(settings: &Settings, name: &str, ttl_secs: u64) -> Result<(), String> {
+    if settings.auth.jwt_secret.is_none() {
+        return Err("JWT_SECRET is not set; set it to issue tokens (or use OPERATOR_TOKEN)".into());
+    }
+    if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
+        return Err("invalid --name: use 1-128 printable characters".into());
+    }
+    let (jwt, _) = Jwt::from_settings(settings).map_err(|e| e.to_string())?;
+    println!("{}", jwt.issue_operator(name, ttl_secs).map_err(|e| e.to_string())?);
     Ok(())
 }
 

@@ -2,8 +2,10 @@
 //! crash between the provider's answer and the commit — and changes left open as intents (issue
 //! 14: a node died between its provider call and the settlement) are asked about at their provider by
 //! payrail's reference and settled through their own actor, so reconciliation is serialised with
-//! everything else that happens to the payment. It runs at start-up, periodically in the server,
-//! and on demand (`payrail reconcile`).
+//! everything else that happens to the payment. Payments in `requires_action` are asked about too
+//! (the customer may have finished without coming back), and canceled once older than
+//! `REQUIRES_ACTION_TTL_SECS`. It runs at start-up, periodically in the server, and on demand
+//! (`payrail reconcile`).
 
 use std::sync::Arc;
 use std::time::Duration;

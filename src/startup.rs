@@ -56,10 +56,25 @@ pub struct Application {
     audit: AuditTrail,
     dev_token: Option<DevToken>,
     shutdown_timeout: Duration,
+    dispatcher: crate::events::DispatcherHandle,
 }
 
 impl Application {
-    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+    pub async fn build(mut settings: Settings) -> Result<Self, StartupError> {
+        // Bound first: the public address (the providers' return URL, the sandbox's challenge
+        // pages) names the real port when it is 0.
+        let address = format!("{}:{}", settings.http.host, settings.http.port);
+        let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
+            address: address.clone(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { address, source })?
+            .port();
+        settings.http.port = port;
+        let public_url = settings.http.public_url();
+        let challenges = Arc::new(providers::Challenges::new(&public_url));
         let database = store::open(&settings.database).await?;
         database.migrate().await?;
         let cipher = settings
@@ -100,8 +115,13 @@ impl Application {
 
         // One PayPal adapter: payments and webhook verification share its OAuth token cache.
         let paypal = providers::paypal(&settings);
-        let (supervisor, provider_names) =
-            start_supervisor(&settings, paypal.clone(), Arc::clone(&store), Arc::new(metrics.clone()))?;
+        let (supervisor, provider_names) = start_supervisor(
+            &settings,
+            paypal.clone(),
+            Arc::clone(&challenges),
+            Arc::clone(&store),
+            Arc::new(metrics.clone()),
+        )?;
         let payments = start_payments(&settings, &database, &supervisor, Arc::clone(&store), &leases);
         let webhooks = Arc::new(crate::webhooks::Webhooks::new(
             &settings,
@@ -118,11 +138,23 @@ impl Application {
             Duration::from_secs(settings.providers.reconcile_min_age_secs),
         );
 
+        // Yesterday's settlement reports, hourly, on one node at a time (issue 17).
+        crate::settlements::spawn_daily(database.clone(), Arc::clone(&leases));
+
         metrics
             .watch_supervisor(&supervisor)
             .and_then(|()| metrics.watch_database(&database))
             .map_err(|e| StartupError::Config(format!("metrics: {e}")))?;
         let prometheus = metrics.http_middleware().map_err(StartupError::Config)?;
+        let cipher = Arc::new(cipher);
+        let merchant_events = Arc::new(crate::events::MerchantEvents::new(
+            database.clone(),
+            Arc::clone(&store),
+            Arc::clone(&cipher),
+            settings.merchant_events.clone(),
+            settings.environment,
+        ));
+        let dispatcher = crate::events::Dispatcher::new(Arc::clone(&merchant_events), metrics.clone()).spawn();
         let state = web::Data::new(AppState {
             supervisor: supervisor.clone(),
             store,
@@ -130,9 +162,18 @@ impl Application {
             default_provider: providers::DEFAULT_PROVIDER.to_owned(),
             webhooks,
             card_fingerprints: crate::crypto::CardFingerprinter::new(settings.security.card_fingerprint_key()),
-            contacts: store::Contacts::new(database.clone(), Arc::new(cipher)),
+            contacts: store::Contacts::new(database.clone(), cipher),
             metrics: metrics.clone(),
+            database: database.clone(),
+            public_url,
+            development: settings.environment == Environment::Development,
+            sandbox_challenges: (settings.environment == Environment::Development).then_some(challenges),
+            merchant_events,
         });
+        let console = web::Data::new(http::console::Console::new(
+            settings.auth.operator_token.clone(),
+            settings.environment != Environment::Development,
+        ));
         let jwt = web::Data::new(jwt);
         let audit_trail = audit.clone();
         let audit = web::Data::new(audit);
@@ -146,15 +187,6 @@ impl Application {
             .rate_limit
             .enabled
             .then(|| web::Data::new(http::RateLimiter::new(&settings.rate_limit)));
-        let address = format!("{}:{}", settings.http.host, settings.http.port);
-        let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
-            address: address.clone(),
-            source,
-        })?;
-        let port = listener
-            .local_addr()
-            .map_err(|source| StartupError::Bind { address, source })?
-            .port();
         let max_body_bytes = settings.http.max_body_bytes;
         let mut server = HttpServer::new(move || {
             let mut app = App::new();
@@ -163,6 +195,7 @@ impl Application {
             }
             app.app_data(state.clone())
                 .app_data(jwt.clone())
+                .app_data(console.clone())
                 .app_data(audit.clone())
                 .app_data(idempotency.clone())
                 .app_data(payments.clone())
@@ -170,6 +203,8 @@ impl Application {
                 .app_data(proxies.clone())
                 .app_data(web::PayloadConfig::new(max_body_bytes))
                 .configure(http::routes)
+                // The operator console: HTML for people, not part of the API's OpenAPI document.
+                .configure(http::console::routes)
                 .default_service(web::to(http::not_found))
                 .wrap(actix_web::middleware::from_fn(http::rate_limit))
                 .wrap(actix_web::middleware::from_fn(http::cors))
@@ -201,6 +236,7 @@ impl Application {
             audit: audit_trail,
             dev_token,
             shutdown_timeout: Duration::from_secs(settings.http.shutdown_timeout_secs),
+            dispatcher,
         })
     }
 
@@ -237,9 +273,12 @@ impl Application {
             database,
             audit,
             shutdown_timeout,
+            dispatcher,
             ..
         } = self;
         let served = server.await;
+        // Pending deliveries stay in the database; the next start (or another node) sends them.
+        dispatcher.stop();
         crate::shutdown::drain(&supervisor, &audit, &database, shutdown_timeout).await;
         served
     }
@@ -315,10 +354,11 @@ fn start_payments(
 pub fn start_supervisor(
     settings: &Settings,
     paypal: Option<Arc<providers::paypal::Paypal>>,
+    challenges: Arc<providers::Challenges>,
     store: Arc<dyn PaymentStore>,
     observer: Arc<dyn Observer>,
 ) -> Result<(PaymentSupervisor, Vec<String>), StartupError> {
-    let clients = providers::start_clients(settings, paypal, Arc::clone(&observer));
+    let clients = providers::start_clients(settings, paypal, challenges, Arc::clone(&observer));
     let mut provider_names: Vec<String> = clients.keys().cloned().collect();
     provider_names.sort();
     let sealer = settings
@@ -334,6 +374,10 @@ pub fn start_supervisor(
             replies: Arc::new(JsonReplies),
             clock: Arc::new(SystemClock),
             observer,
+            requires_action_ttl: chrono::Duration::from_std(Duration::from_secs(
+                settings.providers.requires_action_ttl_secs,
+            ))
+            .unwrap_or_else(|_| chrono::Duration::days(36_500)),
         },
         SupervisorSettings {
             idle_timeout: Duration::from_secs(settings.actors.idle_timeout_secs),

@@ -3,6 +3,7 @@
 //! commands, the pgbench comparison and the results.
 
 mod load;
+mod receiver;
 mod scenarios;
 mod server;
 
@@ -23,6 +24,9 @@ enum Scenario {
     IdleActors,
     /// 5: scenario 1 through 1, 2, … `--nodes` payrail nodes on one database, one after another.
     Nodes,
+    /// 1 twice in one run: without webhook endpoints, then with one subscribed to `*` (issue 11),
+    /// and the delivery latency from commit to the receiver.
+    CreateCaptureWebhooks,
 }
 
 #[derive(Parser, Debug)]
@@ -87,6 +91,7 @@ async fn main() -> ExitCode {
         Scenario::HotPayment => scenarios::hot_payment(&opts).await,
         Scenario::IdleActors => scenarios::idle_actors(&opts).await,
         Scenario::Nodes => scenarios::nodes(&opts).await,
+        Scenario::CreateCaptureWebhooks => scenarios::create_capture_webhooks(&opts).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -122,6 +122,54 @@ pub async fn nodes(opts: &Options) -> Result<(), String> {
     Ok(())
 }
 
+/// Scenario 1 without, then with, one webhook endpoint subscribed to `*` (the same database and
+/// binary, back to back), then how long the last deliveries took from commit to the receiver.
+pub async fn create_capture_webhooks(opts: &Options) -> Result<(), String> {
+    create_capture(opts, "create-capture, no endpoint", &[]).await?;
+    let (url, received) = crate::receiver::start().await?;
+    // Registered by a server of its own, so the measured one starts with the endpoint in place.
+    let setup = Server::start(&opts.server, &opts.database_url, &[])?;
+    let response = client(1)
+        .post(format!("{}/api/v1/webhook_endpoints", setup.base))
+        .bearer_auth(&setup.token)
+        .json(&json!({ "url": url, "enabled_events": ["*"] }))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if response.status().as_u16() != 201 {
+        return Err(format!("registering the endpoint: {}", response.status()));
+    }
+    finish(setup);
+    let before = received.latencies().len();
+    let env = [("WEBHOOK_POLL_INTERVAL_MS", "50".to_owned())];
+    create_capture_until_delivered(opts, &env, &received, before).await
+}
+
+async fn create_capture_until_delivered(
+    opts: &Options,
+    env: &[(&str, String)],
+    received: &crate::receiver::Received,
+    before: usize,
+) -> Result<(), String> {
+    create_capture(opts, "create-capture, one endpoint subscribed to *", env).await?;
+    let mut latencies: Vec<f64> = received.latencies().into_iter().skip(before).collect();
+    latencies.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 - 1.0) * q).round() as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
+    println!(
+        "  webhooks delivered while serving: {}; commit to receiver p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        latencies.len(),
+        at(0.5),
+        at(0.99),
+        at(1.0)
+    );
+    Ok(())
+}
+
 /// Scenario 3: many concurrent refunds against a few payments; then checks the invariants.
 pub async fn hot_payment(opts: &Options) -> Result<(), String> {
     let server = Server::start(&opts.server, &opts.database_url, &[])?;

@@ -37,6 +37,10 @@ pub trait Observer: Send + Sync + 'static {
     /// A dead payment actor was evicted and will be replaced (the supervisor also logs it).
     fn actor_restarted(&self) {}
 
+    /// The restart log line's fields (`actor restarted`: payment_id, reason, restart_count), for
+    /// whoever keeps recent restarts readable (the operator console).
+    fn actor_restart_logged(&self, _payment_id: &str, _reason: &str, _restart_count: u64) {}
+
     /// A provider's circuit breaker opened (`true`) or closed (`false`).
     fn circuit_changed(&self, _provider: &str, _open: bool) {}
 }

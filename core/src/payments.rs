@@ -1,11 +1,11 @@
 //! [`Payments`]: the core's front door for a merchant's requests. A handler parses, calls
-//! `create`, `capture`, `cancel` or `refund` with the request's idempotency key (if any), and
+//! `create`, `capture`, `cancel`, `refund` or `confirm` with the request's idempotency key (if any), and
 //! renders the [`Answer`]. Each runs through the [`Idempotency`] service, which runs the
 //! operation through the payment's actor.
 
 use std::sync::Arc;
 
-use crate::domain::{Amount, MerchantId, PaymentId, RefundReason};
+use crate::domain::{ActionInput, ActionValue, Amount, MerchantId, PaymentId, RefundReason};
 use crate::idempotency::{Answer, Idempotency, RequestKey};
 use crate::operation::{CreatePayment, Operation, PaymentError};
 use crate::ports::PaymentStore;
@@ -65,6 +65,20 @@ impl Payments {
             reason,
         };
         self.idempotency.run(id, version, refund, key).await
+    }
+
+    /// Submits what the merchant's customer gave for the payment's next action (an OTP, a PIN).
+    pub async fn confirm(
+        &self,
+        merchant: MerchantId,
+        id: PaymentId,
+        input: ActionInput,
+        value: ActionValue,
+        key: Option<RequestKey>,
+    ) -> Result<Answer, PaymentError> {
+        let version = self.version_before_change(&merchant, &id, &key).await?;
+        let confirm = Operation::ConfirmAction { merchant, input, value };
+        self.idempotency.run(id, version, confirm, key).await
     }
 
     /// For a keyed change, the payment's version before it, recorded with the claim so a retry

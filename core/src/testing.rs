@@ -395,6 +395,7 @@ pub fn dependencies(
         replies: Arc::new(TextReplies),
         clock,
         observer: Arc::new(NoopObserver),
+        requires_action_ttl: chrono::Duration::hours(24),
     }
 }
 
@@ -416,9 +417,11 @@ pub fn new_payment(amount: i64, capture: CaptureMethod) -> CreatePayment {
             description: None,
             metadata: Default::default(),
             card: None,
+            return_url: None,
         },
         method: PaymentMethod::Token(PaymentToken::parse("pm_card_visa").unwrap()),
         routed: true,
         receipt_email: None,
+        provider_return_url: None,
     }
 }

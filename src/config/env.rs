@@ -33,11 +33,13 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("SHUTDOWN_TIMEOUT", "http.shutdown_timeout_secs", Kind::Int),
     ("CORS_ORIGINS", "http.cors_origins", Kind::List),
     ("TRUSTED_PROXIES", "http.trusted_proxies", Kind::List),
+    ("PUBLIC_URL", "http.public_url", Kind::Str),
     ("JWT_SECRET", "auth.jwt_secret", Kind::Str),
     ("JWT_ALGORITHM", "auth.jwt_algorithm", Kind::Str),
     ("JWT_PUBLIC_KEY", "auth.jwt_public_key", Kind::Str),
     ("JWT_AUDIENCE", "auth.jwt_audience", Kind::Str),
     ("JWT_ISSUER", "auth.jwt_issuer", Kind::Str),
+    ("OPERATOR_TOKEN", "auth.operator_token", Kind::Str),
     ("LOG_LEVEL", "log.level", Kind::Str),
     ("LOG_FORMAT", "log.format", Kind::Str),
     ("SANDBOX_LATENCY_MS", "sandbox.latency_ms", Kind::Int),
@@ -76,6 +78,11 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ),
     ("RECONCILE_MIN_AGE_SECS", "providers.reconcile_min_age_secs", Kind::Int),
     ("WEBHOOK_TOLERANCE_SECS", "providers.webhook_tolerance_secs", Kind::Int),
+    (
+        "REQUIRES_ACTION_TTL_SECS",
+        "providers.requires_action_ttl_secs",
+        Kind::Int,
+    ),
     ("PROVIDER_ROUTES", "providers.routes", Kind::Json),
     // Aliases first: when both are set, the documented name wins.
     ("STRIPE_API_KEY", "providers.stripe.secret_key", Kind::Str),
@@ -116,6 +123,23 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("RATE_LIMIT_PER_SECOND", "rate_limit.per_second", Kind::Int),
     ("RATE_LIMIT_BURST", "rate_limit.burst", Kind::Int),
     ("PROVIDER_MAX_CONCURRENCY", "providers.max_concurrency", Kind::Int),
+    (
+        "WEBHOOK_ALLOW_PRIVATE_TARGETS",
+        "merchant_events.allow_private_targets",
+        Kind::Bool,
+    ),
+    ("WEBHOOK_RETRY_SCHEDULE", "merchant_events.retry_schedule", Kind::Str),
+    ("WEBHOOK_TIMEOUT_MS", "merchant_events.timeout_ms", Kind::Int),
+    (
+        "WEBHOOK_POLL_INTERVAL_MS",
+        "merchant_events.poll_interval_ms",
+        Kind::Int,
+    ),
+    (
+        "WEBHOOK_BREAKER_COOLDOWN_MS",
+        "merchant_events.breaker_cooldown_ms",
+        Kind::Int,
+    ),
 ];
 
 /// Sets every key whose variable is present (and not empty) in `env`.

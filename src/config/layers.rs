@@ -89,8 +89,13 @@ impl Settings {
         if self.rate_limit.enabled && (self.rate_limit.per_second == 0 || self.rate_limit.burst == 0) {
             return invalid("rate_limit", "per_second and burst must be at least 1");
         }
+        let public = self.http.public_url.as_deref().unwrap_or("http://");
+        if !(public.starts_with("https://") || public.starts_with("http://")) || public.contains(['?', '#']) {
+            return invalid("http.public_url", "must be an http(s) URL without query or fragment");
+        }
         self.auth.validate(self.environment)?;
         self.security.validate(self.environment)?;
+        self.merchant_events.validate()?;
         Ok(())
     }
 }

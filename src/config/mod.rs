@@ -17,6 +17,7 @@
 
 mod env;
 mod layers;
+mod merchant_events;
 #[cfg(test)]
 mod tests;
 
@@ -28,6 +29,7 @@ use serde::Deserialize;
 pub use crate::secret::Secret;
 // Provider settings sit beside the adapters that read them; configuration only gathers them.
 pub use crate::providers::config::ProviderSettings;
+pub use merchant_events::MerchantEventSettings;
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -60,6 +62,9 @@ pub struct Settings {
     pub audit: AuditSettings,
     pub rate_limit: RateLimitSettings,
     pub security: SecuritySettings,
+    /// Outbound webhooks to merchants (issue 11); optional in the files.
+    #[serde(default)]
+    pub merchant_events: MerchantEventSettings,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -77,6 +82,21 @@ pub struct HttpSettings {
     /// ranges, comma-separated); empty = the TCP peer is the client.
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    /// payrail's address as customers' browsers and providers reach it (`PUBLIC_URL`), for the
+    /// return endpoint providers redirect to and the sandbox's challenge pages. Unset = the
+    /// address bound (`http://{host}:{port}`), filled in at start-up.
+    #[serde(default)]
+    pub public_url: Option<String>,
+}
+
+impl HttpSettings {
+    /// [`HttpSettings::public_url`], or the configured listen address when unset.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}:{}", self.host, self.port),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -121,6 +141,9 @@ pub struct AuthSettings {
     pub jwt_issuer: Option<String>,
     pub dev_merchant: String,
     pub token_ttl_secs: u64,
+    /// Opens the operator console (`OPERATOR_TOKEN`); unset: only JWTs with the `operator` role do.
+    #[serde(default)]
+    pub operator_token: Option<Secret>,
 }
 
 /// The one JWT algorithm payrail accepts, fixed by configuration.

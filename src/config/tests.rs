@@ -41,6 +41,24 @@ fn bad_values_name_their_key() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("database.url"), "{err}");
+    let err = Settings::from_env(&env(&[("PUBLIC_URL", "payrail.example.com")]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("http.public_url"), "{err}");
+}
+
+#[test]
+fn customer_action_settings_come_from_the_environment() {
+    let settings = Settings::from_env(&env(&[
+        ("PUBLIC_URL", "https://pay.example.com/"),
+        ("REQUIRES_ACTION_TTL_SECS", "600"),
+    ]))
+    .unwrap();
+    assert_eq!(settings.http.public_url(), "https://pay.example.com");
+    assert_eq!(settings.providers.requires_action_ttl_secs, 600);
+    let defaults = Settings::from_env(&env(&[])).unwrap();
+    assert_eq!(defaults.http.public_url(), "http://127.0.0.1:8080");
+    assert_eq!(defaults.providers.requires_action_ttl_secs, 86_400);
 }
 
 const STRONG: &str = "0123456789abcdef0123456789abcdef";

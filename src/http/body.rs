@@ -1,44 +1,28 @@
-//! Reading requests at the edge: a JSON body extractor and a query-string parser that turn every
+//! Reading requests at the edge: the JSON body parser and a query-string parser that turn every
 //! malformed input into a 400 naming the parameter, never a 5xx, and never echo a submitted value
-//! (a body may carry a card number).
+//! (a body may carry a card number). Before serde sees a body, one pass over its bytes enforces
+//! the limits (depth, string length) and the edge's text rule (`text.rs`) on every
+//! string of the document, keys included, so no field can carry a NUL to the database.
 
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 
+use crate::http::text::{forbidden_char, invalid_characters, mask_digit_runs};
 use crate::http::ApiError;
 
-/// A JSON request body deserialised into `T`. An empty body reads as `{}`, so operations whose
-/// fields are all optional (capture, cancel, refund) accept no body at all.
-/// (The mutating payment endpoints use `KeyedJson`, which also reads `Idempotency-Key`.)
-#[allow(dead_code)]
-pub struct JsonBody<T>(pub T);
+/// A request body as raw bytes (a webhook's: its signature covers them exactly), whose read
+/// failures are answered like every other error of the API (JSON, with a code) instead of actix's
+/// plain text.
+pub struct RawBody(pub web::Bytes);
 
-impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+impl FromRequest for RawBody {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let bytes = web::Bytes::from_request(req, payload);
-        Box::pin(async move {
-            let bytes = bytes.await.map_err(read_error)?;
-            parse_json(&bytes).map(JsonBody)
-        })
-    }
-}
-
-/// A request body as raw bytes (a webhook's: its signature covers them exactly), whose read
-/// failures are answered like every other error of the API (JSON, with a code) instead of actix's
-/// plain text.
-pub struct RawBody(pub actix_web::web::Bytes);
-
-impl actix_web::FromRequest for RawBody {
-    type Error = ApiError;
-    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, ApiError>>;
-
-    fn from_request(req: &actix_web::HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
-        let bytes = actix_web::web::Bytes::from_request(req, payload);
         Box::pin(async move { bytes.await.map(RawBody).map_err(read_error) })
     }
 }
@@ -86,52 +70,151 @@ pub const MAX_JSON_DEPTH: usize = 16;
 /// limits of their own, this bounds what serde allocates before they are checked.
 pub const MAX_JSON_STRING: usize = 4096;
 
-/// One pass over the raw bytes, before any allocation for the document: refuses bodies nested
-/// deeper than [`MAX_JSON_DEPTH`] or holding a string longer than [`MAX_JSON_STRING`]. Syntax is
-/// left to serde; this only tracks brackets outside strings.
+/// One pass over the raw bytes, before any allocation for the document: refuses bodies that are
+/// not UTF-8, nested deeper than [`MAX_JSON_DEPTH`], holding a string longer than
+/// [`MAX_JSON_STRING`], or a string with a control character (raw or escaped) — named by its
+/// path, `metadata.note` or `items[2].name`, as serde names fields. Syntax is left to serde: on
+/// a malformed document the path may be off, never the verdict.
 fn check_shape(bytes: &[u8]) -> Result<(), ApiError> {
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    let mut string_len = 0usize;
-    for &b in bytes {
-        if in_string {
-            string_len += 1;
-            if string_len > MAX_JSON_STRING {
-                return Err(ApiError::invalid(
-                    "string_too_long",
-                    format!("strings in the request body may be at most {MAX_JSON_STRING} bytes"),
-                    "body",
-                ));
-            }
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
+    if std::str::from_utf8(bytes).is_err() {
+        return Err(ApiError::invalid(
+            "invalid_characters",
+            "the request body must be UTF-8",
+            "body",
+        ));
+    }
+    let mut levels: Vec<Level> = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
             b'"' => {
-                in_string = true;
-                string_len = 0;
+                let is_key = matches!(
+                    levels.last(),
+                    Some(Level::Object {
+                        expecting_key: true,
+                        ..
+                    })
+                );
+                let (end, clean) = scan_string(bytes, i + 1)?;
+                if !clean {
+                    // A bad key is reported on the object holding it.
+                    let depth = if is_key {
+                        levels.len().saturating_sub(1)
+                    } else {
+                        levels.len()
+                    };
+                    let param = path(&levels[..depth]);
+                    return Err(invalid_characters(&param));
+                }
+                if let (true, Some(Level::Object { key, .. })) = (is_key, levels.last_mut()) {
+                    *key = String::from_utf8_lossy(&bytes[i + 1..end]).into_owned();
+                }
+                i = end;
             }
-            b'{' | b'[' => {
-                depth += 1;
-                if depth > MAX_JSON_DEPTH {
+            open @ (b'{' | b'[') => {
+                if levels.len() >= MAX_JSON_DEPTH {
                     return Err(ApiError::invalid(
                         "json_too_deep",
                         format!("the request body may nest at most {MAX_JSON_DEPTH} levels"),
                         "body",
                     ));
                 }
+                levels.push(if open == b'{' {
+                    Level::Object {
+                        key: String::new(),
+                        expecting_key: true,
+                    }
+                } else {
+                    Level::Array { index: 0 }
+                });
             }
-            b'}' | b']' => depth = depth.saturating_sub(1),
+            b'}' | b']' => {
+                levels.pop();
+            }
+            b':' => {
+                if let Some(Level::Object { expecting_key, .. }) = levels.last_mut() {
+                    *expecting_key = false;
+                }
+            }
+            b',' => match levels.last_mut() {
+                Some(Level::Object { expecting_key, .. }) => *expecting_key = true,
+                Some(Level::Array { index }) => *index += 1,
+                None => {}
+            },
             _ => {}
         }
+        i += 1;
     }
     Ok(())
+}
+
+/// Where the scan is: inside an object (the key of the current member) or an array (its index).
+enum Level {
+    Object { key: String, expecting_key: bool },
+    Array { index: usize },
+}
+
+/// The serde-style path of `levels`, digit runs masked (keys are the client's and may hold a
+/// PAN); `body` at the top.
+fn path(levels: &[Level]) -> String {
+    let mut out = String::new();
+    for level in levels {
+        match level {
+            Level::Object { key, .. } => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            Level::Array { index } => out.push_str(&format!("[{index}]")),
+        }
+    }
+    if out.is_empty() {
+        return "body".to_owned();
+    }
+    mask_digit_runs(&out).chars().take(128).collect()
+}
+
+/// Scans a JSON string from just after its opening quote: returns the index of its closing quote
+/// (or the body's length, when a truncated body ends inside the string or its last escape) and whether it is free of forbidden characters, raw or escaped (`\n`, `\u0000`).
+fn scan_string(bytes: &[u8], start: usize) -> Result<(usize, bool), ApiError> {
+    let mut i = start;
+    let mut clean = true;
+    while i < bytes.len() {
+        if i - start > MAX_JSON_STRING {
+            return Err(ApiError::invalid(
+                "string_too_long",
+                format!("strings in the request body may be at most {MAX_JSON_STRING} bytes"),
+                "body",
+            ));
+        }
+        match bytes[i] {
+            b'"' => return Ok((i, clean)),
+            b'\\' => {
+                let escaped = bytes.get(i + 1).copied();
+                let code = match escaped {
+                    Some(b'u') => bytes
+                        .get(i + 2..i + 6)
+                        .and_then(|hex| std::str::from_utf8(hex).ok())
+                        .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+                        .and_then(char::from_u32),
+                    Some(b'b') => Some('\u{8}'),
+                    Some(b'f') => Some('\u{c}'),
+                    Some(b'n') => Some('\n'),
+                    Some(b'r') => Some('\r'),
+                    Some(b't') => Some('\t'),
+                    _ => None,
+                };
+                clean &= !code.is_some_and(forbidden_char);
+                i += 2;
+                continue;
+            }
+            b => clean &= !forbidden_char(char::from(b)),
+        }
+        i += 1;
+    }
+    // A trailing backslash stepped past the end.
+    Ok((i.min(bytes.len()), clean))
 }
 
 fn malformed(detail: &str) -> ApiError {
@@ -193,30 +276,6 @@ fn describe(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     )
 }
 
-/// Replaces runs of 6 or more digits with `*`s, so a client's field name cannot echo a PAN.
-fn mask_digit_runs(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut digits = String::new();
-    let flush = |digits: &mut String, out: &mut String| {
-        if digits.len() >= 6 {
-            out.push_str(&"*".repeat(digits.len()));
-        } else {
-            out.push_str(digits);
-        }
-        digits.clear();
-    };
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-        } else {
-            flush(&mut digits, &mut out);
-            out.push(c);
-        }
-    }
-    flush(&mut digits, &mut out);
-    out
-}
-
 /// Parses a query string into `T`; unknown parameters are ignored, as browsers and proxies add them.
 pub fn parse_query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
     serde_urlencoded::from_str(req.query_string()).map_err(|_| ApiError::InvalidRequest {
@@ -227,79 +286,5 @@ pub fn parse_query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde::Deserialize;
-
-    #[allow(dead_code)]
-    #[derive(Debug, Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Card {
-        number: String,
-    }
-
-    #[allow(dead_code)]
-    #[derive(Debug, Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Body {
-        amount: i64,
-        card: Option<Card>,
-    }
-
-    fn error(json: &str) -> (String, Option<String>, String) {
-        match parse_json::<Body>(json.as_bytes()).unwrap_err() {
-            ApiError::InvalidRequest { code, message, param } => (code.to_owned(), param, message),
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-
-    #[test]
-    fn errors_name_the_parameter() {
-        assert_eq!(error("{").0, "invalid_json");
-        assert_eq!(error("{}").1.as_deref(), Some("amount"));
-        assert_eq!(error("{}").0, "parameter_missing");
-        assert_eq!(error(r#"{"amount":1,"x":2}"#).0, "parameter_unknown");
-        assert_eq!(error(r#"{"amount":"1"}"#).1.as_deref(), Some("amount"));
-        assert_eq!(error(r#"{"amount":1.5}"#).0, "parameter_invalid");
-        assert_eq!(error(r#"{"amount":1,"card":{}}"#).1.as_deref(), Some("card.number"));
-        assert_eq!(error(r#"{"amount":1} x"#).0, "invalid_json");
-    }
-
-    #[test]
-    fn errors_never_echo_the_value() {
-        let (_, param, message) = error(r#"{"amount":1,"card":{"number":4242424242424242}}"#);
-        assert_eq!(param.as_deref(), Some("card.number"));
-        assert!(!message.contains("4242"), "{message}");
-    }
-
-    #[test]
-    fn deep_or_long_bodies_are_refused_before_parsing() {
-        let deep = format!("{}{}", "[".repeat(MAX_JSON_DEPTH + 1), "]".repeat(MAX_JSON_DEPTH + 1));
-        assert_eq!(error(&format!(r#"{{"amount":1,"x":{deep}}}"#)).0, "json_too_deep");
-        let long = format!(
-            r#"{{"amount":1,"card":{{"number":"{}"}}}}"#,
-            "4".repeat(MAX_JSON_STRING + 1)
-        );
-        assert_eq!(error(&long).0, "string_too_long");
-        // Brackets and escaped quotes inside strings are not structure.
-        let quoted = format!(
-            r#"{{"amount":1,"card":{{"number":"{}\"{}"}}}}"#,
-            "[".repeat(40),
-            "{".repeat(40)
-        );
-        assert!(parse_json::<Body>(quoted.as_bytes()).is_ok());
-    }
-
-    #[test]
-    fn unknown_field_names_never_echo_a_card_number() {
-        let (code, param, message) = error(r#"{"amount":1,"4242424242424242":"x"}"#);
-        assert_eq!(code, "parameter_unknown");
-        assert!(!param.unwrap().contains("4242424242"));
-        assert!(!message.contains("4242424242"), "{message}");
-    }
-
-    #[test]
-    fn an_empty_body_reads_as_an_empty_object() {
-        assert_eq!(error("").1.as_deref(), Some("amount"));
-    }
-}
+#[path = "body_tests.rs"]
+mod tests;

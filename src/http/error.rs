@@ -155,6 +155,9 @@ impl From<DomainError> for ApiError {
             DomainError::AmountTooLarge { .. } => ApiError::AmountTooLarge(error.to_string()),
             DomainError::InvalidAmount(message) => ApiError::invalid("invalid_amount", message, "amount"),
             DomainError::UnknownRefund => ApiError::NotFound("refund"),
+            DomainError::WrongActionInput { expected } => {
+                ApiError::invalid("invalid_action_input", error.to_string(), expected)
+            }
             other => ApiError::InvalidRequest {
                 code: "invalid_request",
                 message: other.to_string(),
@@ -178,6 +181,14 @@ impl From<StoreError> for ApiError {
                 ApiError::Unavailable {
                     code: "database_unavailable",
                     message: "the database is unavailable; retry later",
+                }
+            }
+            StoreError::RejectedInput { sqlstate, message } => {
+                tracing::error!(%sqlstate, %message, "the database refused input the edge let through");
+                ApiError::InvalidRequest {
+                    code: "input_rejected",
+                    message: "a value of this request cannot be stored".into(),
+                    param: None,
                 }
             }
             StoreError::Corrupt(reason) => {

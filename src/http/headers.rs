@@ -4,6 +4,9 @@
 //! payment data and personal data, which no cache should keep), `X-Frame-Options: DENY` and a
 //! `Content-Security-Policy` that forbids everything (a JSON API is never a page to frame or run).
 //! actix-web sends no `Server` banner, and any that a layer adds is removed.
+//!
+//! It is also where every request's path and query string meet the edge's text rule
+//! (`text::request_target`), before any route, extractor or log line reads them.
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -39,7 +42,8 @@ fn acceptable(value: &HeaderValue) -> Option<String> {
     ok.then(|| text.to_owned())
 }
 
-/// Middleware: request id + span + security headers, on every response including errors.
+/// Middleware: request id + span + security headers, on every response including errors; a path
+/// or query with a control character is refused here.
 pub async fn request_context(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -50,6 +54,11 @@ pub async fn request_context(
         .and_then(acceptable)
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
+    if let Err(refused) = crate::http::text::request_target(req.path(), req.query_string()) {
+        let mut response = req.error_response(refused);
+        decorate(response.headers_mut(), &id);
+        return Ok(response);
+    }
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
     let mut response = match next.call(req).instrument(span).await {
         Ok(response) => response.map_into_boxed_body(),
@@ -71,9 +80,13 @@ fn decorate(headers: &mut actix_web::http::header::HeaderMap, id: &str) {
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
-    );
+    // A response that brings its own policy keeps it: the operator console's pages, which need
+    // their stylesheet (`http/console/html.rs`). Everything else forbids everything.
+    if !headers.contains_key(CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        );
+    }
     headers.remove(actix_web::http::header::SERVER);
 }

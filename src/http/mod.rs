@@ -9,8 +9,11 @@ pub mod audit;
 mod auth;
 mod body;
 mod client_ip;
+pub mod console;
 mod cors;
+mod customer_actions;
 mod error;
+mod events;
 mod headers;
 mod health;
 pub mod idempotency;
@@ -22,6 +25,10 @@ mod proptests;
 mod rate_limit;
 mod receipts;
 mod replays;
+mod sandbox_challenge;
+mod settlements;
+mod text;
+mod webhook_endpoints;
 mod webhooks;
 mod wire;
 
@@ -34,8 +41,10 @@ pub use client_ip::{client_ip, TrustedProxies};
 pub use cors::{cors, CorsPolicy};
 pub use error::ApiError;
 pub use headers::{request_context, request_id, RequestId};
+pub use parse::create_request;
 pub use rate_limit::{rate_limit, RateLimiter};
 pub use replays::count_replays;
+pub use text::request_target;
 
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -44,6 +53,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/api/v1/openapi.json").route(web::get().to(openapi::spec)))
         .service(resource("/api/v1/webhooks/{provider}").route(web::post().to(webhooks::receive)))
         .service(resource("/api/v1/payments/webhook").route(web::post().to(webhooks::receive_by_query)))
+        .service(resource("/api/v1/settlements").route(web::get().to(settlements::list)))
+        .service(resource("/api/v1/settlements/{id}").route(web::get().to(settlements::get)))
+        .service(
+            resource("/sandbox/3ds/{id}")
+                .route(web::get().to(sandbox_challenge::page))
+                .route(web::post().to(sandbox_challenge::decide)),
+        )
+        .service(web::scope("/api/v1/webhook_endpoints").configure(webhook_endpoint_routes))
+        .service(web::scope("/api/v1/events").configure(event_routes))
         .service(web::scope("/api/v1/payments").configure(payment_routes))
         .service(web::scope("/payments").configure(payment_routes));
 }
@@ -59,7 +77,31 @@ fn payment_routes(cfg: &mut web::ServiceConfig) {
     .service(resource("/{id}/capture").route(web::post().to(payments::capture)))
     .service(resource("/{id}/cancel").route(web::post().to(payments::cancel)))
     .service(resource("/{id}/refund").route(web::post().to(payments::refund)))
+    .service(resource("/{id}/return").route(web::get().to(customer_actions::return_from_action)))
+    .service(resource("/{id}/confirm").route(web::post().to(customer_actions::confirm)))
     .service(resource("/{id}/events").route(web::get().to(payments::events)));
+}
+
+fn webhook_endpoint_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        resource("")
+            .route(web::post().to(webhook_endpoints::create))
+            .route(web::get().to(webhook_endpoints::list)),
+    )
+    .service(
+        resource("/{id}")
+            .route(web::get().to(webhook_endpoints::get))
+            .route(web::patch().to(webhook_endpoints::update))
+            .route(web::delete().to(webhook_endpoints::delete)),
+    )
+    .service(resource("/{id}/rotate_secret").route(web::post().to(webhook_endpoints::rotate_secret)))
+    .service(resource("/{id}/deliveries").route(web::get().to(webhook_endpoints::deliveries)));
+}
+
+fn event_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("").route(web::get().to(events::list)))
+        .service(resource("/{id}").route(web::get().to(events::get)))
+        .service(resource("/{id}/redeliver").route(web::post().to(events::redeliver)));
 }
 
 /// A resource that answers an unsupported method with a JSON 405 instead of an empty body.

@@ -254,7 +254,7 @@ mod tests {
 
     #[test]
     fn every_wire_type_has_the_fields_its_schema_lists() {
-        let card = wire::CardView {
+        let card = crate::views::CardView {
             brand: "visa".into(),
             last4: "4242".into(),
             exp_month: 12,
@@ -278,6 +278,8 @@ mod tests {
             receipt_email: Some("ada@example.com".into()),
             failure_code: None,
             failure_message: None,
+            return_url: Some("https://shop.example/back".into()),
+            next_action: None,
             created_at: String::new(),
             updated_at: String::new(),
         };

@@ -3,12 +3,12 @@
 
 use chrono::Datelike;
 use payrail_core::domain::{
-    Amount, CaptureMethod, CardDetails, CardNumber, Currency, Cvc, DomainError, EventId, MerchantId, NewPayment,
-    PaymentId, PaymentMethod, PaymentToken, RefundReason,
+    ActionInput, ActionValue, Amount, CaptureMethod, CardDetails, CardNumber, Currency, Cvc, DomainError, EventId,
+    MerchantId, NewPayment, PaymentId, PaymentMethod, PaymentToken, RefundReason, ReturnUrl,
 };
 use payrail_core::ports::PageRequest;
 
-use crate::http::wire::{CreatePaymentBody, ListQuery};
+use crate::http::wire::{ConfirmBody, CreatePaymentBody, ListQuery};
 use crate::http::ApiError;
 
 /// Stripe's metadata limits: 50 keys, keys up to 40 characters, values up to 500.
@@ -108,6 +108,68 @@ pub fn receipt_email(raw: Option<String>) -> Result<Option<String>, ApiError> {
     Ok(Some(email))
 }
 
+/// The whole edge of `POST /payments` for a raw body: the JSON scan and serde (`body.rs`), then
+/// the domain's types. The handler reaches the same code through its extractor; this narrow entry
+/// exists for the coverage-guided fuzz targets in `fuzz/`.
+pub fn create_request(
+    merchant: MerchantId,
+    body: &[u8],
+    providers: &[String],
+    default_provider: &str,
+) -> Result<(NewPayment, PaymentMethod), ApiError> {
+    let body: CreatePaymentBody = crate::http::body::parse_json(body)?;
+    new_payment(merchant, body, providers, default_provider)
+}
+
+/// An optional `return_url`: https, or http on loopback when `development`.
+pub fn return_url(raw: Option<String>, development: bool) -> Result<Option<ReturnUrl>, ApiError> {
+    raw.map(|url| {
+        no_card_data(&url, "return_url")?;
+        ReturnUrl::parse(&url, development)
+            .map_err(|e| ApiError::invalid("invalid_return_url", e.to_string(), "return_url"))
+    })
+    .transpose()
+}
+
+/// A confirm body as the one input it gives and its value, checked for the shape providers take:
+/// an OTP of 4-10 digits, a 4-digit PIN, a phone number of 7-20 digits (a leading `+` allowed),
+/// a birthday as `YYYY-MM-DD`.
+pub fn action_input(body: ConfirmBody) -> Result<(ActionInput, ActionValue), ApiError> {
+    let given: Vec<(ActionInput, String)> = [
+        (ActionInput::Otp, body.otp),
+        (ActionInput::Pin, body.pin),
+        (ActionInput::Phone, body.phone),
+        (ActionInput::Birthday, body.birthday),
+    ]
+    .into_iter()
+    .filter_map(|(input, value)| value.map(|v| (input, v)))
+    .collect();
+    let [(input, value)] = <[_; 1]>::try_from(given).map_err(|_| {
+        ApiError::invalid(
+            "invalid_action_input",
+            "give exactly one of otp, pin, phone, birthday",
+            "otp",
+        )
+    })?;
+    let digits = |text: &str, lengths: std::ops::RangeInclusive<usize>| {
+        lengths.contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit())
+    };
+    let valid = match input {
+        ActionInput::Otp => digits(&value, 4..=10),
+        ActionInput::Pin => digits(&value, 4..=4),
+        ActionInput::Phone => digits(value.strip_prefix('+').unwrap_or(&value), 7..=20),
+        ActionInput::Birthday => chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d").is_ok(),
+    };
+    if !valid {
+        return Err(ApiError::invalid(
+            "invalid_action_input",
+            format!("`{}` is not in the expected format", input.as_str()),
+            input.as_str(),
+        ));
+    }
+    Ok((input, ActionValue::new(value)))
+}
+
 /// A create request as a new payment plus the card or token to authorise (kept only in memory).
 pub fn new_payment(
     merchant: MerchantId,
@@ -169,6 +231,7 @@ pub fn new_payment(
         description: bounded(body.description, DESCRIPTION_MAX, "description")?,
         metadata,
         card: method.card().map(CardDetails::summary),
+        return_url: None,
     };
     Ok((new, method))
 }

@@ -27,6 +27,7 @@ pub async fn create(
     KeyedJson { mut body, key }: KeyedJson<CreatePaymentBody>,
 ) -> Result<HttpResponse, ApiError> {
     let receipt_email = parse::receipt_email(body.receipt_email.take())?;
+    let return_url = parse::return_url(body.return_url.take(), state.development)?;
     // A provider the request names is used alone; otherwise the routing rules choose.
     let routed = body.provider.is_none();
     let (mut payment, method) =
@@ -34,11 +35,15 @@ pub async fn create(
     if let Some(card) = method.card() {
         payment.card = Some(state.card_fingerprints.summary(card));
     }
+    payment.return_url = return_url;
+    // Where the provider sends the customer back after a customer action (`customer_actions.rs`).
+    let provider_return_url = Some(format!("{}/api/v1/payments/{}/return", state.public_url, payment.id));
     let request = CreatePayment {
         payment,
         method,
         routed,
         receipt_email,
+        provider_return_url,
     };
     let answer = payments
         .create(request, key.as_ref().map(KeyedRequest::request_key))

@@ -1,11 +1,10 @@
-//! The API's wire format: request bodies as clients send them, and the JSON views of payments,
-//! refunds and events as clients receive them (DESIGN §8). Domain types never serialise
-//! themselves; this file is the one place that decides field names and formats.
+//! The API's wire format: request bodies as clients send them, and the JSON views clients receive
+//! (DESIGN §8). The views of payments and refunds live in `crate::views`, below this layer,
+//! because merchant events carry them too; they are re-exported here.
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use payrail_core::domain::{Payment, PaymentEvent, Refund};
+use payrail_core::domain::PaymentEvent;
 use serde::{Deserialize, Serialize};
 
 /// `POST /payments`.
@@ -23,6 +22,8 @@ pub struct CreatePaymentBody {
     pub payment_method: PaymentMethodBody,
     /// Stored sealed (AES-256-GCM), see `store/contacts.rs`.
     pub receipt_email: Option<String>,
+    /// Where the customer goes after a customer action (issue 13).
+    pub return_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -75,6 +76,23 @@ pub struct RefundBody {
     pub reason: Option<String>,
 }
 
+/// `POST /payments/{id}/confirm`: exactly one of the values a next action may ask for.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmBody {
+    pub otp: Option<String>,
+    pub pin: Option<String>,
+    pub phone: Option<String>,
+    pub birthday: Option<String>,
+}
+
+/// A PIN or an OTP never prints, not even in a debug log.
+impl std::fmt::Debug for ConfirmBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConfirmBody([redacted])")
+    }
+}
+
 /// Query of the list endpoints.
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
@@ -83,97 +101,7 @@ pub struct ListQuery {
     pub order_id: Option<String>,
 }
 
-/// RFC 3339, UTC, millisecond precision: `2026-11-22T02:14:21.123Z`.
-pub fn timestamp(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-#[derive(Debug, Serialize)]
-pub struct CardView {
-    pub brand: String,
-    pub last4: String,
-    pub exp_month: u8,
-    pub exp_year: u16,
-    pub fingerprint: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct PaymentView {
-    pub id: String,
-    pub amount: i64,
-    pub currency: &'static str,
-    pub status: &'static str,
-    pub captured_amount: i64,
-    pub refunded_amount: i64,
-    pub provider: String,
-    pub provider_reference: Option<String>,
-    pub order_id: Option<String>,
-    pub description: Option<String>,
-    pub metadata: BTreeMap<String, String>,
-    pub card: Option<CardView>,
-    /// Present on reads (retrieve, list) when the payment has one; never in the responses of
-    /// mutating requests, which are stored in clear for idempotent replay.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub receipt_email: Option<String>,
-    pub failure_code: Option<String>,
-    pub failure_message: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-impl From<Payment> for PaymentView {
-    fn from(p: Payment) -> Self {
-        Self {
-            id: p.id.to_string(),
-            amount: p.amount.minor_units(),
-            currency: p.currency.code(),
-            status: p.status.as_str(),
-            captured_amount: p.captured_amount,
-            refunded_amount: p.refunded_amount,
-            provider: p.provider,
-            provider_reference: p.provider_reference,
-            order_id: p.order_id,
-            description: p.description,
-            metadata: p.metadata,
-            card: p.card.map(|c| CardView {
-                brand: c.brand,
-                last4: c.last4,
-                exp_month: c.exp_month,
-                exp_year: c.exp_year,
-                fingerprint: c.fingerprint,
-            }),
-            // Filled by the handler from the sealed store (`http/contacts.rs`).
-            receipt_email: None,
-            failure_code: p.failure_code,
-            failure_message: p.failure_message,
-            created_at: timestamp(p.created_at),
-            updated_at: timestamp(p.updated_at),
-        }
-    }
-}
-
-#[derive(Debug, Serialize)]
-pub struct RefundView {
-    pub id: String,
-    pub payment_id: String,
-    pub amount: i64,
-    pub status: &'static str,
-    pub reason: Option<&'static str>,
-    pub created_at: String,
-}
-
-impl From<Refund> for RefundView {
-    fn from(r: Refund) -> Self {
-        Self {
-            id: r.id.to_string(),
-            payment_id: r.payment_id.to_string(),
-            amount: r.amount.minor_units(),
-            status: r.status.as_str(),
-            reason: r.reason.map(|reason| reason.as_str()),
-            created_at: timestamp(r.created_at),
-        }
-    }
-}
+pub use crate::views::{timestamp, PaymentView, RefundView};
 
 #[derive(Debug, Serialize)]
 pub struct EventView {

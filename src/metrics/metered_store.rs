@@ -29,6 +29,7 @@ impl MeteredStore {
             Ok(_) => "ok",
             Err(StoreError::Conflict) => "conflict",
             Err(StoreError::UnknownCursor) => "rejected",
+            Err(StoreError::RejectedInput { .. }) => "rejected_input",
             Err(_) => "error",
         };
         self.metrics.database_operation(operation, outcome);

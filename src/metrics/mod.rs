@@ -14,13 +14,20 @@
 mod metered_store;
 mod observer;
 mod requests;
+mod restarts;
+mod summary;
 
 use std::sync::Arc;
 
 use payrail_core::actors::PaymentSupervisor;
-use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, PullingGauge, Registry};
+use prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, PullingGauge,
+    Registry,
+};
 
 pub use metered_store::MeteredStore;
+pub use restarts::{Restart, RestartLog};
+pub use summary::ProviderSummary;
 
 use crate::store::Database;
 
@@ -45,6 +52,12 @@ struct Inner {
     actor_restarts: IntCounter,
     idempotency_replays: IntCounter,
     webhooks_received: IntCounterVec,
+    /// The latest actor restarts, readable by the operator console.
+    restart_log: RestartLog,
+    webhook_deliveries: IntCounterVec,
+    webhook_delivery_seconds: Histogram,
+    webhook_deliveries_pending: IntGauge,
+    webhook_endpoints_disabled: IntCounter,
 }
 
 impl Metrics {
@@ -77,7 +90,7 @@ impl Metrics {
         registry.register(Box::new(payment_processing_time.clone()))?;
         let database_operations = counter_vec(
             "database_operations_total",
-            "Store operations by operation and outcome (ok, conflict, error)",
+            "Store operations by operation and outcome (ok, conflict, rejected, rejected_input, error)",
             &["operation", "outcome"],
         )?;
         let provider_requests = counter_vec(
@@ -103,6 +116,28 @@ impl Metrics {
             "Provider webhooks received by provider and outcome",
             &["provider", "outcome"],
         )?;
+        let webhook_deliveries = counter_vec(
+            "webhook_deliveries_total",
+            "Attempts to deliver merchant events by outcome (delivered, retry, failed, gone)",
+            &["outcome"],
+        )?;
+        let webhook_delivery_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "webhook_delivery_seconds",
+                "Time from sending a merchant event to the endpoint's answer (or the failure)",
+            )
+            .buckets(OPERATION_BUCKETS.to_vec()),
+        )?;
+        registry.register(Box::new(webhook_delivery_seconds.clone()))?;
+        let webhook_deliveries_pending = IntGauge::new(
+            "webhook_deliveries_pending",
+            "Merchant event deliveries not yet delivered or failed",
+        )?;
+        registry.register(Box::new(webhook_deliveries_pending.clone()))?;
+        let webhook_endpoints_disabled = counter(
+            "webhook_endpoints_disabled_total",
+            "Webhook endpoints disabled by payrail (410 Gone, or failing for the whole retry period)",
+        )?;
         Ok(Self {
             inner: Arc::new(Inner {
                 registry,
@@ -114,6 +149,11 @@ impl Metrics {
                 actor_restarts,
                 idempotency_replays,
                 webhooks_received,
+                restart_log: RestartLog::default(),
+                webhook_deliveries,
+                webhook_delivery_seconds,
+                webhook_deliveries_pending,
+                webhook_endpoints_disabled,
             }),
         })
     }
@@ -180,5 +220,19 @@ impl Metrics {
             .database_operations
             .with_label_values(&[operation, outcome])
             .inc();
+    }
+
+    /// One merchant event delivery attempt ended with `outcome` after `seconds`.
+    pub fn webhook_delivery_attempted(&self, outcome: &str, seconds: f64) {
+        self.inner.webhook_deliveries.with_label_values(&[outcome]).inc();
+        self.inner.webhook_delivery_seconds.observe(seconds);
+    }
+
+    pub fn set_webhook_deliveries_pending(&self, pending: i64) {
+        self.inner.webhook_deliveries_pending.set(pending);
+    }
+
+    pub fn webhook_endpoint_disabled(&self) {
+        self.inner.webhook_endpoints_disabled.inc();
     }
 }

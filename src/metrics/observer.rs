@@ -32,6 +32,10 @@ impl Observer for Metrics {
         self.inner.actor_restarts.inc();
     }
 
+    fn actor_restart_logged(&self, payment_id: &str, reason: &str, restart_count: u64) {
+        self.inner.restart_log.record(payment_id, reason, restart_count);
+    }
+
     fn circuit_changed(&self, provider: &str, open: bool) {
         self.set_circuit_open(provider, open);
     }

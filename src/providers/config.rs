@@ -27,6 +27,8 @@ pub struct ProviderSettings {
     pub reconcile_interval_secs: u64,
     pub reconcile_min_age_secs: u64,
     pub webhook_tolerance_secs: u64,
+    /// A `requires_action` payment nobody completes is canceled by the reconciler after this long.
+    pub requires_action_ttl_secs: u64,
     #[serde(default)]
     pub routes: Vec<RouteRule>,
     pub stripe: StripeSettings,

@@ -23,6 +23,7 @@ use payrail_core::ports::Provider;
 use payrail_core::resilience::{ProviderDirectory, ProviderPolicy, ResilientProvider};
 
 pub use config::RouteRule;
+pub use sandbox::challenges::{ChallengeError, Challenges};
 pub use sandbox::Sandbox;
 
 use crate::config::Settings;
@@ -32,12 +33,15 @@ pub const DEFAULT_PROVIDER: &str = Sandbox::NAME;
 
 /// The adapters whose credentials are configured, the sandbox first. `paypal` is the adapter from
 /// [`paypal`], built once by the caller because the webhook verifier shares its token cache.
-pub fn configured(settings: &Settings, paypal: Option<Arc<paypal::Paypal>>) -> Vec<Arc<dyn Provider>> {
+pub fn configured(
+    settings: &Settings,
+    paypal: Option<Arc<paypal::Paypal>>,
+    challenges: Arc<Challenges>,
+) -> Vec<Arc<dyn Provider>> {
     let p = &settings.providers;
     let client = http::client(p.timeout());
-    let mut providers: Vec<Arc<dyn Provider>> = vec![Arc::new(Sandbox::new(Duration::from_millis(
-        settings.sandbox.latency_ms,
-    )))];
+    let latency = Duration::from_millis(settings.sandbox.latency_ms);
+    let mut providers: Vec<Arc<dyn Provider>> = vec![Arc::new(Sandbox::new(latency, challenges))];
     if let Some(key) = &p.stripe.secret_key {
         providers.push(Arc::new(stripe::Stripe::new(
             client.clone(),
@@ -92,10 +96,11 @@ pub fn policy(settings: &Settings) -> ProviderPolicy {
 pub fn start_clients(
     settings: &Settings,
     paypal: Option<Arc<paypal::Paypal>>,
+    challenges: Arc<Challenges>,
     observer: Arc<dyn Observer>,
 ) -> ProviderDirectory {
     let policy = policy(settings);
-    configured(settings, paypal)
+    configured(settings, paypal, challenges)
         .into_iter()
         .map(|provider| {
             let name = provider.name().to_owned();

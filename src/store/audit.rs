@@ -58,7 +58,7 @@ static READ_CHAIN_SQL: LazyLock<String> = LazyLock::new(|| {
 });
 
 #[derive(sqlx::FromRow)]
-struct EntryRow {
+pub(crate) struct EntryRow {
     seq: i64,
     kind: String,
     event_id: Option<String>,

@@ -10,13 +10,15 @@ use std::future::Future;
 use std::sync::Arc;
 
 use payrail_core::audit::NewAuditEntry;
+use payrail_core::ports::StoreError;
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{FromRow, Pool, Postgres, Sqlite};
 
 use crate::store::columns::Value;
+use crate::store::error::store_error;
 use crate::store::group_commit::{GroupCommit, GroupCommitSettings};
-use crate::store::writes::{commit_batch, Applied, StoreWrite};
+use crate::store::writes::{Applied, StoreWrite};
 
 /// A row type both backends can decode.
 pub(crate) trait Row: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
@@ -43,6 +45,12 @@ pub(crate) trait Backend: Clone + Send + Sync + 'static {
         sql: &'q str,
         values: Vec<Value<'q>>,
     ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send;
+
+    /// Runs `statements` in order in one transaction: all of them, or none (settlement reports).
+    fn execute_all<'q>(
+        &'q self,
+        statements: Vec<(String, Vec<Value<'q>>)>,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 
     /// Consecutive runs of a batch that [`Backend::write`] writes together, in order.
     fn parts(batch: &[StoreWrite]) -> Vec<&[StoreWrite]>;
@@ -117,4 +125,31 @@ impl<DB: sqlx::Database> Store<DB> {
     pub fn commit_stats(&self) -> (u64, u64) {
         self.writer.stats()
     }
+}
+
+/// Writes one batch of the group-commit writer and answers each write, in order.
+pub(crate) async fn commit_batch<B: Backend>(db: &B, batch: Vec<StoreWrite>) -> Vec<Result<Applied, StoreError>> {
+    let mut results = Vec::with_capacity(batch.len());
+    for part in B::parts(&batch) {
+        match db.write(part).await {
+            Ok(applied) => results.extend(applied.into_iter().map(Ok)),
+            Err(sqlx::Error::Database(error)) if part.len() > 1 => {
+                tracing::warn!(%error, size = part.len(), "batch refused; committing its writes one by one");
+                for write in part {
+                    let alone = db.write(std::slice::from_ref(write)).await;
+                    results.push(
+                        alone
+                            .map(|applied| applied.first().copied().unwrap_or_default())
+                            .map_err(store_error),
+                    );
+                }
+            }
+            // A lone write refused, or the database unreachable (retrying would only add waits).
+            Err(error) => {
+                let error = store_error(error);
+                results.extend(part.iter().map(|_| Err(error.clone())));
+            }
+        }
+    }
+    results
 }

@@ -4,6 +4,9 @@
 //! its values from here, so adding a column is one line in this file (plus the migration and the
 //! row type in `rows.rs` that reads it back).
 //!
+//! The rows the group-commit writer carries that are not domain values — a sealed contact, an
+//! idempotency claim and a stored completion — are defined here too, beside their columns.
+//!
 //! A column hands out a [`Value`] (text or integer, possibly NULL); each backend binds values in
 //! one place (`bind.rs`, and the PostgreSQL binder that turns a column into an array).
 
@@ -12,8 +15,7 @@ use std::borrow::Cow;
 use payrail_core::audit::AuditEntry;
 use payrail_core::domain::{Payment, PaymentEvent, Refund};
 
-use crate::store::rows::{metadata_json, micros};
-use crate::store::writes::{Claim, Completion};
+use crate::store::rows::{metadata_json, micros, next_action_json};
 
 /// One column's value, as bound to a statement.
 pub(crate) enum Value<'a> {
@@ -40,7 +42,7 @@ pub(crate) enum Array {
 /// How a column's value is read off its row.
 enum Get<T> {
     Str(for<'a> fn(&'a T) -> Option<&'a str>),
-    String(fn(&T) -> String),
+    String(fn(&T) -> Option<String>),
     Int(fn(&T) -> Option<i64>),
 }
 
@@ -58,7 +60,7 @@ impl<T> Column<T> {
         }
     }
 
-    const fn json(name: &'static str, get: fn(&T) -> String) -> Self {
+    const fn json(name: &'static str, get: fn(&T) -> Option<String>) -> Self {
         Column {
             name,
             get: Get::String(get),
@@ -75,7 +77,7 @@ impl<T> Column<T> {
     pub(crate) fn value<'a>(&self, row: &'a T) -> Value<'a> {
         match &self.get {
             Get::Str(get) => Value::Text(get(row).map(Cow::Borrowed)),
-            Get::String(get) => Value::Text(Some(Cow::Owned(get(row)))),
+            Get::String(get) => Value::Text(get(row).map(Cow::Owned)),
             Get::Int(get) => Value::Int(get(row)),
         }
     }
@@ -87,7 +89,7 @@ impl<T> Column<T> {
                 Array::Text(rows.iter().map(|r| get(r).map(str::to_owned)).collect()),
                 "text[]",
             ),
-            Get::String(get) => (Array::Text(rows.iter().map(|r| Some(get(r))).collect()), "text[]"),
+            Get::String(get) => (Array::Text(rows.iter().map(|r| get(r)).collect()), "text[]"),
             Get::Int(get) => (Array::Int(rows.iter().map(|r| get(r)).collect()), "int8[]"),
         }
     }
@@ -112,7 +114,7 @@ pub(crate) fn placeholders<T>(columns: &[Column<T>], first: usize) -> String {
 
 /// `payments`: the columns fixed at creation first, then [`payment_changes`] — what a transition
 /// may change afterwards.
-pub(crate) static PAYMENTS: [Column<Payment>; 26] = [
+pub(crate) static PAYMENTS: [Column<Payment>; 28] = [
     Column::text("id", |p| Some(p.id.as_str())),
     Column::text("merchant_id", |p| Some(p.merchant_id.as_str())),
     Column::int("amount", |p| Some(p.amount.minor_units())),
@@ -121,7 +123,7 @@ pub(crate) static PAYMENTS: [Column<Payment>; 26] = [
     Column::text("provider", |p| Some(p.provider.as_str())),
     Column::text("order_id", |p| p.order_id.as_deref()),
     Column::text("description", |p| p.description.as_deref()),
-    Column::json("metadata", |p| metadata_json(&p.metadata)),
+    Column::json("metadata", |p| Some(metadata_json(&p.metadata))),
     Column::text("card_brand", |p| p.card.as_ref().map(|c| c.brand.as_str())),
     Column::text("card_last4", |p| p.card.as_ref().map(|c| c.last4.as_str())),
     Column::int("card_exp_month", |p| p.card.as_ref().map(|c| i64::from(c.exp_month))),
@@ -129,6 +131,7 @@ pub(crate) static PAYMENTS: [Column<Payment>; 26] = [
     Column::text("card_fingerprint", |p| {
         p.card.as_ref().and_then(|c| c.fingerprint.as_deref())
     }),
+    Column::text("return_url", |p| p.return_url.as_ref().map(|u| u.as_str())),
     Column::int("created_at", |p| Some(micros(p.created_at))),
     // What a transition changes (`payment_changes`) from here on.
     Column::text("status", |p| Some(p.status.as_str())),
@@ -149,12 +152,13 @@ pub(crate) static PAYMENTS: [Column<Payment>; 26] = [
             .and_then(|c| c.amount)
             .map(|a| a.minor_units())
     }),
+    Column::json("next_action", |p| p.next_action.as_ref().map(next_action_json)),
     Column::int("version", |p| Some(p.version)),
     Column::int("updated_at", |p| Some(micros(p.updated_at))),
 ];
 
 /// Where [`PAYMENTS`]' changeable columns start.
-const FIRST_CHANGE: usize = 15;
+const FIRST_CHANGE: usize = 16;
 
 /// The payment columns a transition after creation may change (set by a version-checked UPDATE).
 pub(crate) fn payment_changes() -> &'static [Column<Payment>] {
@@ -242,6 +246,41 @@ pub(crate) static AUDIT_LOG: [Column<AuditEntry>; 7] = [
     Column::text("prev_hash", |e| Some(&e.prev_hash)),
     Column::text("hash", |e| Some(&e.hash)),
 ];
+
+/// An idempotency key claimed: inserted unless the key exists.
+pub(crate) struct Claim {
+    pub merchant: String,
+    pub key: String,
+    pub fingerprint: String,
+    pub payment_id: Option<String>,
+    pub payment_version: Option<i64>,
+    pub lock_token: String,
+    pub now: i64,
+}
+
+/// A claimed key's response stored: only while the key is still held by `lock_token`.
+pub(crate) struct Completion {
+    pub merchant: String,
+    pub key: String,
+    pub lock_token: String,
+    pub status: i64,
+    pub body: String,
+    pub now: i64,
+}
+
+impl Claim {
+    /// The row it touches: a batch writes keys in this order, so two concurrent batches lock rows
+    /// in the same order and cannot deadlock each other.
+    pub(crate) fn row(&self) -> (&str, &str) {
+        (&self.merchant, &self.key)
+    }
+}
+
+impl Completion {
+    pub(crate) fn row(&self) -> (&str, &str) {
+        (&self.merchant, &self.key)
+    }
+}
 
 #[cfg(test)]
 mod tests {

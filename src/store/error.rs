@@ -1,16 +1,12 @@
 //! The one mapping from a database error to a [`StoreError`]: every store function that talks to
 //! the database returns its `sqlx::Error` through [`store_error`], so how a failure reaches the
-//! core (a lost race, a broken invariant, an unavailable database) is decided here only.
+//! core (a lost race, a broken invariant, input the database refused, an unavailable database) is
+//! decided here only, by the error's SQLSTATE (`sqlstate.rs`).
 
 use payrail_core::ports::StoreError;
 
-/// Uniqueness and check violations mean the change lost a race or would break an invariant
-/// (nothing was written); anything else means the database is unavailable.
+/// Uniqueness and check violations are conflicts (nothing was written); data exceptions caused
+/// by the request are `RejectedInput`; connection, pool and resource errors are unavailability.
 pub(crate) fn store_error(error: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(db) = &error {
-        if db.is_unique_violation() || db.is_check_violation() {
-            return StoreError::Conflict;
-        }
-    }
-    StoreError::Unavailable(error.to_string())
+    crate::store::sqlstate::classify(&error)
 }

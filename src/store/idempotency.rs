@@ -19,8 +19,9 @@ use sqlx::Pool;
 
 use crate::store::backend::{Backend, Store};
 use crate::store::columns::Value;
+use crate::store::columns::{Claim, Completion};
 use crate::store::error::store_error;
-use crate::store::writes::{Claim, Completion, StoreWrite};
+use crate::store::writes::StoreWrite;
 use crate::store::Database;
 
 const SELECT_CLAIM_SQL: &str = "SELECT fingerprint, payment_id, payment_version, lock_token, locked_at, \

@@ -9,12 +9,14 @@
 //! - By concern, written once over `Backend`: `payments.rs` (the payment port), `idempotency.rs`,
 //!   `audit.rs`, `inbox.rs` (webhook inbox), `scan.rs` (the reconciler's scan), `contacts.rs`.
 //! - Commits: `group_commit.rs` (the queue and its writers), `writes.rs` (what a batch carries).
-//! - `error.rs`: every database error becomes a `StoreError` in one place.
+//! - `error.rs`: every database error becomes a `StoreError` in one place, classified by its
+//!   SQLSTATE in `sqlstate.rs` (unavailable, conflict, or input the database refused).
 
 mod audit;
 mod backend;
 mod bind;
 mod columns;
+mod console;
 mod contacts;
 mod error;
 pub mod group_commit;
@@ -22,15 +24,19 @@ mod idempotency;
 mod inbox;
 mod leases;
 pub use leases::DatabaseLeases;
+pub mod merchant_events;
 mod payments;
 mod postgres;
 mod rows;
 mod scan;
+pub mod settlements;
 mod sqlite;
+mod sqlstate;
 mod writes;
 
 pub use audit::verify_chain;
 pub use backend::{PostgresStore, SqliteStore, Store};
+pub use console::{KeyUse, PaymentSearch, PaymentSummary};
 pub use contacts::Contacts;
 pub use inbox::InboundEvent;
 

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use payrail_core::domain::{
-    Amount, CardSummary, ChangeKind, Currency, EventId, EventKind, IntentId, MerchantId, Payment, PaymentEvent,
-    PaymentId, PendingChange, Refund, RefundId,
+    ActionInput, Amount, CardSummary, ChangeKind, Currency, EventId, EventKind, IntentId, MerchantId, NextAction,
+    Payment, PaymentEvent, PaymentId, PendingChange, Refund, RefundId, ReturnUrl,
 };
 use payrail_core::ports::StoreError;
 
@@ -39,6 +39,8 @@ pub struct PaymentRow {
     pub pending_change_id: Option<String>,
     pub pending_change_kind: Option<String>,
     pub pending_change_amount: Option<i64>,
+    pub return_url: Option<String>,
+    pub next_action: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -80,6 +82,32 @@ pub fn micros(at: DateTime<Utc>) -> i64 {
 
 fn time(micros: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_micros(micros).ok_or_else(|| corrupt(format!("timestamp {micros}")))
+}
+
+/// A next action as stored: Stripe's shape without the return URL (which is the payment's own).
+pub fn next_action_json(action: &NextAction) -> String {
+    let body = match action {
+        NextAction::RedirectToUrl { url } => serde_json::json!({ "url": url }),
+        NextAction::Collect { display_text, .. } => serde_json::json!({ "display_text": display_text }),
+    };
+    serde_json::json!({ "type": action.kind(), action.kind(): body }).to_string()
+}
+
+fn next_action(json: &str) -> Result<NextAction, StoreError> {
+    let value: serde_json::Value = serde_json::from_str(json).map_err(corrupt)?;
+    let kind = value["type"].as_str().unwrap_or_default();
+    let body = &value[kind];
+    match (kind, ActionInput::parse(kind)) {
+        ("redirect_to_url", _) => match body["url"].as_str() {
+            Some(url) => Ok(NextAction::RedirectToUrl { url: url.to_owned() }),
+            None => Err(corrupt(format!("next_action {json}"))),
+        },
+        (_, Some(input)) => Ok(NextAction::Collect {
+            input,
+            display_text: body["display_text"].as_str().map(str::to_owned),
+        }),
+        _ => Err(corrupt(format!("next_action {json}"))),
+    }
 }
 
 pub fn metadata_json(metadata: &BTreeMap<String, String>) -> String {
@@ -127,6 +155,8 @@ impl TryFrom<PaymentRow> for Payment {
             description: row.description,
             metadata: serde_json::from_str(&row.metadata).map_err(corrupt)?,
             card,
+            return_url: row.return_url.map(ReturnUrl::trusted),
+            next_action: row.next_action.as_deref().map(next_action).transpose()?,
             failure_code: row.failure_code,
             failure_message: row.failure_message,
             pending_change,

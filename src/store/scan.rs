@@ -1,4 +1,5 @@
-//! The reconciler's scan: payments still awaiting their provider (`pending`, `processing`), or
+//! The reconciler's scan: payments still awaiting their provider or customer (`pending`,
+//! `processing`, `requires_action`), or
 //! holding a change or refund committed as an intent and not yet settled, since a given time,
 //! oldest first. Service-side, outside the core's ports: only the reconciler needs
 //! it.
@@ -12,14 +13,15 @@ use crate::store::error::store_error;
 use crate::store::Database;
 
 const AWAITING_SQL: &str = "SELECT id FROM (\
-     SELECT id, updated_at FROM payments WHERE (status IN ('pending', 'processing') \
+     SELECT id, updated_at FROM payments WHERE (status IN ('pending', 'processing', 'requires_action') \
      OR pending_change_id IS NOT NULL) AND updated_at <= $1 \
      UNION ALL SELECT payment_id, updated_at FROM refunds WHERE awaiting_provider = 1 AND updated_at <= $1\
      ) AS open_work ORDER BY updated_at LIMIT $2";
 
 impl Database {
-    /// Payments `pending` or `processing`, or with an open intent, since at least
-    /// `updated_before_micros`, oldest first, each once.
+    /// Payments `pending`, `processing` or `requires_action` (issue 13: completed or expired by
+    /// the reconciler), or with an open intent (issue 14), since at least `updated_before_micros`,
+    /// oldest first, each once.
     pub async fn awaiting_provider(
         &self,
         updated_before_micros: i64,

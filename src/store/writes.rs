@@ -1,9 +1,10 @@
-//! What the store's group-commit writer (`group_commit.rs`) carries, and how a batch of it is
-//! committed: payments' transitions and idempotency claims and completions share the queue, so a
+//! What the store's group-commit writer (`group_commit.rs`) carries: payments' transitions and
+//! idempotency claims and completions (their rows are in `columns.rs`) share the queue, so a
 //! request's claim, its payment's transitions and its stored response ride in whatever batch is
-//! next instead of paying for transactions of their own.
+//! next instead of paying for transactions of their own. A batch is committed by
+//! `backend::commit_batch`.
 //!
-//! Each backend has one write path ([`Backend::write`]): PostgreSQL one statement per batch
+//! Each backend has one write path (`Backend::write`): PostgreSQL one statement per batch
 //! (`postgres/batch.rs`), SQLite its statements in one transaction (`sqlite/batch.rs`). Either
 //! answers each write with whether it applied (`false`: a stale version, an existing payment or
 //! key, a lock token that moved on; nothing of it was written). If the database refuses a
@@ -13,11 +14,8 @@
 
 use payrail_core::domain::Transition;
 use payrail_core::idempotency::KeyedRecords;
-use payrail_core::ports::StoreError;
 
-use crate::store::backend::Backend;
-use crate::store::columns::ContactRow;
-use crate::store::error::store_error;
+use crate::store::columns::{Claim, Completion, ContactRow};
 
 /// One write queued on the store's writer.
 // Writes only pass through the queue on their way to the database; boxing the transition would
@@ -37,27 +35,6 @@ pub(crate) enum StoreWrite {
     Claim(Claim),
     /// A completion on its own.
     Complete(Completion),
-}
-
-/// An idempotency key claimed: inserted unless the key exists.
-pub(crate) struct Claim {
-    pub merchant: String,
-    pub key: String,
-    pub fingerprint: String,
-    pub payment_id: Option<String>,
-    pub payment_version: Option<i64>,
-    pub lock_token: String,
-    pub now: i64,
-}
-
-/// A claimed key's response stored: only while the key is still held by `lock_token`.
-pub(crate) struct Completion {
-    pub merchant: String,
-    pub key: String,
-    pub lock_token: String,
-    pub status: i64,
-    pub body: String,
-    pub now: i64,
 }
 
 impl StoreWrite {
@@ -123,20 +100,6 @@ impl StoreWrite {
     }
 }
 
-impl Claim {
-    /// The row it touches: a batch writes keys in this order, so two concurrent batches lock rows
-    /// in the same order and cannot deadlock each other.
-    pub(crate) fn row(&self) -> (&str, &str) {
-        (&self.merchant, &self.key)
-    }
-}
-
-impl Completion {
-    pub(crate) fn row(&self) -> (&str, &str) {
-        (&self.merchant, &self.key)
-    }
-}
-
 fn contact_row(transition: &Transition) -> Option<ContactRow> {
     let payment = &transition.payment;
     transition.contact.as_ref().map(|contact| ContactRow {
@@ -160,31 +123,4 @@ impl Applied {
     pub(crate) fn row(row: bool) -> Self {
         Applied { row, reply: false }
     }
-}
-
-/// Writes one batch of the group-commit writer and answers each write, in order.
-pub(crate) async fn commit_batch<B: Backend>(db: &B, batch: Vec<StoreWrite>) -> Vec<Result<Applied, StoreError>> {
-    let mut results = Vec::with_capacity(batch.len());
-    for part in B::parts(&batch) {
-        match db.write(part).await {
-            Ok(applied) => results.extend(applied.into_iter().map(Ok)),
-            Err(sqlx::Error::Database(error)) if part.len() > 1 => {
-                tracing::warn!(%error, size = part.len(), "batch refused; committing its writes one by one");
-                for write in part {
-                    let alone = db.write(std::slice::from_ref(write)).await;
-                    results.push(
-                        alone
-                            .map(|applied| applied.first().copied().unwrap_or_default())
-                            .map_err(store_error),
-                    );
-                }
-            }
-            // A lone write refused, or the database unreachable (retrying would only add waits).
-            Err(error) => {
-                let error = store_error(error);
-                results.extend(part.iter().map(|_| Err(error.clone())));
-            }
-        }
-    }
-    results
 }

@@ -155,6 +155,14 @@ impl Webhooks {
             }
             Err(other) => return Err(other),
         };
+        // The API's text rule (`http::text::forbidden_char`) for the event's stored names:
+        // PostgreSQL refuses a NUL, and a newline would forge the log lines below.
+        if [&event.id, &event.kind]
+            .iter()
+            .any(|text| text.chars().any(|c| c.is_ascii_control()))
+        {
+            return Err(WebhookError::Malformed);
+        }
         let payload = String::from_utf8_lossy(body);
         let fresh = self
             .database

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::fakes::paypal::{FakePaypal, CLIENT_ID, CLIENT_SECRET, WEBHOOK_ID};
 use crate::helpers::{card, expect_error, expect_json, spawn_app_with, Backend, TestApp};
 
-async fn paypal_app(backend: Backend, extra: &[(&str, &str)]) -> Option<(TestApp, FakePaypal)> {
+pub(crate) async fn paypal_app(backend: Backend, extra: &[(&str, &str)]) -> Option<(TestApp, FakePaypal)> {
     let fake = FakePaypal::start();
     let mut env = vec![
         ("PAYPAL_CLIENT_ID", CLIENT_ID),

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::fakes::paystack::{sign, FakePaystack, SECRET_KEY};
 use crate::helpers::{expect_error, expect_json, spawn_app_with, Backend, TestApp};
 
-async fn paystack_app(backend: Backend, extra: &[(&str, &str)]) -> Option<(TestApp, FakePaystack)> {
+pub(crate) async fn paystack_app(backend: Backend, extra: &[(&str, &str)]) -> Option<(TestApp, FakePaystack)> {
     let fake = FakePaystack::start();
     let mut env = vec![
         ("PAYSTACK_SECRET_KEY", SECRET_KEY),

@@ -115,6 +115,18 @@ async fn pay_through_paypal(app: &TestApp, fake: &FakePaypal) {
     create(app, order(700, "usd", card("4000000000000002"), true)).await;
     let yen = create(app, order(1500, "jpy", card("4242424242424242"), true)).await;
     assert_eq!(yen["status"], "succeeded", "{yen}");
+    // 3-D Secure (issue 13): the payer approves, payrail authorizes the approved order on return.
+    let mut challenged = order(1100, "usd", card("4000002500003155"), false);
+    challenged["return_url"] = json!("https://shop.example/done");
+    let challenged = create(app, challenged).await;
+    let approve = challenged["next_action"]["redirect_to_url"]["url"].as_str().unwrap();
+    let approved = crate::customer_actions::provider_page(approve, "complete").await;
+    let back = approved.headers()["location"].to_str().unwrap().to_owned();
+    crate::customer_actions::browser().get(&back).send().await.unwrap();
+    assert_eq!(
+        app.payment(challenged["id"].as_str().unwrap()).await["status"],
+        "authorized"
+    );
 
     let event = json!({ "id": "WH-SPEC-1", "event_type": "PAYMENT.CAPTURE.COMPLETED", "resource_type": "capture",
         "resource": { "id": "1CAPTURE", "status": "COMPLETED", "custom_id": id } });
@@ -139,6 +151,12 @@ async fn pay_through_paystack(app: &TestApp, fake: &FakePaystack) {
     fake.break_after_processing_next();
     let recovered = create(app, charge(7_500, "kes", token("AUTH_ok"))).await;
     assert_eq!(recovered["status"], "succeeded", "{recovered}");
+    // Customer input (issue 13): a PIN, then an OTP, submitted to /charge/submit_pin and _otp.
+    let pin = create(app, charge(3_000, "ngn", card("507850785078507812"))).await;
+    let path = format!("/api/v1/payments/{}/confirm", pin["id"].as_str().unwrap());
+    expect_json(app.post(&path, &json!({ "pin": "1111" })).await, StatusCode::OK).await;
+    let paid = expect_json(app.post(&path, &json!({ "otp": "123456" })).await, StatusCode::OK).await;
+    assert_eq!(paid["status"], "succeeded", "{paid}");
 }
 
 #[actix_web::test]

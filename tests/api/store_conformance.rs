@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::Utc;
 use payrail_core::domain::{
     Amount, AuthorizationOutcome, CaptureMethod, Command, Currency, MerchantId, NewPayment, Payment, PaymentId,
-    RefundId, RefundStatus, SealedContact,
+    RefundId, RefundStatus, ReturnUrl, SealedContact,
 };
 use payrail_core::ports::{PageRequest, PaymentFilter, PaymentStore, StoreError};
 
@@ -25,6 +25,7 @@ pub(crate) fn new_payment(merchant: &str, amount: i64) -> NewPayment {
         description: None,
         metadata: BTreeMap::from([("k".to_owned(), "v".to_owned())]),
         card: None,
+        return_url: Some(ReturnUrl::parse("https://shop.example/back", false).unwrap()),
     }
 }
 

@@ -108,7 +108,8 @@ async fn invalid_create_requests_are_400_and_create_nothing(app: TestApp) {
 }
 
 async fn malformed_json_is_400(app: TestApp) {
-    for raw in ["{", "not json", "{\"amount\": }", "{\"amount\"", "\u{0}"] {
+    // `{"amou\`: a body cut off inside an escape (a crash the `create_body` fuzz target found).
+    for raw in ["{", "not json", "{\"amount\": }", "{\"amount\"", "\u{0}", "{\"amou\\"] {
         expect_error(
             app.post_raw("/api/v1/payments", raw).await,
             StatusCode::BAD_REQUEST,
@@ -235,10 +236,86 @@ async fn oversized_bodies_are_413(app: TestApp) {
     }
 }
 
+/// The issue 15 reproduction and its relatives: text that PostgreSQL refuses (NUL) or that would
+/// forge a log line is a 400 naming the field, the same on both databases, and stores nothing.
+async fn control_characters_are_400_naming_the_field_and_store_nothing(app: TestApp) {
+    let id = app.create_payment(1_000, "4242424242424242", true).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let creates = [
+        (with(&["description"], json!("x\u{0}y")), "description"),
+        (with(&["order_id"], json!("o\u{0}")), "order_id"),
+        (with(&["order_id"], json!("line\nforged")), "order_id"),
+        (with(&["metadata"], json!({ "k": "v\u{1b}[2J" })), "metadata.k"),
+        (with(&["metadata"], json!({ "k\u{0}": "v" })), "metadata"),
+        (with(&["receipt_email"], json!("a\u{0}@b.co")), "receipt_email"),
+        (with(&["currency"], json!("us\u{7f}")), "currency"),
+        (
+            with(&["payment_method", "card", "number"], json!("4242424242424242\u{0}")),
+            "payment_method.card.number",
+        ),
+    ];
+    for (body, param) in creates {
+        let response = app.post("/api/v1/payments", &body).await;
+        expect_error(response, StatusCode::BAD_REQUEST, "invalid_characters", Some(param)).await;
+    }
+    let refund = app.refund(&id, json!({ "reason": "duplicate\u{0}" })).await;
+    expect_error(refund, StatusCode::BAD_REQUEST, "invalid_characters", Some("reason")).await;
+    let reads = [
+        ("/api/v1/payments?order_id=o%00".to_owned(), "order_id"),
+        ("/api/v1/payments?order_id=%FF".to_owned(), "order_id"),
+        ("/api/v1/payments?starting_after=pay_%0A".to_owned(), "starting_after"),
+        ("/api/v1/payments?limit=1%09".to_owned(), "limit"),
+        ("/api/v1/payments/order/o%00".to_owned(), "path"),
+        (format!("/api/v1/payments/{id}%00"), "path"),
+        (
+            format!("/api/v1/payments/{id}/events?starting_after=%1B"),
+            "starting_after",
+        ),
+    ];
+    for (path, param) in reads {
+        expect_error(
+            app.get(&path).await,
+            StatusCode::BAD_REQUEST,
+            "invalid_characters",
+            Some(param),
+        )
+        .await;
+    }
+    let webhook = app
+        .client
+        .post(app.url("/api/v1/payments/webhook?gateway=stripe%00"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    expect_error(webhook, StatusCode::BAD_REQUEST, "invalid_characters", Some("gateway")).await;
+    let keyed = app
+        .client
+        .post(app.url(&format!("/api/v1/payments/{id}/refund")))
+        .bearer_auth(&app.token)
+        .header("Idempotency-Key", "key\tx")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    expect_error(keyed, StatusCode::BAD_REQUEST, "invalid_idempotency_key", None).await;
+    let list = expect_json(app.get("/api/v1/payments").await, StatusCode::OK).await;
+    assert_eq!(list["data"].as_array().unwrap().len(), 1, "nothing was created");
+    assert_eq!(app.payment(&id).await["refunded_amount"], 0, "nothing was refunded");
+    // Text outside the control range is stored and read back as sent, on both databases.
+    let text = "café – 払い \u{80}\u{2028} ✓";
+    let body = with(&["description"], json!(text));
+    let created = expect_json(app.post("/api/v1/payments", &body).await, StatusCode::CREATED).await;
+    assert_eq!(app.payment(created["id"].as_str().unwrap()).await["description"], text);
+}
+
 crate::backend_tests!(
     invalid_create_requests_are_400_and_create_nothing,
     malformed_json_is_400,
     invalid_changes_are_400_and_change_nothing,
     unknown_ids_are_404,
     oversized_bodies_are_413,
+    control_characters_are_400_naming_the_field_and_store_nothing,
 );

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
-use crate::actors::supervisor::Registry;
 use crate::domain::{Payment, PaymentId};
 use crate::operation::{self, Dependencies, Executed, Keyed, Operation};
 
@@ -52,18 +51,25 @@ pub struct PaymentActor {
     /// store ahead of memory, so the next message reloads it.
     state: Option<Payment>,
     deps: Arc<Dependencies>,
-    registry: Arc<Registry>,
+    roster: Arc<dyn Roster>,
     /// Messages sent to this actor and not yet answered, counted by the supervisor.
     queued: Arc<AtomicUsize>,
     last_active: Instant,
     idle_timeout: Duration,
 }
 
+/// Whoever keeps the live actors by payment id (the supervisor's registry), as a passivating actor
+/// sees it: a port, so this file need not know the supervisor that spawns it.
+pub(crate) trait Roster: Send + Sync + 'static {
+    /// `actor` leaves the roster, unless a newer actor of the same payment has replaced it.
+    fn leave(&self, id: &PaymentId, actor: &Addr<PaymentActor>);
+}
+
 impl PaymentActor {
     pub(crate) fn new(
         id: PaymentId,
         deps: Arc<Dependencies>,
-        registry: Arc<Registry>,
+        roster: Arc<dyn Roster>,
         queued: Arc<AtomicUsize>,
         idle_timeout: Duration,
     ) -> Self {
@@ -71,7 +77,7 @@ impl PaymentActor {
             id,
             state: None,
             deps,
-            registry,
+            roster,
             queued,
             last_active: Instant::now(),
             idle_timeout,
@@ -86,7 +92,7 @@ impl PaymentActor {
             return;
         }
         let me = ctx.address();
-        self.registry.remove_if(&self.id, |_, handle| handle.addr == me);
+        self.roster.leave(&self.id, &me);
         tracing::debug!(payment_id = %self.id, "payment actor passivated");
         ctx.stop();
     }

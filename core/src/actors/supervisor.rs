@@ -22,7 +22,7 @@ use actix::prelude::*;
 use async_trait::async_trait;
 use dashmap::DashMap;
 
-use crate::actors::payment_actor::{Execute, Kill, PaymentActor};
+use crate::actors::payment_actor::{Execute, Kill, PaymentActor, Roster};
 use crate::domain::PaymentId;
 use crate::operation::{Dependencies, Executed, Executor, Keyed, Operation, Outcome, PaymentError};
 
@@ -34,6 +34,12 @@ pub struct ActorHandle {
 }
 
 pub(crate) type Registry = DashMap<PaymentId, ActorHandle>;
+
+impl Roster for Registry {
+    fn leave(&self, id: &PaymentId, actor: &Addr<PaymentActor>) {
+        self.remove_if(id, |_, handle| &handle.addr == actor);
+    }
+}
 
 /// How much work the supervisor admits.
 #[derive(Debug, Clone)]
@@ -182,7 +188,7 @@ impl PaymentSupervisor {
                 let actor = PaymentActor::new(
                     id.clone(),
                     Arc::clone(&inner.deps),
-                    Arc::clone(&inner.registry),
+                    Arc::clone(&inner.registry) as Arc<dyn Roster>,
                     Arc::clone(&queued),
                     inner.settings.idle_timeout,
                 );
@@ -201,6 +207,10 @@ impl PaymentSupervisor {
             let restart_count = self.inner.restarts.fetch_add(1, Ordering::Relaxed) + 1;
             tracing::warn!(payment_id = %id, reason, restart_count, "actor restarted");
             self.inner.deps.observer.actor_restarted();
+            self.inner
+                .deps
+                .observer
+                .actor_restart_logged(id.as_str(), reason, restart_count);
         }
     }
 }

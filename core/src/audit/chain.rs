@@ -33,6 +33,20 @@ pub fn entry_hash(
     hex::encode(hasher.finalize())
 }
 
+/// Whether a stored entry's hash is the one its own fields give (its link to the previous entry
+/// is the [`Verifier`]'s to check).
+pub fn hash_matches(entry: &AuditEntry) -> bool {
+    entry.hash
+        == entry_hash(
+            entry.seq,
+            &entry.kind,
+            entry.event_id.as_deref(),
+            &entry.payload,
+            entry.recorded_at_micros,
+            &entry.prev_hash,
+        )
+}
+
 /// The first entry that does not verify, and why.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("audit entry {seq} is broken: {reason}")]
@@ -68,15 +82,7 @@ impl Verifier {
         if entry.prev_hash != self.prev_hash {
             return Err(broken("prev_hash does not match the previous entry's hash".into()));
         }
-        let expected = entry_hash(
-            entry.seq,
-            &entry.kind,
-            entry.event_id.as_deref(),
-            &entry.payload,
-            entry.recorded_at_micros,
-            &entry.prev_hash,
-        );
-        if entry.hash != expected {
+        if !hash_matches(entry) {
             return Err(broken("content does not match its hash".into()));
         }
         self.next_seq += 1;

@@ -35,4 +35,7 @@ pub enum DomainError {
     UnknownRefund,
     #[error("the payment method token is malformed")]
     InvalidPaymentToken,
+    /// A confirm named another input than the one the payment's next action asks for.
+    #[error("the payment's next action asks for `{expected}`")]
+    WrongActionInput { expected: &'static str },
 }

@@ -4,6 +4,8 @@
 //!
 //! `apply` takes `&self` and has no side effects, so a refused command changes nothing, and the
 //! caller can plan a provider call by applying first and persisting only after the provider agrees.
+//! A little over 400 lines on purpose: every transition's rule reads in this one file (its tests
+//! are in `payment_tests.rs`).
 
 use std::collections::BTreeMap;
 
@@ -11,7 +13,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{
     Amount, CaptureMethod, CardSummary, ChangeKind, Currency, DomainError, EventId, EventKind, IntentId, MerchantId,
-    PaymentEvent, PaymentId, PaymentStatus, PendingChange, RefundId, RefundReason, RefundStatus,
+    NextAction, PaymentEvent, PaymentId, PaymentStatus, PendingChange, RefundId, RefundReason, RefundStatus, ReturnUrl,
 };
 
 /// A payment as stored. Money fields are minor units; invariants (DESIGN §11.1):
@@ -33,6 +35,10 @@ pub struct Payment {
     pub description: Option<String>,
     pub metadata: BTreeMap<String, String>,
     pub card: Option<CardSummary>,
+    /// Where the customer goes after a customer action (the merchant's page).
+    pub return_url: Option<ReturnUrl>,
+    /// What the customer must do, while the payment is `requires_action`.
+    pub next_action: Option<NextAction>,
     pub failure_code: Option<String>,
     pub failure_message: Option<String>,
     /// A capture or cancel committed as an intent and not yet settled (see `intent.rs`).
@@ -73,6 +79,7 @@ pub struct NewPayment {
     pub description: Option<String>,
     pub metadata: BTreeMap<String, String>,
     pub card: Option<CardSummary>,
+    pub return_url: Option<ReturnUrl>,
 }
 
 /// The provider's answer to an authorisation, whether it came back on the call, by webhook, or
@@ -89,8 +96,12 @@ pub enum AuthorizationOutcome {
         code: String,
         message: String,
     },
-    /// The customer must complete an authentication step.
-    RequiresAction { provider_reference: String },
+    /// The customer must complete an authentication step; `next_action` says which, when the
+    /// provider's answer tells (a webhook may not).
+    RequiresAction {
+        provider_reference: String,
+        next_action: Option<NextAction>,
+    },
     /// The request may or may not have reached the provider: never guess, reconcile.
     Unknown { provider_reference: Option<String> },
 }
@@ -142,6 +153,9 @@ pub enum Command {
     Reroute {
         provider: String,
     },
+    /// Nobody completed the customer's action in time: the payment is canceled (the provider
+    /// was told first).
+    ExpireAction,
 }
 
 /// A change to persist atomically: the payment row (guarded by `expected_version`), its event, and
@@ -183,6 +197,8 @@ impl Payment {
             description: new.description,
             metadata: new.metadata,
             card: new.card,
+            return_url: new.return_url,
+            next_action: None,
             failure_code: None,
             failure_message: None,
             pending_change: None,
@@ -342,12 +358,22 @@ impl Payment {
                 refund = Some(settled);
                 (kind, amount)
             }
+            Command::ExpireAction => {
+                self.require(&[PaymentStatus::RequiresAction], "expire the customer action of")?;
+                next.status = PaymentStatus::Canceled;
+                next.failure_code = Some("action_expired".into());
+                next.failure_message = Some("The customer did not complete the required action in time.".into());
+                (EventKind::Canceled, None)
+            }
             Command::Reroute { provider } => {
                 self.require(&[PaymentStatus::Pending], "reroute")?;
                 next.provider = provider;
                 (EventKind::Rerouted, None)
             }
         };
+        if next.status != PaymentStatus::RequiresAction {
+            next.next_action = None;
+        }
         let refund_id = refund.as_ref().map(|r: &Refund| r.id.clone());
         let mut event = next.event(kind, Some(self.status), amount, refund_id, now);
         event.failure_code = next.failure_code.clone().filter(|_| kind == EventKind::Failed);
@@ -385,8 +411,13 @@ impl Payment {
                 self.failure_message = Some(message);
                 (EventKind::Failed, None)
             }
-            AuthorizationOutcome::RequiresAction { provider_reference } => {
-                if self.status == PaymentStatus::RequiresAction {
+            AuthorizationOutcome::RequiresAction {
+                provider_reference,
+                next_action,
+            } => {
+                // A further step (an OTP after the PIN) is news; the same request again is not.
+                let repeated = next_action.is_none() || next_action == self.next_action;
+                if self.status == PaymentStatus::RequiresAction && repeated {
                     return Err(DomainError::InvalidState {
                         operation: "request customer action for",
                         status: self.status,
@@ -394,6 +425,7 @@ impl Payment {
                 }
                 self.provider_reference = Some(provider_reference);
                 self.status = PaymentStatus::RequiresAction;
+                self.next_action = next_action;
                 (EventKind::RequiresAction, None)
             }
             AuthorizationOutcome::Unknown { provider_reference } => {

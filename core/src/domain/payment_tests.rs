@@ -19,6 +19,7 @@ fn new_payment(amount: i64, capture_method: CaptureMethod) -> Payment {
         description: None,
         metadata: BTreeMap::new(),
         card: None,
+        return_url: None,
     };
     Payment::create(new, Utc::now()).payment
 }
@@ -77,6 +78,7 @@ fn creation_is_pending_at_version_one_with_a_created_event() {
             description: None,
             metadata: BTreeMap::new(),
             card: None,
+            return_url: None,
         },
         Utc::now(),
     );
@@ -254,6 +256,7 @@ fn to_command(op: &Op) -> Command {
             },
             3 => AuthorizationOutcome::RequiresAction {
                 provider_reference: "r".into(),
+                next_action: None,
             },
             _ => AuthorizationOutcome::Unknown {
                 provider_reference: None,
@@ -361,4 +364,60 @@ mod provider_updates {
             .apply(Command::Reroute { provider: "x".into() }, Utc::now())
             .is_err());
     }
+}
+
+#[test]
+fn a_customer_action_is_shown_while_waiting_and_cleared_when_settled() {
+    let action = NextAction::RedirectToUrl {
+        url: "https://acs.example/challenge".into(),
+    };
+    let waiting = step(
+        &new_payment(700, CaptureMethod::Automatic),
+        Command::RecordAuthorization(AuthorizationOutcome::RequiresAction {
+            provider_reference: "pi_1".into(),
+            next_action: Some(action.clone()),
+        }),
+    )
+    .unwrap();
+    assert_eq!(waiting.status, PaymentStatus::RequiresAction);
+    assert_eq!(waiting.next_action, Some(action));
+    let settled = step(
+        &waiting,
+        Command::RecordAuthorization(AuthorizationOutcome::Captured {
+            provider_reference: "pi_1".into(),
+        }),
+    )
+    .unwrap();
+    assert_eq!(settled.status, PaymentStatus::Succeeded);
+    assert_eq!(settled.next_action, None);
+    // Settled is settled: a late expiry or a second completion is refused.
+    assert!(step(&settled, Command::ExpireAction).is_err());
+    assert!(step(
+        &settled,
+        Command::RecordAuthorization(AuthorizationOutcome::Declined {
+            provider_reference: None,
+            code: "authentication_failed".into(),
+            message: "m".into()
+        })
+    )
+    .is_err());
+}
+
+#[test]
+fn only_a_payment_awaiting_the_customer_expires() {
+    let fresh = new_payment(700, CaptureMethod::Automatic);
+    assert!(step(&fresh, Command::ExpireAction).is_err());
+    let waiting = step(
+        &fresh,
+        Command::RecordAuthorization(AuthorizationOutcome::RequiresAction {
+            provider_reference: "pi_1".into(),
+            next_action: None,
+        }),
+    )
+    .unwrap();
+    let expired = waiting.apply(Command::ExpireAction, Utc::now()).unwrap();
+    assert_eq!(expired.payment.status, PaymentStatus::Canceled);
+    assert_eq!(expired.payment.failure_code.as_deref(), Some("action_expired"));
+    assert_eq!(expired.event.kind, EventKind::Canceled);
+    assert_eq!(expired.payment.captured_amount, 0);
 }

@@ -21,6 +21,7 @@ pub(super) async fn create(
         method,
         routed,
         receipt_email,
+        provider_return_url,
     } = request;
     let mut fallbacks = Vec::new();
     if routed {
@@ -79,6 +80,7 @@ pub(super) async fn create(
             capture: pending.capture_method == CaptureMethod::Automatic,
             method: method.clone(),
             description: pending.description.clone(),
+            return_url: provider_return_url.clone(),
             idempotency_key: format!("{}:authorize", pending.id),
         };
         let answer = match deps.provider(&pending.provider) {

@@ -23,6 +23,8 @@ pub struct Dependencies {
     pub clock: Arc<dyn Clock>,
     /// Told of every operation and provider call (metrics); `NoopObserver` when nobody counts.
     pub observer: Arc<dyn Observer>,
+    /// How long a payment may wait in `requires_action` before the reconciler cancels it.
+    pub requires_action_ttl: chrono::Duration,
 }
 
 impl Dependencies {

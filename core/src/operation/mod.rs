@@ -20,7 +20,8 @@ use std::time::Instant;
 use async_trait::async_trait;
 
 use crate::domain::{
-    Amount, DomainError, MerchantId, NewPayment, Payment, PaymentId, PaymentMethod, Refund, RefundReason,
+    ActionInput, ActionValue, Amount, DomainError, MerchantId, NewPayment, Payment, PaymentId, PaymentMethod, Refund,
+    RefundReason,
 };
 use crate::observer::CallOutcome;
 use crate::ports::{ProviderError, StoreError, StoredReply};
@@ -61,6 +62,15 @@ pub enum Operation {
     },
     /// Ask the provider what became of a payment still awaiting its answer, and settle it.
     Reconcile,
+    /// A merchant submits what their customer gave for a `Collect` next action (an OTP, a PIN).
+    ConfirmAction {
+        merchant: MerchantId,
+        input: ActionInput,
+        value: ActionValue,
+    },
+    /// The customer is back from a customer action (payrail's return endpoint): ask the provider
+    /// and settle. Refused with `InvalidState` unless the payment is `requires_action`.
+    CompleteAction,
     /// `provider` told us (by webhook) what became of the payment or one of its refunds.
     ProviderUpdate { provider: String, update: ProviderUpdate },
 }
@@ -75,6 +85,9 @@ pub struct CreatePayment {
     pub routed: bool,
     /// Sealed (see [`crate::ports::ContactSealer`]) and committed with the `pending` payment.
     pub receipt_email: Option<String>,
+    /// payrail's return endpoint for this payment, handed to the provider (see
+    /// [`crate::ports::AuthorizeRequest::return_url`]).
+    pub provider_return_url: Option<String>,
 }
 
 /// An operation's kind: its metric and log label, and the shape of a merchant's answer.
@@ -85,6 +98,8 @@ pub enum OperationKind {
     Cancel,
     Refund,
     Reconcile,
+    CompleteAction,
+    ConfirmAction,
     ProviderUpdate,
 }
 
@@ -96,6 +111,8 @@ impl OperationKind {
             OperationKind::Cancel => "cancel",
             OperationKind::Refund => "refund",
             OperationKind::Reconcile => "reconcile",
+            OperationKind::CompleteAction => "complete_action",
+            OperationKind::ConfirmAction => "confirm_action",
             OperationKind::ProviderUpdate => "provider_update",
         }
     }
@@ -109,6 +126,8 @@ impl Operation {
             Operation::Cancel { .. } => OperationKind::Cancel,
             Operation::Refund { .. } => OperationKind::Refund,
             Operation::Reconcile => OperationKind::Reconcile,
+            Operation::CompleteAction => OperationKind::CompleteAction,
+            Operation::ConfirmAction { .. } => OperationKind::ConfirmAction,
             Operation::ProviderUpdate { .. } => OperationKind::ProviderUpdate,
         }
     }
@@ -119,8 +138,9 @@ impl Operation {
             Operation::Create(create) => Some(&create.payment.merchant_id),
             Operation::Capture { merchant, .. }
             | Operation::Cancel { merchant }
-            | Operation::Refund { merchant, .. } => Some(merchant),
-            Operation::Reconcile | Operation::ProviderUpdate { .. } => None,
+            | Operation::Refund { merchant, .. }
+            | Operation::ConfirmAction { merchant, .. } => Some(merchant),
+            Operation::Reconcile | Operation::CompleteAction | Operation::ProviderUpdate { .. } => None,
         }
     }
 }
@@ -213,6 +233,21 @@ pub async fn execute(
                 provider = Some(payment.provider.clone());
                 settlement::reconcile(deps, payment).await
             }
+            Err(error) => Err(error),
+        },
+        Operation::CompleteAction => match current(deps, id, cached).await {
+            Ok(payment) => {
+                provider = Some(payment.provider.clone());
+                settlement::complete_action(deps, payment).await
+            }
+            Err(error) => Err(error),
+        },
+        Operation::ConfirmAction { merchant, input, value } => match current(deps, id, cached).await {
+            Ok(payment) if payment.merchant_id == merchant => {
+                provider = Some(payment.provider.clone());
+                settlement::confirm_action(deps, payment, input, value).await
+            }
+            Ok(_) => Err(PaymentError::NotFound),
             Err(error) => Err(error),
         },
         Operation::ProviderUpdate {

@@ -1,5 +1,6 @@
-//! Settling what the provider decided after the fact: reconciliation (payrail asks the provider)
-//! and provider webhooks (the provider tells payrail). Both run inside the payment's actor, so they
+//! Settling what the provider decided after the fact: reconciliation (payrail asks the provider),
+//! the customer's return from a customer action (payrail asks too) and provider webhooks (the
+//! provider tells payrail). All three run inside the payment's actor, so they
 //! are serialised with the merchant's own calls on that payment: a webhook racing the API call
 //! ends in the same state as if the two had arrived one after the other.
 //!
@@ -7,9 +8,11 @@
 //! event repeats what is known — changes nothing and is not an error: providers redeliver and
 //! reorder events, and the first answer to arrive wins.
 
-use crate::domain::ChangeKind;
-use crate::domain::{AuthorizationOutcome, Command, DomainError, Payment, RefundId, RefundStatus};
-use crate::ports::{ProviderError, RetrieveRequest};
+use crate::domain::{
+    ActionInput, ActionValue, AuthorizationOutcome, ChangeKind, Command, DomainError, NextAction, Payment,
+    PaymentStatus, RefundId, RefundStatus,
+};
+use crate::ports::{CancelRequest, ProviderError, RetrieveRequest, SubmitActionRequest};
 
 use super::change::{cancel_request, capture_request, refund_request, settle_intent, Settle};
 use super::{Dependencies, OperationKind, Outcome, PaymentError};
@@ -29,23 +32,111 @@ pub enum ProviderUpdate {
     },
 }
 
-/// Asks the payment's provider for its outcome and records it, if the payment still awaits one;
-/// then settles the changes left open by a node that died between its call and its commit.
+/// Asks the payment's provider for its outcome and records it, if the payment still awaits one.
+/// A `requires_action` payment nobody completed within `requires_action_ttl` is canceled: at the
+/// provider first (so the customer cannot complete it afterwards), then here.
 pub(super) async fn reconcile(deps: &Dependencies, payment: Payment) -> Result<Outcome, PaymentError> {
     if !payment.status.is_awaiting_provider() {
         return settle_open_intents(deps, payment).await;
     }
+    let outcome = ask_provider(deps, &payment).await?;
+    let undecided = matches!(
+        outcome,
+        AuthorizationOutcome::Unknown { .. } | AuthorizationOutcome::RequiresAction { .. }
+    );
+    if undecided && payment.status == PaymentStatus::RequiresAction {
+        if deps.clock.now() - payment.updated_at < deps.requires_action_ttl {
+            return Ok(unchanged(payment));
+        }
+        let cancel = CancelRequest {
+            payment_id: payment.id.clone(),
+            provider_reference: payment.provider_reference.clone(),
+            idempotency_key: format!("{}:expire_action", payment.id),
+        };
+        match deps.provider(&payment.provider)?.cancel(cancel).await {
+            Ok(()) => {}
+            // A provider without voids (Paystack): an unfinished charge lapses there on its own.
+            Err(ProviderError::Rejected { code, .. }) if code == "operation_not_supported" => {}
+            Err(error) => return Err(error.into()),
+        }
+        return record(deps, payment, Command::ExpireAction).await;
+    }
+    if matches!(outcome, AuthorizationOutcome::Unknown { .. }) {
+        return Ok(unchanged(payment));
+    }
+    record(deps, payment, Command::RecordAuthorization(outcome)).await
+}
+
+/// The customer is back from a customer action: ask the provider and record its answer. Only a
+/// payment in `requires_action` can be completed; the second return finds it settled and is
+/// refused, so a completion happens once whichever of return, webhook or reconciler is first.
+pub(super) async fn complete_action(deps: &Dependencies, payment: Payment) -> Result<Outcome, PaymentError> {
+    if payment.status != PaymentStatus::RequiresAction {
+        return Err(DomainError::InvalidState {
+            operation: "complete the customer action of",
+            status: payment.status,
+        }
+        .into());
+    }
+    match ask_provider(deps, &payment).await? {
+        // Not finished at the provider (the customer abandoned the page): still waiting.
+        AuthorizationOutcome::Unknown { .. } | AuthorizationOutcome::RequiresAction { .. } => Ok(unchanged(payment)),
+        outcome => record(deps, payment, Command::RecordAuthorization(outcome)).await,
+    }
+}
+
+/// The merchant submits what the customer gave for the payment's `Collect` next action. Refused
+/// (nothing sent) unless the payment awaits exactly that input; the provider's answer — settled,
+/// declined, or a further step — is recorded like any other.
+pub(super) async fn confirm_action(
+    deps: &Dependencies,
+    payment: Payment,
+    input: ActionInput,
+    value: ActionValue,
+) -> Result<Outcome, PaymentError> {
+    let awaited = match &payment.next_action {
+        Some(NextAction::Collect { input: awaited, .. }) if payment.status == PaymentStatus::RequiresAction => *awaited,
+        _ => {
+            return Err(DomainError::InvalidState {
+                operation: "confirm a customer action of",
+                status: payment.status,
+            }
+            .into())
+        }
+    };
+    if awaited != input {
+        return Err(DomainError::WrongActionInput {
+            expected: awaited.as_str(),
+        }
+        .into());
+    }
+    let request = SubmitActionRequest {
+        payment_id: payment.id.clone(),
+        provider_reference: payment.provider_reference.clone(),
+        input,
+        value,
+    };
+    let outcome = deps.provider(&payment.provider)?.submit_action(request).await?;
+    match outcome {
+        AuthorizationOutcome::Unknown { .. } => Ok(unchanged(payment)),
+        outcome => record(deps, payment, Command::RecordAuthorization(outcome)).await,
+    }
+}
+
+/// What the provider decided; for a payment awaiting the customer, finishing it there if the
+/// provider needs a further call once the customer is done (`Provider::complete_action`).
+async fn ask_provider(deps: &Dependencies, payment: &Payment) -> Result<AuthorizationOutcome, PaymentError> {
     let request = RetrieveRequest {
         payment_id: payment.id.clone(),
         provider_reference: payment.provider_reference.clone(),
         amount: payment.amount,
         currency: payment.currency,
     };
-    let outcome = deps.provider(&payment.provider)?.retrieve(request).await?;
-    if matches!(outcome, AuthorizationOutcome::Unknown { .. }) {
-        return Ok(unchanged(payment));
-    }
-    record(deps, payment, Command::RecordAuthorization(outcome)).await
+    let provider = deps.provider(&payment.provider)?;
+    Ok(match payment.status {
+        PaymentStatus::RequiresAction => provider.complete_action(request).await?,
+        _ => provider.retrieve(request).await?,
+    })
 }
 
 /// An intent left open is settled from the provider's answer to the same request under the same

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    Amount, AuthorizationOutcome, Currency, EventId, MerchantId, Payment, PaymentEvent, PaymentId, PaymentMethod,
-    Refund, RefundId, RefundReason, RefundStatus, SealedContact, Transition,
+    ActionInput, ActionValue, Amount, AuthorizationOutcome, Currency, EventId, MerchantId, Payment, PaymentEvent,
+    PaymentId, PaymentMethod, Refund, RefundId, RefundReason, RefundStatus, SealedContact, Transition,
 };
 
 mod idempotency;
@@ -31,6 +31,10 @@ pub enum StoreError {
     /// The database could not be reached or failed; the change was not committed.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The database refused the request's data (a `22xxx` data exception, say): a gap in the
+    /// edge's checks, not an outage. Nothing was written.
+    #[error("the database refused the request's data (SQLSTATE {sqlstate}): {message}")]
+    RejectedInput { sqlstate: String, message: String },
     /// A row could not be read back into domain types.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
@@ -146,6 +150,9 @@ pub struct AuthorizeRequest {
     pub capture: bool,
     pub method: PaymentMethod,
     pub description: Option<String>,
+    /// payrail's return endpoint for this payment: where the provider sends the customer back
+    /// after a customer action (3-D Secure, a wallet's approval).
+    pub return_url: Option<String>,
     /// payrail's own idempotency key for this call, stable across retries.
     pub idempotency_key: String,
 }
@@ -187,6 +194,15 @@ pub struct RetrieveRequest {
     pub currency: Currency,
 }
 
+/// What the customer gave for a `Collect` next action, for the provider to check.
+#[derive(Debug, Clone)]
+pub struct SubmitActionRequest {
+    pub payment_id: PaymentId,
+    pub provider_reference: Option<String>,
+    pub input: ActionInput,
+    pub value: ActionValue,
+}
+
 /// The provider's answer to a refund request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundOutcome {
@@ -215,6 +231,20 @@ pub trait Provider: Send + Sync + 'static {
     async fn retrieve(&self, _request: RetrieveRequest) -> Result<AuthorizationOutcome, ProviderError> {
         Ok(AuthorizationOutcome::Unknown {
             provider_reference: None,
+        })
+    }
+    /// The customer finished (or abandoned) a customer action: finish the payment at the provider
+    /// where it needs a further call (PayPal authorizes or captures an approved order) and answer
+    /// its outcome. Most providers decide on their own: asking is enough.
+    async fn complete_action(&self, request: RetrieveRequest) -> Result<AuthorizationOutcome, ProviderError> {
+        self.retrieve(request).await
+    }
+    /// Submits what the customer gave (an OTP, a PIN…) and answers the provider's new outcome,
+    /// which may be a further step. Only providers that ask for such values implement it.
+    async fn submit_action(&self, _request: SubmitActionRequest) -> Result<AuthorizationOutcome, ProviderError> {
+        Err(ProviderError::Rejected {
+            code: "action_not_supported".into(),
+            message: format!("{} does not take customer input", self.name()),
         })
     }
 }

@@ -19,7 +19,7 @@ use crate::domain::{AuthorizationOutcome, Currency};
 use crate::observer::{CallOutcome, NoopObserver, Observer};
 use crate::ports::{
     AuthorizeRequest, CancelRequest, CaptureRequest, Provider, ProviderError, RefundOutcome, RefundRequest,
-    RetrieveRequest,
+    RetrieveRequest, SubmitActionRequest,
 };
 
 mod circuit;
@@ -172,6 +172,22 @@ impl ResilientProvider {
         .await
     }
 
+    pub async fn complete_action(&self, request: RetrieveRequest) -> Result<AuthorizationOutcome, ProviderError> {
+        self.call(move |p| {
+            let request = request.clone();
+            async move { p.complete_action(request).await }
+        })
+        .await
+    }
+
+    pub async fn submit_action(&self, request: SubmitActionRequest) -> Result<AuthorizationOutcome, ProviderError> {
+        self.call(move |p| {
+            let request = request.clone();
+            async move { p.submit_action(request).await }
+        })
+        .await
+    }
+
     /// Makes `attempt` under the policies and reports the result to the observer. `attempt` may
     /// run more than once (retries), so it builds a fresh future from cloned request data each time.
     async fn call<R, F, Fut>(&self, attempt: F) -> Result<R, ProviderError>
@@ -283,6 +299,7 @@ mod tests {
             capture: true,
             method: PaymentMethod::Token(PaymentToken::parse("pm_card_visa").unwrap()),
             description: None,
+            return_url: None,
             idempotency_key: "k".into(),
         }
     }

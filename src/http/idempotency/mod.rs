@@ -23,7 +23,7 @@ mod reply;
 mod request;
 
 pub use reply::JsonReplies;
-pub use request::{fingerprint_key, KeyedJson, KeyedRequest};
+pub use request::{fingerprint, fingerprint_key, KeyedJson, KeyedRequest};
 
 pub const HEADER: &str = "Idempotency-Key";
 pub const REPLAYED_HEADER: &str = "Idempotent-Replayed";

@@ -20,9 +20,9 @@ impl ReplyRenderer for JsonReplies {
         let payment = || PaymentView::from(outcome.payment.clone());
         match kind {
             OperationKind::Create => json(201, &payment()),
-            OperationKind::Capture | OperationKind::Cancel => json(200, &payment()),
+            OperationKind::Capture | OperationKind::Cancel | OperationKind::ConfirmAction => json(200, &payment()),
             OperationKind::Refund => json(201, &RefundView::from(outcome.refund.clone()?)),
-            OperationKind::Reconcile | OperationKind::ProviderUpdate => None,
+            OperationKind::Reconcile | OperationKind::CompleteAction | OperationKind::ProviderUpdate => None,
         }
     }
 

@@ -122,11 +122,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for KeyedJson<T> {
                 return Ok(KeyedJson { body, key: None });
             };
             let service = service.ok_or(ApiError::Internal)?;
-            let value: Value = parse_json(&bytes)?;
-            // "METHOD path", then the canonical body.
-            let mut message = format!("{method} {}\n", canonical_path(&path));
-            canonical_json(&value, &mut message);
-            let fingerprint = hex::encode(hmac_sha256(&service.fingerprint_key, message.as_bytes()));
+            let fingerprint = fingerprint(&service.fingerprint_key, method.as_str(), &path, &bytes)?;
             Ok(KeyedJson {
                 body,
                 key: Some(KeyedRequest {
@@ -137,6 +133,15 @@ impl<T: DeserializeOwned + 'static> FromRequest for KeyedJson<T> {
             })
         })
     }
+}
+
+/// A keyed request's fingerprint: HMAC-SHA256 of "METHOD path", then the canonical body (public
+/// for the fuzz targets in `fuzz/`).
+pub fn fingerprint(fingerprint_key: &[u8], method: &str, path: &str, body: &[u8]) -> Result<String, ApiError> {
+    let value: Value = parse_json(body)?;
+    let mut message = format!("{method} {}\n", canonical_path(path));
+    canonical_json(&value, &mut message);
+    Ok(hex::encode(hmac_sha256(fingerprint_key, message.as_bytes())))
 }
 
 /// The path a fingerprint covers: the `/payments` aliases are the same resources as their

@@ -209,4 +209,26 @@ impl Provider for Paypal {
         };
         Ok(wire::order_outcome(&self.order(id).await?))
     }
+
+    /// An order the payer approved (`APPROVED`) is authorized or captured now, per its intent;
+    /// any other order answers as it stands.
+    async fn complete_action(&self, request: RetrieveRequest) -> Result<AuthorizationOutcome, ProviderError> {
+        let Some(id) = request.provider_reference.as_deref() else {
+            return self.retrieve(request).await;
+        };
+        let order = self.order(id).await?;
+        let Some(path) = wire::completion_path(&order) else {
+            return Ok(wire::order_outcome(&order));
+        };
+        let key = format!("{}:complete_action", request.payment_id);
+        match self
+            .send(reqwest::Method::POST, &path, Some(&serde_json::json!({})), Some(&key))
+            .await?
+        {
+            Answer::Ok(text) => expect::<wire::Order>(Answer::Ok(text)).map(|order| wire::order_outcome(&order)),
+            Answer::Error(status, text) => {
+                wire::decline_from(status, &text).ok_or_else(|| wire::error_from(status, &text))
+            }
+        }
+    }
 }

@@ -4,7 +4,7 @@
 //! capture, authorization and refund statuses and `{name, message, details[{issue}]}` errors.
 //! Optional strings are omitted when absent, never sent as `null` (PayPal's spec does not allow it).
 
-use payrail_core::domain::{AuthorizationOutcome, Currency, PaymentMethod, RefundStatus};
+use payrail_core::domain::{AuthorizationOutcome, Currency, NextAction, PaymentMethod, RefundStatus};
 use payrail_core::ports::{AuthorizeRequest, CaptureRequest, ProviderError, RefundRequest};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -56,6 +56,12 @@ pub fn order_body(request: &AuthorizeRequest) -> Value {
     if let Some(description) = request.description.as_deref().filter(|d| !d.is_empty()) {
         unit["description"] = json!(bounded(description, 127));
     }
+    let mut card = card;
+    if let Some(return_url) = &request.return_url {
+        // Where PayPal sends the payer after a 3-D Secure challenge, completed or canceled:
+        // payrail's return endpoint either way, which asks PayPal what happened.
+        card["experience_context"] = json!({ "return_url": return_url, "cancel_url": return_url });
+    }
     json!({
         "intent": if request.capture { "CAPTURE" } else { "AUTHORIZE" },
         "purchase_units": [unit],
@@ -94,8 +100,30 @@ pub fn capture_result(capture: &Resource) -> Result<(), ProviderError> {
 pub struct Order {
     pub id: String,
     pub status: String,
+    pub intent: Option<String>,
     #[serde(default)]
     pub purchase_units: Vec<PurchaseUnit>,
+    #[serde(default)]
+    pub links: Vec<Link>,
+}
+
+/// A HATEOAS link; `payer-action` is where the payer approves (3-D Secure, wallet approval).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Link {
+    pub href: String,
+    pub rel: String,
+}
+
+/// The call that finishes an order the payer approved: authorize or capture it, per its intent.
+pub fn completion_path(order: &Order) -> Option<String> {
+    if order.status != "APPROVED" {
+        return None;
+    }
+    let step = match order.intent.as_deref() {
+        Some("AUTHORIZE") => "authorize",
+        _ => "capture",
+    };
+    Some(format!("/v2/checkout/orders/{}/{step}", order.id))
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -189,6 +217,11 @@ pub fn order_outcome(order: &Order) -> AuthorizationOutcome {
     match order.status.as_str() {
         "PAYER_ACTION_REQUIRED" => AuthorizationOutcome::RequiresAction {
             provider_reference: reference,
+            next_action: order
+                .links
+                .iter()
+                .find(|l| l.rel == "payer-action" || l.rel == "approve")
+                .map(|l| NextAction::RedirectToUrl { url: l.href.clone() }),
         },
         "VOIDED" => declined(&reference, "The order was voided."),
         _ => AuthorizationOutcome::Unknown {
@@ -303,6 +336,7 @@ mod tests {
             capture: true,
             method: PaymentMethod::Token(PaymentToken::parse("vault-1").unwrap()),
             description: None,
+            return_url: None,
             idempotency_key: "k".into(),
         };
         let body = order_body(&order);

@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use payrail_core::domain::{AuthorizationOutcome, Currency, PaymentMethod};
 use payrail_core::ports::{
     AuthorizeRequest, CancelRequest, CaptureRequest, Provider, ProviderError, RefundOutcome, RefundRequest,
-    RetrieveRequest,
+    RetrieveRequest, SubmitActionRequest,
 };
 use serde::de::DeserializeOwned;
 
@@ -173,5 +173,12 @@ impl Provider for Paystack {
 
     async fn retrieve(&self, request: RetrieveRequest) -> Result<AuthorizationOutcome, ProviderError> {
         self.verify(&wire::reference(&request.payment_id)).await
+    }
+
+    async fn submit_action(&self, request: SubmitActionRequest) -> Result<AuthorizationOutcome, ProviderError> {
+        let (path, body) = wire::submit_body(&request);
+        let sent = self.client.post(format!("{}{path}", self.base)).json(&body);
+        let tx: wire::Transaction = self.send(sent).await?;
+        Ok(wire::transaction_outcome(&tx))
     }
 }

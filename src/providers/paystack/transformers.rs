@@ -3,8 +3,10 @@
 //! (derived from payrail's payment id, and mapped back), and declines that arrive as HTTP 200 with
 //! `data.status: failed`.
 
-use payrail_core::domain::{AuthorizationOutcome, CardDetails, Currency, PaymentId, RefundStatus};
-use payrail_core::ports::{AuthorizeRequest, ProviderError, RefundRequest};
+use payrail_core::domain::{
+    ActionInput, AuthorizationOutcome, CardDetails, Currency, NextAction, PaymentId, RefundStatus,
+};
+use payrail_core::ports::{AuthorizeRequest, ProviderError, RefundRequest, SubmitActionRequest};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -92,6 +94,35 @@ pub struct Transaction {
     pub status: String,
     pub reference: Option<String>,
     pub gateway_response: Option<String>,
+    /// The prompt for the customer on `send_*` statuses.
+    pub display_text: Option<String>,
+    /// Where the customer goes on `open_url`.
+    pub url: Option<String>,
+}
+
+/// The next action a charge's status asks for: `send_pin`, `send_otp`, `send_phone`,
+/// `send_birthday` ask the customer for a value; `open_url` sends them to Paystack's page.
+pub fn next_action(tx: &Transaction) -> Option<NextAction> {
+    let input = match tx.status.as_str() {
+        "open_url" => return tx.url.clone().map(|url| NextAction::RedirectToUrl { url }),
+        "send_pin" => ActionInput::Pin,
+        "send_otp" => ActionInput::Otp,
+        "send_phone" => ActionInput::Phone,
+        "send_birthday" => ActionInput::Birthday,
+        _ => return None,
+    };
+    Some(NextAction::Collect {
+        input,
+        display_text: tx.display_text.clone(),
+    })
+}
+
+/// `POST /charge/submit_{pin,otp,phone,birthday}`: the value under its own name and the charge's
+/// reference, and the path it goes to.
+pub fn submit_body(request: &SubmitActionRequest) -> (String, Value) {
+    let field = request.input.as_str();
+    let body = json!({ field: request.value.expose(), "reference": reference(&request.payment_id) });
+    (format!("/charge/submit_{field}"), body)
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -111,6 +142,7 @@ pub fn transaction_outcome(tx: &Transaction) -> AuthorizationOutcome {
         ("send_pin" | "send_otp" | "send_phone" | "send_birthday" | "open_url", Some(reference)) => {
             AuthorizationOutcome::RequiresAction {
                 provider_reference: reference,
+                next_action: next_action(tx),
             }
         }
         ("failed" | "abandoned" | "reversed", reference) => AuthorizationOutcome::Declined {
@@ -194,7 +226,33 @@ mod tests {
             status: status.into(),
             reference: Some("pay_x".into()),
             gateway_response: Some(gateway.into()),
+            display_text: Some("Please enter OTP".into()),
+            url: Some("https://standard.paystack.co/close".into()),
         }
+    }
+
+    #[test]
+    fn send_and_open_statuses_are_next_actions() {
+        let collect = |status: &str, input: ActionInput| {
+            assert_eq!(
+                next_action(&tx(status, "")),
+                Some(NextAction::Collect {
+                    input,
+                    display_text: Some("Please enter OTP".into())
+                })
+            )
+        };
+        collect("send_otp", ActionInput::Otp);
+        collect("send_pin", ActionInput::Pin);
+        collect("send_phone", ActionInput::Phone);
+        collect("send_birthday", ActionInput::Birthday);
+        assert_eq!(
+            next_action(&tx("open_url", "")),
+            Some(NextAction::RedirectToUrl {
+                url: "https://standard.paystack.co/close".into()
+            })
+        );
+        assert_eq!(next_action(&tx("success", "")), None);
     }
 
     #[test]

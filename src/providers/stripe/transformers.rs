@@ -2,7 +2,7 @@
 //! request bodies (bracket nesting, integer minor units) and the JSON PaymentIntent, Refund and
 //! error objects Stripe answers with. No I/O here, so every mapping is unit-tested.
 
-use payrail_core::domain::{AuthorizationOutcome, CardDetails, RefundStatus};
+use payrail_core::domain::{AuthorizationOutcome, CardDetails, NextAction, RefundStatus};
 use payrail_core::ports::{AuthorizeRequest, CaptureRequest, ProviderError, RefundRequest};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -29,7 +29,9 @@ pub fn payment_method_form(card: &CardDetails) -> Form {
     ]
 }
 
-/// `POST /v1/payment_intents`, confirmed at once with the given PaymentMethod.
+/// `POST /v1/payment_intents`, confirmed at once with the given PaymentMethod. With a return URL
+/// (payrail's return endpoint), a card that needs 3-D Secure answers `requires_action` with
+/// `next_action.redirect_to_url`; Stripe decides when to challenge (`automatic`).
 pub fn payment_intent_form(request: &AuthorizeRequest, payment_method: &str) -> Form {
     let mut form = vec![
         pair("amount", request.amount.minor_units()),
@@ -42,6 +44,13 @@ pub fn payment_intent_form(request: &AuthorizeRequest, payment_method: &str) -> 
     ];
     if let Some(description) = &request.description {
         form.push(pair("description", description));
+    }
+    if let Some(return_url) = &request.return_url {
+        form.push(pair("return_url", return_url));
+        form.push(pair(
+            "payment_method_options[card][request_three_d_secure]",
+            "automatic",
+        ));
     }
     form
 }
@@ -80,6 +89,18 @@ pub struct PaymentIntent {
     #[serde(default)]
     pub metadata: HashMap<String, String>,
     pub last_payment_error: Option<StripeError>,
+    pub next_action: Option<IntentNextAction>,
+}
+
+/// A PaymentIntent's `next_action`; payrail follows `redirect_to_url` (the others need Stripe.js).
+#[derive(Debug, Clone, Deserialize)]
+pub struct IntentNextAction {
+    pub redirect_to_url: Option<RedirectToUrl>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RedirectToUrl {
+    pub url: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -141,6 +162,11 @@ pub fn intent_outcome(intent: &PaymentIntent) -> AuthorizationOutcome {
         },
         "requires_action" | "requires_confirmation" => AuthorizationOutcome::RequiresAction {
             provider_reference: reference,
+            next_action: intent
+                .next_action
+                .as_ref()
+                .and_then(|a| a.redirect_to_url.as_ref())
+                .map(|r| NextAction::RedirectToUrl { url: r.url.clone() }),
         },
         "canceled" => AuthorizationOutcome::Declined {
             provider_reference: Some(reference),
@@ -234,6 +260,18 @@ mod tests {
             AuthorizationOutcome::RequiresAction { .. }
         ));
         assert!(matches!(outcome("processing"), AuthorizationOutcome::Unknown { .. }));
+        let challenged = intent_outcome(&intent(
+            r#"{"id":"pi_1","status":"requires_action","next_action":{"type":"redirect_to_url","redirect_to_url":{"url":"https://hooks.stripe.com/3d_secure_2/pi_1","return_url":"https://p.example/r"}}}"#,
+        ));
+        assert_eq!(
+            challenged,
+            AuthorizationOutcome::RequiresAction {
+                provider_reference: "pi_1".into(),
+                next_action: Some(NextAction::RedirectToUrl {
+                    url: "https://hooks.stripe.com/3d_secure_2/pi_1".into()
+                }),
+            }
+        );
         let declined = intent_outcome(&intent(
             r#"{"id":"pi_1","status":"requires_payment_method","last_payment_error":{"type":"card_error","code":"card_declined","decline_code":"insufficient_funds","message":"no"}}"#,
         ));

@@ -17,7 +17,7 @@
 //!
 //! A keyed request's claim rides with its payment's row (`INSERT`/`UPDATE … WHERE` the claim was
 //! inserted, so no payment moves without its claim) and its response with its payment's last
-//! transition (stored only if that payment moved): see `payrail_core::idempotency::KeyedCommit`.
+//! transition (stored only if that payment moved): see `payrail_core::operation` (`keyed.rs`).
 //! The claim cannot in turn depend on the payment row in one statement: a claim riding with a new
 //! payment whose id already existed would stay behind, holding its key until the lock timeout, so
 //! claims ride only with fresh, random ids (a resumed create claims first). A claim riding with an
@@ -29,13 +29,11 @@
 
 use std::collections::HashSet;
 
-use payrail_core::domain::Transition;
 use sqlx::{Acquire, PgConnection, PgPool};
 
 use super::binder::Binder;
-use super::statement::Arrays;
-use crate::store::columns::ContactRow;
-use crate::store::writes::{Applied, Claim, Completion, StoreWrite};
+use super::statement::{Arrays, Rows};
+use crate::store::writes::{Applied, StoreWrite};
 
 /// Splits `batch` into consecutive runs one statement can write: no payment and no key twice in a
 /// run, and a claim riding with an update alone in its own.
@@ -87,55 +85,6 @@ pub(super) async fn write(pool: &PgPool, part: &[StoreWrite]) -> Result<Vec<Appl
     }
 }
 
-/// A part's writes, sorted by the rows they lock.
-#[derive(Default)]
-pub(super) struct Rows<'b> {
-    pub creates: Vec<(&'b Transition, Option<&'b Claim>)>,
-    pub updates: Vec<(&'b Transition, Option<&'b Claim>)>,
-    pub claims: Vec<&'b Claim>,
-    /// Each with the payment whose transition it rides with, if any: stored only if it moved.
-    pub completions: Vec<(&'b Completion, Option<&'b str>)>,
-    pub contacts: Vec<&'b ContactRow>,
-}
-
-impl<'b> Rows<'b> {
-    fn of(part: &'b [StoreWrite]) -> Self {
-        let mut rows = Rows::default();
-        for write in part {
-            match write {
-                StoreWrite::Transition {
-                    transition,
-                    contact,
-                    claim,
-                    completion,
-                } => {
-                    let claim = claim.as_ref();
-                    match transition.expected_version {
-                        None => rows.creates.push((transition, claim)),
-                        Some(_) => rows.updates.push((transition, claim)),
-                    }
-                    rows.claims.extend(claim);
-                    let payment = transition.payment.id.as_str();
-                    rows.completions.extend(completion.iter().map(|c| (c, Some(payment))));
-                    rows.contacts.extend(contact);
-                }
-                StoreWrite::Claim(claim) => rows.claims.push(claim),
-                StoreWrite::Complete(completion) => rows.completions.push((completion, None)),
-            }
-        }
-        rows.creates.sort_by_key(|(t, _)| t.payment.id.as_str());
-        rows.updates.sort_by_key(|(t, _)| t.payment.id.as_str());
-        rows.claims.sort_by_key(|c| c.row());
-        rows.completions.sort_by_key(|(c, _)| c.row());
-        rows.contacts.sort_by_key(|c| c.payment_id.as_str());
-        rows
-    }
-
-    pub(super) fn transitions(&self) -> impl Iterator<Item = &'b Transition> + '_ {
-        self.creates.iter().chain(&self.updates).map(|(t, _)| *t)
-    }
-}
-
 async fn statement(conn: &mut PgConnection, part: &[StoreWrite]) -> Result<Vec<Applied>, sqlx::Error> {
     let rows = Rows::of(part);
     let mut binder = Binder::default();
@@ -178,9 +127,12 @@ fn outcomes(part: &[StoreWrite], returned: Vec<(String, String, String)>) -> Vec
 #[cfg(test)]
 mod tests {
     use chrono::Utc;
-    use payrail_core::domain::{Amount, CaptureMethod, Currency, MerchantId, NewPayment, Payment, PaymentId};
+    use payrail_core::domain::{
+        Amount, CaptureMethod, Currency, MerchantId, NewPayment, Payment, PaymentId, Transition,
+    };
 
     use super::*;
+    use crate::store::columns::Claim;
 
     fn create() -> Transition {
         let new = NewPayment {
@@ -194,6 +146,7 @@ mod tests {
             description: None,
             metadata: Default::default(),
             card: None,
+            return_url: None,
         };
         Payment::create(new, Utc::now())
     }

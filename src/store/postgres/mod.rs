@@ -91,6 +91,16 @@ impl Backend for PgPool {
         Ok(done.rows_affected())
     }
 
+    async fn execute_all<'q>(&'q self, statements: Vec<(String, Vec<Value<'q>>)>) -> Result<(), sqlx::Error> {
+        let mut transaction = self.begin().await?;
+        for (sql, values) in statements {
+            sqlx::query_with(&sql, arguments::<Postgres>(values)?)
+                .execute(&mut *transaction)
+                .await?;
+        }
+        transaction.commit().await
+    }
+
     fn parts(batch: &[StoreWrite]) -> Vec<&[StoreWrite]> {
         batch::parts(batch)
     }

@@ -8,14 +8,63 @@ use std::sync::OnceLock;
 
 use payrail_core::domain::{Payment, PaymentEvent, Refund, Transition};
 
-use super::batch::Rows;
 use super::binder::{Binder, Placeholder, Placeholders};
 use crate::store::columns::{
     names, payment_changes, CLAIMS, COMPLETIONS, CONTACTS, EVENTS, PAYMENTS, REFUNDS, REFUND_UPSERT,
 };
-use crate::store::writes::{Claim, Completion};
+use crate::store::columns::{Claim, Completion, ContactRow};
+use crate::store::writes::StoreWrite;
 
 static BATCH_SQL: OnceLock<String> = OnceLock::new();
+
+/// A part's writes, sorted by the rows they lock.
+#[derive(Default)]
+pub(super) struct Rows<'b> {
+    pub creates: Vec<(&'b Transition, Option<&'b Claim>)>,
+    pub updates: Vec<(&'b Transition, Option<&'b Claim>)>,
+    pub claims: Vec<&'b Claim>,
+    /// Each with the payment whose transition it rides with, if any: stored only if it moved.
+    pub completions: Vec<(&'b Completion, Option<&'b str>)>,
+    pub contacts: Vec<&'b ContactRow>,
+}
+
+impl<'b> Rows<'b> {
+    pub(super) fn of(part: &'b [StoreWrite]) -> Self {
+        let mut rows = Rows::default();
+        for write in part {
+            match write {
+                StoreWrite::Transition {
+                    transition,
+                    contact,
+                    claim,
+                    completion,
+                } => {
+                    let claim = claim.as_ref();
+                    match transition.expected_version {
+                        None => rows.creates.push((transition, claim)),
+                        Some(_) => rows.updates.push((transition, claim)),
+                    }
+                    rows.claims.extend(claim);
+                    let payment = transition.payment.id.as_str();
+                    rows.completions.extend(completion.iter().map(|c| (c, Some(payment))));
+                    rows.contacts.extend(contact);
+                }
+                StoreWrite::Claim(claim) => rows.claims.push(claim),
+                StoreWrite::Complete(completion) => rows.completions.push((completion, None)),
+            }
+        }
+        rows.creates.sort_by_key(|(t, _)| t.payment.id.as_str());
+        rows.updates.sort_by_key(|(t, _)| t.payment.id.as_str());
+        rows.claims.sort_by_key(|c| c.row());
+        rows.completions.sort_by_key(|(c, _)| c.row());
+        rows.contacts.sort_by_key(|c| c.payment_id.as_str());
+        rows
+    }
+
+    pub(super) fn transitions(&self) -> impl Iterator<Item = &'b Transition> + '_ {
+        self.creates.iter().chain(&self.updates).map(|(t, _)| *t)
+    }
+}
 
 /// The claim each payment row rides with, as two arrays: merchants and keys (NULL: none).
 fn claim_arrays(binder: &mut Binder, rows: &[(&Transition, Option<&Claim>)]) -> Placeholders {

@@ -18,8 +18,9 @@ use crate::store::columns::{
     names, payment_changes, placeholders, values, ContactRow, Value, CLAIMS, COMPLETIONS, CONTACTS, EVENTS, PAYMENTS,
     REFUNDS, REFUND_UPSERT,
 };
+use crate::store::columns::{Claim, Completion};
 use crate::store::contacts::INSERT_CONTACT_SQL;
-use crate::store::writes::{Applied, Claim, Completion, StoreWrite};
+use crate::store::writes::{Applied, StoreWrite};
 
 /// A new payment; an existing id inserts nothing (0 rows): a conflict, not an error.
 static INSERT_PAYMENT_SQL: LazyLock<String> = LazyLock::new(|| {

@@ -65,6 +65,19 @@ impl Backend for SqlitePool {
         Ok(done.rows_affected())
     }
 
+    /// `BEGIN IMMEDIATE`: the write lock is taken (waiting up to the busy timeout) before the
+    /// first statement, so a statement that reads before it writes (a trigger's check) cannot
+    /// fail at once with `SQLITE_BUSY_SNAPSHOT` because another writer committed in between.
+    async fn execute_all<'q>(&'q self, statements: Vec<(String, Vec<Value<'q>>)>) -> Result<(), sqlx::Error> {
+        let mut transaction = self.begin_with("BEGIN IMMEDIATE").await?;
+        for (sql, values) in statements {
+            sqlx::query_with(&sql, arguments::<Sqlite>(values)?)
+                .execute(&mut *transaction)
+                .await?;
+        }
+        transaction.commit().await
+    }
+
     /// A whole batch is one transaction.
     fn parts(batch: &[StoreWrite]) -> Vec<&[StoreWrite]> {
         vec![batch]

@@ -5,7 +5,13 @@
 //! verify-webhook-signature API for deliveries it signed itself. Requests are checked as PayPal's
 //! OpenAPI documents say ([`super::paypal_checks`]), and answered with the minimal representation
 //! (id, status, links) unless `Prefer: return=representation` asks for the whole resource.
-//! Cards: 4000000000000002 is declined; vault id `declined` is refused with INSTRUMENT_DECLINED.
+//! Cards: 4000000000000002 is declined; vault id `declined` is refused with INSTRUMENT_DECLINED;
+//! 4000002500003155 and 4000002760003184 with a `card.experience_context.return_url` need 3-D
+//! Secure: the order is `PAYER_ACTION_REQUIRED` with a `payer-action` link to the fake's approval
+//! page (`POST /checkoutnow?token={order}` with `outcome=complete|fail`, the payer's browser: no
+//! token), which approves the order (`APPROVED`) and redirects to the `return_url`, or to the
+//! `cancel_url` on failure. An approved order is then authorized or captured
+//! (`POST /v2/checkout/orders/{id}/authorize|capture`), as PayPal requires.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -138,6 +144,10 @@ async fn handle(state: web::Data<Mutex<State>>, req: HttpRequest, body: web::Byt
     let recorded = Recorded::of(&req, &body);
     let (status, answer, stall) = {
         let mut s = state.lock().unwrap();
+        // The payer's browser on the approval page, not a call to PayPal's API: not recorded.
+        if req.path() == "/checkoutnow" {
+            return approve(&mut s, &req, &body);
+        }
         s.recorded.push(recorded.clone());
         let auth = req
             .headers()
@@ -211,6 +221,31 @@ async fn handle(state: web::Data<Mutex<State>>, req: HttpRequest, body: web::Byt
     reply(status, answer)
 }
 
+/// The payer's answer on the approval page: approves the order (or not) and sends the payer back.
+fn approve(s: &mut State, req: &HttpRequest, body: &[u8]) -> HttpResponse {
+    let query: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let form: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
+    let find = |pairs: &[(String, String)], key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    let (Some(id), Some(outcome)) = (find(&query, "token"), find(&form, "outcome")) else {
+        return HttpResponse::BadRequest().body("token and outcome required");
+    };
+    let Some(order) = s.orders.get_mut(&id).filter(|o| o["status"] == "PAYER_ACTION_REQUIRED") else {
+        return HttpResponse::BadRequest().body("no order awaiting the payer");
+    };
+    let context = order["experience_context"].clone();
+    let target = if outcome == "complete" {
+        order["status"] = json!("APPROVED");
+        context["return_url"].as_str()
+    } else {
+        context["cancel_url"].as_str()
+    };
+    let target = target.unwrap_or_default();
+    let separator = if target.contains('?') { '&' } else { '?' };
+    HttpResponse::SeeOther()
+        .insert_header(("Location", format!("{target}{separator}token={id}&PayerID=FAKEPAYER")))
+        .finish()
+}
+
 fn reply(status: u16, body: Value) -> HttpResponse {
     let mut response = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
     if status == 204 {
@@ -270,6 +305,19 @@ fn process(s: &mut State, req: &HttpRequest, body: &Value, request_id: Option<St
             let unit = body["purchase_units"][0].clone();
             let declined = card["number"] == "4000000000000002";
             let id = format!("{n}ORDER");
+            let challenged = card["number"] == "4000002500003155" || card["number"] == "4000002760003184";
+            if challenged && card["experience_context"]["return_url"].is_string() {
+                let host = req.connection_info().host().to_owned();
+                let order = json!({ "id": id, "intent": body["intent"], "status": "PAYER_ACTION_REQUIRED",
+                    "purchase_units": [{ "reference_id": unit["reference_id"], "custom_id": unit["custom_id"], "amount": unit["amount"] }],
+                    "links": [{ "href": format!("http://{host}/checkoutnow?token={id}"), "rel": "payer-action", "method": "GET" },
+                              { "href": format!("http://{host}/v2/checkout/orders/{id}"), "rel": "self", "method": "GET" }] });
+                let mut stored = order.clone();
+                stored["experience_context"] = card["experience_context"].clone();
+                s.orders.insert(id.clone(), stored);
+                remember(s, json!({ "order": id }));
+                return (200, answer(order, full, format!("/v2/checkout/orders/{id}")));
+            }
             let payments = if body["intent"] == "CAPTURE" {
                 json!({ "captures": [{ "id": format!("{n}CAPTURE"), "status": if declined { "DECLINED" } else { "COMPLETED" }, "amount": unit["amount"] }] })
             } else {
@@ -281,8 +329,49 @@ fn process(s: &mut State, req: &HttpRequest, body: &Value, request_id: Option<St
             remember(s, json!({ "order": id }));
             (201, answer(order, full, format!("/v2/checkout/orders/{id}")))
         }
+        ("POST", ["v2", "checkout", "orders", id, step @ ("authorize" | "capture")]) => {
+            let Some(order) = s.orders.get_mut(*id) else {
+                return (
+                    404,
+                    json!({ "name": "RESOURCE_NOT_FOUND", "message": "The specified resource does not exist.", "details": [{ "issue": "INVALID_RESOURCE_ID" }] }),
+                );
+            };
+            if order["status"] != "APPROVED" {
+                return unprocessable(
+                    "ORDER_NOT_APPROVED",
+                    "Payer has not yet approved the Order for payment.",
+                );
+            }
+            let wanted = if *step == "capture" { "CAPTURE" } else { "AUTHORIZE" };
+            if order["intent"] != wanted {
+                return unprocessable(
+                    "ACTION_DOES_NOT_MATCH_INTENT",
+                    "Order was created with an intent that does not match this action.",
+                );
+            }
+            let amount = order["purchase_units"][0]["amount"].clone();
+            order["purchase_units"][0]["payments"] = if *step == "capture" {
+                json!({ "captures": [{ "id": format!("{n}CAPTURE"), "status": "COMPLETED", "amount": amount }] })
+            } else {
+                json!({ "authorizations": [{ "id": format!("{n}AUTHORIZATION"), "status": "CREATED", "amount": amount }] })
+            };
+            order["status"] = json!("COMPLETED");
+            let mut shown = order.clone();
+            if let Some(fields) = shown.as_object_mut() {
+                fields.remove("experience_context");
+            }
+            let id = id.to_string();
+            remember(s, json!({ "order": id }));
+            (201, answer(shown, full, format!("/v2/checkout/orders/{id}")))
+        }
         ("GET", ["v2", "checkout", "orders", id]) => match s.orders.get(*id) {
-            Some(order) => (200, order.clone()),
+            Some(order) => {
+                let mut shown = order.clone();
+                if let Some(fields) = shown.as_object_mut() {
+                    fields.remove("experience_context");
+                }
+                (200, shown)
+            }
             None => (
                 404,
                 json!({ "name": "RESOURCE_NOT_FOUND", "message": "The specified resource does not exist.", "details": [{ "issue": "INVALID_RESOURCE_ID" }] }),

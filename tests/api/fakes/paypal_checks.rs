@@ -136,6 +136,16 @@ fn all_digits(text: &str, lengths: std::ops::RangeInclusive<usize>) -> bool {
 fn check_card(card: &Value) -> Result<(), Refusal> {
     let text = |field: &str| card.get(field).map(Value::as_str);
     let refuse = |field: &str| (format!("/payment_source/card/{field}"), "INVALID_PARAMETER_SYNTAX");
+    // card_experience_context: return_url and cancel_url are URIs of 10 to 4000 characters.
+    if let Some(context) = card.get("experience_context") {
+        for field in ["return_url", "cancel_url"] {
+            match context.get(field).map(Value::as_str) {
+                None => {}
+                Some(Some(url)) if (10..=4000).contains(&url.len()) && url.contains("://") => {}
+                Some(_) => return Err(refuse(&format!("experience_context/{field}"))),
+            }
+        }
+    }
     if let Some(vault) = text("vault_id") {
         let vault = vault.ok_or_else(|| refuse("vault_id"))?;
         let ok = !vault.is_empty()

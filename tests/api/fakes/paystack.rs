@@ -5,7 +5,10 @@
 //! Paystack's OpenAPI document says: required fields and their types, references of only `-`, `.`,
 //! `=` and alphanumerics, currencies from its enum, and no query parameter it does not document.
 //! Authorization codes choose the outcome: `AUTH_declined`, `AUTH_insufficient`, anything else
-//! succeeds. Faults on demand: a stalled answer, or a 500 after the charge went through.
+//! succeeds. Cards as in Paystack's test mode: `507850785078507812` asks for a PIN (`send_pin`,
+//! PIN 1111) then an OTP (`send_otp`, 123456), each submitted to `/charge/submit_pin` and
+//! `/charge/submit_otp` with the charge's reference; a wrong PIN or OTP fails the charge, and a
+//! submission for a charge not waiting for it is a 400. Faults on demand: a stalled answer, or a 500 after the charge went through.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -235,6 +238,39 @@ fn refund_page(s: &State, query: &str) -> (u16, Value) {
     )
 }
 
+/// `/charge/submit_{pin,otp}`: `reference` and the value are required strings; the charge must be
+/// waiting for exactly that value.
+fn submit(s: &mut State, field: &str, body: &Value) -> (u16, Value) {
+    let (Some(value), Some(reference)) = (body[field].as_str(), body["reference"].as_str()) else {
+        return envelope(
+            400,
+            false,
+            &format!("{field} and reference are required strings"),
+            Value::Null,
+        );
+    };
+    let Some(tx) = s.transactions.iter_mut().find(|t| t["reference"] == reference) else {
+        return envelope(400, false, "Transaction reference not found", Value::Null);
+    };
+    if tx["status"] != format!("send_{field}").as_str() {
+        return envelope(400, false, "Transaction is not awaiting this input", Value::Null);
+    }
+    let (status, gateway, prompt) = match (field, value) {
+        ("pin", "1111") => (
+            "send_otp",
+            "OTP required",
+            Some("Please enter the OTP sent to 080******12"),
+        ),
+        ("otp", "123456") => ("success", "Approved", None),
+        ("pin", _) => ("failed", "Incorrect PIN", None),
+        _ => ("failed", "Token Authentication Failed", None),
+    };
+    tx["status"] = json!(status);
+    tx["gateway_response"] = json!(gateway);
+    tx["display_text"] = json!(prompt);
+    envelope(200, true, "Charge attempted", tx.clone())
+}
+
 fn process(s: &mut State, req: &HttpRequest, body: &Value) -> (u16, Value) {
     let path = req.path().to_owned();
     match (req.method().as_str(), path.as_str()) {
@@ -252,16 +288,21 @@ fn process(s: &mut State, req: &HttpRequest, body: &Value) -> (u16, Value) {
             let (status, gateway) = match (code, number) {
                 ("AUTH_declined", _) | (_, "4000000000000002") => ("failed", "Declined"),
                 ("AUTH_insufficient", _) => ("failed", "Insufficient Funds"),
+                (_, "507850785078507812") => ("send_pin", "PIN required"),
                 _ => ("success", "Approved"),
             };
-            let tx = json!({
+            let mut tx = json!({
                 "id": 1_000_000 + s.transactions.len() as i64, "reference": reference, "amount": amount,
                 "currency": body.get("currency").cloned().unwrap_or(json!("NGN")), "status": status, "gateway_response": gateway,
                 "authorization": { "authorization_code": if code.is_empty() { "AUTH_new" } else { code }, "reusable": true },
             });
+            if status == "send_pin" {
+                tx["display_text"] = json!("Please enter your 4-digit PIN");
+            }
             s.transactions.push(tx.clone());
             envelope(200, true, "Charge attempted", tx)
         }
+        ("POST", p) if p.starts_with("/charge/submit_") => submit(s, p.trim_start_matches("/charge/submit_"), body),
         ("GET", p) if p.starts_with("/transaction/verify/") => {
             let reference = p.trim_start_matches("/transaction/verify/");
             match s.transactions.iter().find(|t| t["reference"] == reference) {

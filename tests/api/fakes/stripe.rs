@@ -6,6 +6,13 @@
 //! currencies (KWD, BHD, …) take only amounts divisible by ten, as Stripe requires; an unknown
 //! currency, a `capture_method` outside its enum or an `Idempotency-Key` over 255 characters is a 400.
 //!
+//! 3-D Secure as Stripe's test mode does it: `4000002500003155` and `4000002760003184` (and any
+//! card under `payment_method_options[card][request_three_d_secure]=any|challenge`) leave the
+//! intent `requires_action`; with a `return_url` its `next_action` is `redirect_to_url` to the
+//! fake's hosted challenge (`POST /3ds/{intent}` with `outcome=complete|fail`, no API key: the
+//! customer's browser), which settles the intent and redirects to the `return_url` with
+//! `payment_intent=…`; without one it is `use_stripe_sdk`, as Stripe answers.
+//!
 //! Faults on demand: answer the next N requests with 503, or process a request and then stall
 //! before answering (a timeout after the money moved).
 
@@ -134,6 +141,9 @@ fn error(status: u16, kind: &str, code: Option<&str>, message: &str) -> (u16, Va
 }
 
 async fn handle(state: web::Data<Mutex<State>>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    if let Some(intent) = req.path().strip_prefix("/3ds/") {
+        return challenge(&state, intent, &body);
+    }
     let key = req
         .headers()
         .get("idempotency-key")
@@ -198,6 +208,46 @@ async fn handle(state: web::Data<Mutex<State>>, req: HttpRequest, body: web::Byt
     respond(status, body, replayed)
 }
 
+/// The hosted 3-D Secure page's answer: settles the intent as Stripe does and sends the customer
+/// back to the intent's `return_url`.
+fn challenge(state: &Mutex<State>, id: &str, body: &[u8]) -> HttpResponse {
+    let params: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
+    let mut s = state.lock().unwrap();
+    s.requests.push(format!("POST /3ds/{id} "));
+    let Some(intent) = s.intents.get_mut(id) else {
+        return HttpResponse::NotFound().finish();
+    };
+    let return_url = intent["next_action"]["redirect_to_url"]["return_url"]
+        .as_str()
+        .map(str::to_owned);
+    let (Some(return_url), Some("requires_action")) = (return_url, intent["status"].as_str()) else {
+        return HttpResponse::BadRequest().body("no challenge pending");
+    };
+    match param(&params, "outcome") {
+        Some("complete") if intent["capture_method"] == "manual" => {
+            intent["status"] = json!("requires_capture");
+            intent["amount_capturable"] = intent["amount"].clone();
+        }
+        Some("complete") => {
+            intent["status"] = json!("succeeded");
+            intent["amount_received"] = intent["amount"].clone();
+        }
+        Some("fail") => {
+            intent["status"] = json!("requires_payment_method");
+            intent["last_payment_error"] = json!({ "type": "card_error", "code": "payment_intent_authentication_failure", "message": "The provided PaymentMethod has failed authentication." });
+        }
+        _ => return HttpResponse::BadRequest().body("outcome must be complete or fail"),
+    }
+    intent["next_action"] = Value::Null;
+    let separator = if return_url.contains('?') { '&' } else { '?' };
+    HttpResponse::SeeOther()
+        .insert_header((
+            "Location",
+            format!("{return_url}{separator}payment_intent={id}&payment_intent_client_secret={id}_secret_fake"),
+        ))
+        .finish()
+}
+
 fn respond(status: u16, body: Value, replayed: bool) -> HttpResponse {
     let mut response = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
     if replayed {
@@ -251,7 +301,10 @@ fn process(s: &mut State, req: &HttpRequest, params: &[(String, String)]) -> (u1
                 json!({ "id": id, "object": "payment_method", "type": "card", "card": { "last4": &number[number.len() - 4..] } }),
             )
         }
-        ("POST", ["v1", "payment_intents"]) => create_intent(s, params, n),
+        ("POST", ["v1", "payment_intents"]) => {
+            let host = req.connection_info().host().to_owned();
+            create_intent(s, params, n, &host)
+        }
         ("POST", ["v1", "payment_intents", id, action]) => {
             let Some(intent) = s.intents.get_mut(*id) else {
                 return missing("payment_intent", id);
@@ -353,7 +406,7 @@ fn process(s: &mut State, req: &HttpRequest, params: &[(String, String)]) -> (u1
     }
 }
 
-fn create_intent(s: &mut State, params: &[(String, String)], n: u64) -> (u16, Value) {
+fn create_intent(s: &mut State, params: &[(String, String)], n: u64, host: &str) -> (u16, Value) {
     let Some(amount) = param(params, "amount")
         .and_then(|a| a.parse::<i64>().ok())
         .filter(|a| *a > 0)
@@ -394,6 +447,24 @@ fn create_intent(s: &mut State, params: &[(String, String)], n: u64) -> (u16, Va
             "Amounts in three-decimal currencies must be divisible by 10.",
         );
     }
+    let three_d_secure = param(params, "payment_method_options[card][request_three_d_secure]");
+    if !matches!(three_d_secure, None | Some("automatic" | "any" | "challenge")) {
+        return error(
+            400,
+            "invalid_request_error",
+            Some("parameter_invalid_string"),
+            "Invalid payment_method_options[card][request_three_d_secure]",
+        );
+    }
+    let return_url = param(params, "return_url");
+    if return_url.is_some() && param(params, "confirm") != Some("true") {
+        return error(
+            400,
+            "invalid_request_error",
+            Some("parameter_invalid_string"),
+            "return_url can only be passed when confirm=true.",
+        );
+    }
     let pm = param(params, "payment_method").unwrap_or_default().to_owned();
     let card = match s.methods.get(&pm) {
         Some(number) => number.clone(),
@@ -432,8 +503,14 @@ fn create_intent(s: &mut State, params: &[(String, String)], n: u64) -> (u16, Va
         error["payment_intent"] = intent;
         return (402, json!({ "error": error }));
     }
-    if card == "4000002500003155" || card == "4000002760003184" {
+    let challenged = matches!(three_d_secure, Some("any" | "challenge"));
+    if challenged || card == "4000002500003155" || card == "4000002760003184" {
         intent["status"] = json!("requires_action");
+        intent["next_action"] = match return_url {
+            Some(return_url) => json!({ "type": "redirect_to_url", "redirect_to_url": {
+                "url": format!("http://{host}/3ds/{id}"), "return_url": return_url } }),
+            None => json!({ "type": "use_stripe_sdk", "use_stripe_sdk": {} }),
+        };
     } else if manual {
         intent["status"] = json!("requires_capture");
         intent["amount_capturable"] = json!(amount);

@@ -7,29 +7,40 @@
 //! | 4000000000000002 | declined, `card_declined` |
 //! | 4000000000009995 | declined, `insufficient_funds` |
 //! | 4000000000000119 | failed, `processing_error` |
-//! | 4000002500003155 | `requires_action` (3-D Secure) |
+//! | 4000002500003155, 4000002760003184 | `requires_action`: a 3-D Secure challenge page |
+//!
+//! A challenged payment's `next_action` sends the customer to the sandbox's challenge page
+//! ([`challenges`], served in development by `http/sandbox_challenge.rs`); the customer's return
+//! (or the reconciler) then asks `retrieve`, as with a real provider.
 //!
 //! Tokens follow Stripe's test PaymentMethods: `pm_card_visa_chargeDeclined` declines,
 //! `pm_card_visa_chargeDeclinedInsufficientFunds` is refused for funds, any other token succeeds.
 
+pub mod challenges;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use payrail_core::domain::{AuthorizationOutcome, PaymentMethod, RefundStatus};
+use payrail_core::domain::{AuthorizationOutcome, NextAction, PaymentMethod, RefundStatus};
 use payrail_core::ports::{
     AuthorizeRequest, CancelRequest, CaptureRequest, Provider, ProviderError, RefundOutcome, RefundRequest,
+    RetrieveRequest,
 };
+
+use challenges::Challenges;
 use uuid::Uuid;
 
 pub struct Sandbox {
     latency: Duration,
+    challenges: Arc<Challenges>,
 }
 
 impl Sandbox {
     pub const NAME: &'static str = "sandbox";
 
-    pub fn new(latency: Duration) -> Self {
-        Self { latency }
+    pub fn new(latency: Duration, challenges: Arc<Challenges>) -> Self {
+        Self { latency, challenges }
     }
 
     async fn respond(&self) {
@@ -69,7 +80,15 @@ impl Provider for Sandbox {
             "4000000000000002" => declined("card_declined", "Your card was declined."),
             "4000000000009995" => declined("insufficient_funds", "Your card has insufficient funds."),
             "4000000000000119" => declined("processing_error", "An error occurred while processing your card."),
-            "4000002500003155" => AuthorizationOutcome::RequiresAction { provider_reference },
+            "4000002500003155" | "4000002760003184" => {
+                let url = self
+                    .challenges
+                    .open(&request.payment_id, &provider_reference, request.capture);
+                AuthorizationOutcome::RequiresAction {
+                    provider_reference,
+                    next_action: Some(NextAction::RedirectToUrl { url }),
+                }
+            }
             _ if request.capture => AuthorizationOutcome::Captured { provider_reference },
             _ => AuthorizationOutcome::Authorized { provider_reference },
         })
@@ -80,8 +99,9 @@ impl Provider for Sandbox {
         Ok(())
     }
 
-    async fn cancel(&self, _request: CancelRequest) -> Result<(), ProviderError> {
+    async fn cancel(&self, request: CancelRequest) -> Result<(), ProviderError> {
         self.respond().await;
+        self.challenges.close(&request.payment_id);
         Ok(())
     }
 
@@ -91,5 +111,16 @@ impl Provider for Sandbox {
             provider_reference: Some(reference("sb_re")),
             status: RefundStatus::Succeeded,
         })
+    }
+
+    /// A challenged payment's decision; the sandbox keeps no other record to ask about.
+    async fn retrieve(&self, request: RetrieveRequest) -> Result<AuthorizationOutcome, ProviderError> {
+        self.respond().await;
+        Ok(self
+            .challenges
+            .outcome(&request.payment_id)
+            .unwrap_or(AuthorizationOutcome::Unknown {
+                provider_reference: None,
+            }))
     }
 }
