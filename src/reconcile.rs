@@ -1,15 +1,18 @@
 //! The reconciler (DESIGN §6): payments left `pending` or `processing` — a timeout after sending, a
-//! crash between the provider's answer and the commit — are asked about at their provider by
+//! crash between the provider's answer and the commit — and changes left open as intents (issue
+//! 14: a node died between its provider call and the settlement) are asked about at their provider by
 //! payrail's reference and settled through their own actor, so reconciliation is serialised with
 //! everything else that happens to the payment. Payments in `requires_action` are asked about too
 //! (the customer may have finished without coming back), and canceled once older than
 //! `REQUIRES_ACTION_TTL_SECS`. It runs at start-up, periodically in the server, and on demand
 //! (`payrail reconcile`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use payrail_core::actors::PaymentSupervisor;
 use payrail_core::operation::Operation;
+use payrail_core::ports::JobLease;
 
 use crate::store::Database;
 
@@ -45,7 +48,9 @@ pub async fn run_once(database: &Database, supervisor: &PaymentSupervisor, min_a
     };
     for id in ids {
         match supervisor.execute(&id, Operation::Reconcile).await {
-            Ok(outcome) if !outcome.payment.status.is_awaiting_provider() => {
+            Ok(outcome)
+                if !outcome.payment.status.is_awaiting_provider() && outcome.payment.pending_change.is_none() =>
+            {
                 report.settled += 1;
                 tracing::info!(payment_id = %id, status = %outcome.payment.status, "payment reconciled");
             }
@@ -59,12 +64,22 @@ pub async fn run_once(database: &Database, supervisor: &PaymentSupervisor, min_a
     report
 }
 
-/// Reconciles now, then every `interval`, until the actix system stops.
-pub fn spawn_periodic(database: Database, supervisor: PaymentSupervisor, interval: Duration, min_age: Duration) {
+/// Reconciles now, then every `interval`, until the actix system stops; on one node at a time
+/// (the `reconciler` lease in `job_leases`).
+pub fn spawn_periodic(
+    database: Database,
+    supervisor: PaymentSupervisor,
+    lease: Arc<dyn JobLease>,
+    interval: Duration,
+    min_age: Duration,
+) {
     actix_web::rt::spawn(async move {
         let mut ticker = tokio::time::interval(interval.max(Duration::from_millis(100)));
         loop {
             ticker.tick().await;
+            if !lease.hold("reconciler").await {
+                continue;
+            }
             let report = run_once(&database, &supervisor, min_age).await;
             if report.examined > 0 {
                 tracing::info!(

@@ -17,7 +17,7 @@ use payrail_core::idempotency::{Claims, Idempotency, IdempotencySettings};
 use payrail_core::observer::Observer;
 use payrail_core::operation::Dependencies;
 use payrail_core::payments::Payments;
-use payrail_core::ports::{PaymentStore, SystemClock};
+use payrail_core::ports::{JobLease, PaymentStore, SystemClock};
 
 use crate::app::AppState;
 use crate::audit_trail::AuditTrail;
@@ -91,7 +91,12 @@ impl Application {
             .shared_secret()
             .cloned()
             .unwrap_or_else(|| settings.security.card_fingerprint_key());
-        let (audit, idempotency) = start_audit_and_idempotency(&settings, &database, &derivation_secret);
+        // Jobs that run on one node at a time hold a lease in the shared database (issue 14).
+        let leases: Arc<dyn JobLease> = Arc::new(crate::store::DatabaseLeases::new(
+            database.clone(),
+            Duration::from_secs(settings.database.lease_secs.max(1)),
+        ));
+        let (audit, idempotency) = start_audit_and_idempotency(&settings, &database, &derivation_secret, &leases);
         let dev_token = match settings.environment {
             Environment::Development if jwt.can_issue() => {
                 let merchant = MerchantId::parse(&settings.auth.dev_merchant)
@@ -117,7 +122,7 @@ impl Application {
             Arc::clone(&store),
             Arc::new(metrics.clone()),
         )?;
-        let payments = start_payments(&settings, &database, &supervisor, Arc::clone(&store));
+        let payments = start_payments(&settings, &database, &supervisor, Arc::clone(&store), &leases);
         let webhooks = Arc::new(crate::webhooks::Webhooks::new(
             &settings,
             paypal,
@@ -128,12 +133,13 @@ impl Application {
         crate::reconcile::spawn_periodic(
             database.clone(),
             supervisor.clone(),
+            Arc::clone(&leases),
             Duration::from_secs(settings.providers.reconcile_interval_secs.max(1)),
             Duration::from_secs(settings.providers.reconcile_min_age_secs),
         );
 
         // Yesterday's settlement reports, hourly, on one node at a time (issue 17).
-        crate::settlements::spawn_daily(database.clone());
+        crate::settlements::spawn_daily(database.clone(), Arc::clone(&leases));
 
         metrics
             .watch_supervisor(&supervisor)
@@ -297,6 +303,7 @@ fn start_audit_and_idempotency(
     settings: &Settings,
     database: &Database,
     jwt_secret: &crate::secret::Secret,
+    leases: &Arc<dyn JobLease>,
 ) -> (AuditTrail, IdempotencyEdge) {
     use actix::Actor;
     use payrail_core::audit::{AuditActor, AuditSettings};
@@ -306,7 +313,8 @@ fn start_audit_and_idempotency(
         batch_size: settings.audit.batch_size,
         ..AuditSettings::default()
     };
-    let audit = AuditTrail::new(AuditActor::new(database.audit_store(), Arc::new(SystemClock), audit_settings).start());
+    let appender = AuditActor::new(database.audit_store(), Arc::new(SystemClock), audit_settings);
+    let audit = AuditTrail::new(appender.with_lease(Arc::clone(leases)).start());
     let key = fingerprint_key(settings.idempotency.secret.as_ref(), jwt_secret);
     let idempotency = IdempotencyEdge::new(audit.clone(), key);
     (audit, idempotency)
@@ -319,6 +327,7 @@ fn start_payments(
     database: &Database,
     supervisor: &PaymentSupervisor,
     store: Arc<dyn PaymentStore>,
+    leases: &Arc<dyn JobLease>,
 ) -> Payments {
     let config = &settings.idempotency;
     let claims = Claims::new(
@@ -336,7 +345,7 @@ fn start_payments(
         Arc::clone(&store),
         Arc::new(JsonReplies),
     );
-    idempotency.spawn_reaper();
+    idempotency.spawn_reaper(Arc::clone(leases));
     Payments::new(idempotency, store)
 }
 

@@ -22,6 +22,8 @@ enum Scenario {
     HotPayment,
     /// 4: memory per live idle actor and after passivation.
     IdleActors,
+    /// 5: scenario 1 through 1, 2, … `--nodes` payrail nodes on one database, one after another.
+    Nodes,
     /// 1 twice in one run: without webhook endpoints, then with one subscribed to `*` (issue 11),
     /// and the delivery latency from commit to the receiver.
     CreateCaptureWebhooks,
@@ -59,6 +61,9 @@ pub struct Options {
     /// Scenario 2: simulated provider latency.
     #[arg(long, default_value_t = 200)]
     latency_ms: u64,
+    /// Scenario 5: the most nodes to run at once.
+    #[arg(long, default_value_t = 3)]
+    nodes: usize,
 }
 
 impl Options {
@@ -85,6 +90,7 @@ async fn main() -> ExitCode {
         }
         Scenario::HotPayment => scenarios::hot_payment(&opts).await,
         Scenario::IdleActors => scenarios::idle_actors(&opts).await,
+        Scenario::Nodes => scenarios::nodes(&opts).await,
         Scenario::CreateCaptureWebhooks => scenarios::create_capture_webhooks(&opts).await,
     };
     match result {

@@ -82,6 +82,46 @@ pub async fn create_capture(opts: &Options, label: &str, env: &[(&str, String)])
     Ok(())
 }
 
+/// Scenario 5 (issue 14): scenario 1's load spread round-robin over 1, then 2, … `opts.nodes`
+/// payrail processes on the same database, in the same run; payments/s, p99 and each node's CPU.
+pub async fn nodes(opts: &Options) -> Result<(), String> {
+    for n in 1..=opts.nodes.max(1) {
+        let servers = (0..n)
+            .map(|_| Server::start(&opts.server, &opts.database_url, &[]))
+            .collect::<Result<Vec<_>, _>>()?;
+        let targets: Arc<Vec<(String, String)>> =
+            Arc::new(servers.iter().map(|s| (s.base.clone(), s.token.clone())).collect());
+        let http = client(opts.connections);
+        for target in targets.iter() {
+            for _ in 0..20 {
+                create(&http, target, 1_000).await?;
+            }
+        }
+        let cpu_before: Vec<f64> = servers.iter().map(Server::cpu_seconds).collect();
+        let run_targets = Arc::clone(&targets);
+        let report = load::run(opts.connections, opts.duration(), opts.rate, move |worker, _| {
+            let (http, targets) = (http.clone(), Arc::clone(&run_targets));
+            async move { create(&http, &targets[worker % targets.len()], 1_000).await }
+        })
+        .await;
+        let peak = servers.iter().map(Server::peak_rss_kib).max().unwrap_or(0);
+        report.print(&format!("nodes-{n}"), &[201], &[201], peak);
+        let cpu: Vec<String> = servers
+            .iter()
+            .zip(cpu_before)
+            .map(|(s, before)| {
+                format!(
+                    "{:.0}%",
+                    (s.cpu_seconds() - before) * 100.0 / report.elapsed.as_secs_f64()
+                )
+            })
+            .collect();
+        println!("  payrail CPU per node (of one core): {}", cpu.join(", "));
+        servers.into_iter().for_each(finish);
+    }
+    Ok(())
+}
+
 /// Scenario 1 without, then with, one webhook endpoint subscribed to `*` (the same database and
 /// binary, back to back), then how long the last deliveries took from commit to the receiver.
 pub async fn create_capture_webhooks(opts: &Options) -> Result<(), String> {

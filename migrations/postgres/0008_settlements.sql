@@ -42,12 +42,7 @@ CREATE TABLE settlement_lines (
     PRIMARY KEY (settlement_id, line_no)
 );
 
--- One node at a time runs the daily settlement job: whoever holds an unexpired row.
-CREATE TABLE job_leases (
-    name       TEXT PRIMARY KEY NOT NULL,
-    holder     TEXT NOT NULL,
-    expires_at BIGINT NOT NULL
-);
+-- The daily settlement job runs on one node at a time through `job_leases` (0006, job 'settlement').
 
 -- Defence in depth: a closed report and its lines are immutable, like the audit log.
 CREATE FUNCTION settlements_refuse_closed() RETURNS trigger AS $$

@@ -109,6 +109,14 @@ pub struct DatabaseSettings {
     /// flight at once (0 = half the pool); the rest serve reads.
     #[serde(default)]
     pub commit_writers: usize,
+    /// How long a node's lease on a one-node-at-a-time job (reconciler, idempotency reaper,
+    /// audit appender) lasts without renewal: another node takes the job over after this.
+    #[serde(default = "default_lease_secs")]
+    pub lease_secs: u64,
+}
+
+fn default_lease_secs() -> u64 {
+    15
 }
 
 impl DatabaseSettings {

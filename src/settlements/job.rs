@@ -4,13 +4,16 @@
 //! run writes share one batch id.
 //!
 //! The daily job settles yesterday (UTC) every hour, so late events become a revision within the
-//! hour; one node at a time, under the `settlement` lease (`hold_lease`, the one function to
-//! swap for the general lease mechanism when it lands).
+//! hour; one node at a time, under the `settlement` job lease (`JobLease`, issue 14). The job
+//! renews its lease every [`HEARTBEAT`] so the holder keeps it between hourly runs; a node that
+//! takes it over (the holder died) settles at once — a re-run is a no-op.
 
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use payrail_core::ports::StoreError;
+use std::sync::Arc;
+
+use payrail_core::ports::{JobLease, StoreError};
 
 use crate::settlements::report::{self, ReportKey};
 use crate::store::settlements::NewRevision;
@@ -19,8 +22,9 @@ use crate::store::Database;
 /// How often the daily job looks at yesterday.
 const JOB_INTERVAL: Duration = Duration::from_secs(3600);
 
-/// How long a node holds the job's lease: longer than a run takes, shorter than the interval.
-const LEASE: Duration = Duration::from_secs(600);
+/// How often the job renews its lease: well inside `LEASE_SECS` (default 15), so the holder keeps
+/// the job between runs instead of every node taking an expired lease at its own hourly tick.
+const HEARTBEAT: Duration = Duration::from_secs(3);
 
 /// What one run did.
 #[derive(Debug, Default)]
@@ -79,33 +83,24 @@ pub async fn settle(
     Ok(settled)
 }
 
-/// Whether this node (`holder`) may run the job now: it holds the `settlement` lease.
-async fn hold_lease(database: &Database, holder: &str, now: DateTime<Utc>) -> bool {
-    let until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
-    match database
-        .acquire_lease("settlement", holder, now.timestamp_micros(), until.timestamp_micros())
-        .await
-    {
-        Ok(held) => held,
-        Err(error) => {
-            tracing::warn!(%error, "settlement lease unavailable");
-            false
-        }
-    }
-}
-
-/// Settles yesterday now and every hour, on whichever node holds the lease, until the actix system
-/// stops.
-pub fn spawn_daily(database: Database) {
-    let holder = format!("node_{}", uuid::Uuid::new_v4().simple());
+/// Settles yesterday now and every hour, on whichever node holds the `settlement` lease, until the
+/// actix system stops.
+pub fn spawn_daily(database: Database, lease: Arc<dyn JobLease>) {
     actix_web::rt::spawn(async move {
-        let mut ticks = tokio::time::interval(JOB_INTERVAL);
+        let mut heartbeat = tokio::time::interval(HEARTBEAT);
+        let mut last_run: Option<tokio::time::Instant> = None;
         loop {
-            ticks.tick().await;
-            let now = Utc::now();
-            if !hold_lease(&database, &holder, now).await {
+            heartbeat.tick().await;
+            if !lease.hold("settlement").await {
+                // Not ours (or lost): whoever takes it back later settles at once.
+                last_run = None;
                 continue;
             }
+            if last_run.is_some_and(|at| at.elapsed() < JOB_INTERVAL) {
+                continue;
+            }
+            last_run = Some(tokio::time::Instant::now());
+            let now = Utc::now();
             let yesterday = now.date_naive() - chrono::Duration::days(1);
             if let Err(error) = settle(&database, yesterday, None, now).await {
                 tracing::warn!(%error, date = %yesterday, "settlement run failed; retried next hour");

@@ -114,7 +114,7 @@ pub(crate) fn placeholders<T>(columns: &[Column<T>], first: usize) -> String {
 
 /// `payments`: the columns fixed at creation first, then [`payment_changes`] — what a transition
 /// may change afterwards.
-pub(crate) static PAYMENTS: [Column<Payment>; 25] = [
+pub(crate) static PAYMENTS: [Column<Payment>; 28] = [
     Column::text("id", |p| Some(p.id.as_str())),
     Column::text("merchant_id", |p| Some(p.merchant_id.as_str())),
     Column::int("amount", |p| Some(p.amount.minor_units())),
@@ -140,6 +140,18 @@ pub(crate) static PAYMENTS: [Column<Payment>; 25] = [
     Column::text("provider_reference", |p| p.provider_reference.as_deref()),
     Column::text("failure_code", |p| p.failure_code.as_deref()),
     Column::text("failure_message", |p| p.failure_message.as_deref()),
+    Column::text("pending_change_id", |p| {
+        p.pending_change.as_ref().map(|c| c.id.as_str())
+    }),
+    Column::text("pending_change_kind", |p| {
+        p.pending_change.as_ref().map(|c| c.kind.as_str())
+    }),
+    Column::int("pending_change_amount", |p| {
+        p.pending_change
+            .as_ref()
+            .and_then(|c| c.amount)
+            .map(|a| a.minor_units())
+    }),
     Column::json("next_action", |p| p.next_action.as_ref().map(next_action_json)),
     Column::int("version", |p| Some(p.version)),
     Column::int("updated_at", |p| Some(micros(p.updated_at))),
@@ -167,7 +179,7 @@ pub(crate) static EVENTS: [Column<PaymentEvent>; 11] = [
     Column::int("created_at", |e| Some(micros(e.created_at))),
 ];
 
-pub(crate) static REFUNDS: [Column<Refund>; 9] = [
+pub(crate) static REFUNDS: [Column<Refund>; 10] = [
     Column::text("id", |r| Some(r.id.as_str())),
     Column::text("payment_id", |r| Some(r.payment_id.as_str())),
     Column::text("merchant_id", |r| Some(r.merchant_id.as_str())),
@@ -175,13 +187,15 @@ pub(crate) static REFUNDS: [Column<Refund>; 9] = [
     Column::text("status", |r| Some(r.status.as_str())),
     Column::text("reason", |r| r.reason.map(|x| x.as_str())),
     Column::text("provider_reference", |r| r.provider_reference.as_deref()),
+    Column::int("awaiting_provider", |r| Some(i64::from(r.awaiting_provider))),
     Column::int("created_at", |r| Some(micros(r.created_at))),
     Column::int("updated_at", |r| Some(micros(r.updated_at))),
 ];
 
 /// A refund is written again as it settles: its id keeps the row, the settlement moves on.
 pub(crate) const REFUND_UPSERT: &str = "ON CONFLICT (id) DO UPDATE SET status = excluded.status, \
-     provider_reference = excluded.provider_reference, updated_at = excluded.updated_at";
+     provider_reference = excluded.provider_reference, awaiting_provider = excluded.awaiting_provider, \
+     updated_at = excluded.updated_at";
 
 /// A `payment_contacts` row: a payment's receipt email, sealed.
 pub(crate) struct ContactRow {

@@ -22,6 +22,8 @@ mod error;
 pub mod group_commit;
 mod idempotency;
 mod inbox;
+mod leases;
+pub use leases::DatabaseLeases;
 pub mod merchant_events;
 mod payments;
 mod postgres;

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use payrail_core::domain::{
-    ActionInput, Amount, CardSummary, Currency, EventId, EventKind, MerchantId, NextAction, Payment, PaymentEvent,
-    PaymentId, Refund, RefundId, ReturnUrl,
+    ActionInput, Amount, CardSummary, ChangeKind, Currency, EventId, EventKind, IntentId, MerchantId, NextAction,
+    Payment, PaymentEvent, PaymentId, PendingChange, Refund, RefundId, ReturnUrl,
 };
 use payrail_core::ports::StoreError;
 
@@ -36,6 +36,9 @@ pub struct PaymentRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub card_fingerprint: Option<String>,
+    pub pending_change_id: Option<String>,
+    pub pending_change_kind: Option<String>,
+    pub pending_change_amount: Option<i64>,
     pub return_url: Option<String>,
     pub next_action: Option<String>,
 }
@@ -64,6 +67,7 @@ pub struct RefundRow {
     pub status: String,
     pub reason: Option<String>,
     pub provider_reference: Option<String>,
+    pub awaiting_provider: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -124,6 +128,18 @@ impl TryFrom<PaymentRow> for Payment {
             }),
             _ => None,
         };
+        let pending_change = match (row.pending_change_id, row.pending_change_kind) {
+            (Some(id), Some(kind)) => Some(PendingChange {
+                id: IntentId::parse(&id).map_err(corrupt)?,
+                kind: ChangeKind::parse(&kind).ok_or_else(|| corrupt(&kind))?,
+                amount: row
+                    .pending_change_amount
+                    .map(Amount::new)
+                    .transpose()
+                    .map_err(corrupt)?,
+            }),
+            _ => None,
+        };
         Ok(Payment {
             id: PaymentId::parse(&row.id).map_err(corrupt)?,
             merchant_id: MerchantId::parse(&row.merchant_id).map_err(corrupt)?,
@@ -143,6 +159,7 @@ impl TryFrom<PaymentRow> for Payment {
             next_action: row.next_action.as_deref().map(next_action).transpose()?,
             failure_code: row.failure_code,
             failure_message: row.failure_message,
+            pending_change,
             version: row.version,
             created_at: time(row.created_at)?,
             updated_at: time(row.updated_at)?,
@@ -186,6 +203,7 @@ impl TryFrom<RefundRow> for Refund {
             status: row.status.parse().map_err(corrupt)?,
             reason: row.reason.map(|r| r.parse()).transpose().map_err(corrupt)?,
             provider_reference: row.provider_reference,
+            awaiting_provider: row.awaiting_provider != 0,
             created_at: time(row.created_at)?,
             updated_at: time(row.updated_at)?,
         })

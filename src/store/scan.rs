@@ -1,5 +1,7 @@
-//! The reconciler's scan: payments still awaiting their provider (`pending`, `processing`) since
-//! a given time, oldest first. Service-side, outside the core's ports: only the reconciler needs
+//! The reconciler's scan: payments still awaiting their provider or customer (`pending`,
+//! `processing`, `requires_action`), or
+//! holding a change or refund committed as an intent and not yet settled, since a given time,
+//! oldest first. Service-side, outside the core's ports: only the reconciler needs
 //! it.
 
 use payrail_core::domain::PaymentId;
@@ -10,12 +12,16 @@ use crate::store::columns::Value;
 use crate::store::error::store_error;
 use crate::store::Database;
 
-const AWAITING_SQL: &str = "SELECT id FROM payments WHERE status IN ('pending', 'processing', 'requires_action') \
-     AND updated_at <= $1 ORDER BY updated_at LIMIT $2";
+const AWAITING_SQL: &str = "SELECT id FROM (\
+     SELECT id, updated_at FROM payments WHERE (status IN ('pending', 'processing', 'requires_action') \
+     OR pending_change_id IS NOT NULL) AND updated_at <= $1 \
+     UNION ALL SELECT payment_id, updated_at FROM refunds WHERE awaiting_provider = 1 AND updated_at <= $1\
+     ) AS open_work ORDER BY updated_at LIMIT $2";
 
 impl Database {
     /// Payments `pending`, `processing` or `requires_action` (issue 13: completed or expired by
-    /// the reconciler) since at least `updated_before_micros`, oldest first.
+    /// the reconciler), or with an open intent (issue 14), since at least `updated_before_micros`,
+    /// oldest first, each once.
     pub async fn awaiting_provider(
         &self,
         updated_before_micros: i64,
@@ -27,7 +33,9 @@ impl Database {
             Database::Postgres(store) => store.pool().fetch_all(AWAITING_SQL, values).await,
         }
         .map_err(store_error)?;
+        let mut seen = std::collections::HashSet::new();
         rows.into_iter()
+            .filter(|(id,)| seen.insert(id.clone()))
             .map(|(id,)| PaymentId::parse(&id).map_err(|_| StoreError::Corrupt(format!("payment id {id}"))))
             .collect()
     }

@@ -217,32 +217,6 @@ impl Database {
         .map_err(store_error)?;
         Ok(Some((settlement, lines)))
     }
-
-    /// Takes (or renews) the lease `name` for `holder` until `until_micros` if nobody else holds
-    /// an unexpired one; whether `holder` now holds it.
-    pub async fn acquire_lease(
-        &self,
-        name: &str,
-        holder: &str,
-        now_micros: i64,
-        until_micros: i64,
-    ) -> Result<bool, StoreError> {
-        const SQL: &str = "INSERT INTO job_leases (name, holder, expires_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
-             WHERE job_leases.expires_at < $4 OR job_leases.holder = excluded.holder";
-        let values = vec![
-            Value::text(name),
-            Value::text(holder),
-            Value::int(until_micros),
-            Value::int(now_micros),
-        ];
-        match self {
-            Database::Sqlite(store) => store.pool().execute(SQL, values).await,
-            Database::Postgres(store) => store.pool().execute(SQL, values).await,
-        }
-        .map(|changed| changed == 1)
-        .map_err(store_error)
-    }
 }
 
 impl MoneyEventRow {

@@ -107,7 +107,8 @@ async fn audit_verify_catches_a_changed_payment_event(app: TestApp) {
     mixed_load(&app).await;
     assert_every_event_audited_once(&app.database).await;
     assert!(payrail_cli(&app.db.url, &["audit", "verify"]).await.status.success());
-    let tamper = "UPDATE payment_events SET amount = 1 WHERE amount = 4000";
+    let tamper = "UPDATE payment_events SET amount = 1 WHERE id = \
+        (SELECT id FROM payment_events WHERE amount = 4000 ORDER BY created_at, sequence LIMIT 1)";
     assert_eq!(execute(&app.database, tamper).await.expect("tamper"), 1);
     let verified = payrail_cli(&app.db.url, &["audit", "verify"]).await;
     let stderr = String::from_utf8_lossy(&verified.stderr);

@@ -222,6 +222,7 @@ async fn a_payment_page_shows_its_timeline_keys_and_audit_entries_escaped(backen
     for expected in [
         "payment.created",
         "payment.authorized",
+        "payment.capture_requested",
         "payment.captured",
         "console-key-1",
         "40.00 USD",
@@ -230,14 +231,14 @@ async fn a_payment_page_shows_its_timeline_keys_and_audit_entries_escaped(backen
     }
     assert_eq!(
         html.matches(">intact<").count(),
-        3,
-        "three audit entries, each intact: {html}"
+        4,
+        "four audit entries (the capture is an intent, then its settlement), each intact: {html}"
     );
     // Tampering with an audited event shows on its entry.
     let tamper = format!("UPDATE payment_events SET amount = 1 WHERE payment_id = '{id}' AND sequence = 3");
     assert_eq!(crate::sql::execute(&app.database, &tamper).await.unwrap(), 1);
     let (_, tampered) = page(&app, &format!("/console/payments/{id}"), &cookie).await;
-    assert_eq!(tampered.matches(">intact<").count(), 2, "{tampered}");
+    assert_eq!(tampered.matches(">intact<").count(), 3, "{tampered}");
     assert!(tampered.contains("broken: event changed"), "{tampered}");
     let (status, _) = page(&app, "/console/payments/pay_doesnotexist", &cookie).await;
     assert_eq!(status, StatusCode::NOT_FOUND);

@@ -17,13 +17,16 @@ use crate::helpers::{card, token_for, Backend, TestDatabase, JWT_SECRET, MERCHAN
 use crate::sql::{assert_every_event_audited_once, count};
 
 /// The real binary as a child process, and the address it reported.
-struct Server {
-    child: Child,
-    address: String,
+pub struct Server {
+    pub child: Child,
+    pub address: String,
 }
 
-async fn start_server(url: &str) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_payrail"))
+/// Starts the `payrail` binary on `url`, with `extra` environment variables on top of the
+/// defaults here (later ones win).
+pub async fn start_server(url: &str, extra: &[(&str, &str)]) -> Server {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_payrail"));
+    command
         .env("CONFIG_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/config"))
         .env("DATABASE_URL", url)
         .env("PORT", "0")
@@ -33,10 +36,10 @@ async fn start_server(url: &str) -> Server {
         .env("SANDBOX_LATENCY_MS", "300")
         .env("IDEMPOTENCY_LOCK_TIMEOUT_SECS", "1")
         .env("LOG_LEVEL", "warn")
+        .envs(extra.iter().copied())
         .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("payrail starts");
+        .kill_on_drop(true);
+    let mut child = command.spawn().expect("payrail starts");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let address = loop {
         let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
@@ -79,7 +82,7 @@ async fn keyed_creates_survive_a_sigkill_exactly_once(backend: Backend) {
 
     // First life: requests go out 25 ms apart; the server dies about a third of the way in, with
     // some answered, some waiting on the provider, and some not yet sent.
-    let mut server = start_server(&db.url).await;
+    let mut server = start_server(&db.url, &[]).await;
     let batch = {
         let (client, address) = (client.clone(), server.address.clone());
         actix_web::rt::spawn(async move {
@@ -111,6 +114,7 @@ async fn keyed_creates_survive_a_sigkill_exactly_once(backend: Backend) {
         max_connections: 2,
         acquire_timeout_secs: 5,
         commit_writers: 0,
+        lease_secs: 15,
     };
     let database = payrail::store::open(&settings).await.expect("open");
     let pending = count(&database, "SELECT COUNT(*) FROM payments WHERE status = 'pending'").await;
@@ -125,7 +129,7 @@ async fn keyed_creates_survive_a_sigkill_exactly_once(backend: Backend) {
     );
 
     // Second life: retry everything with the same keys until each has a final answer.
-    let mut server = start_server(&db.url).await;
+    let mut server = start_server(&db.url, &[]).await;
     let mut ids = HashSet::new();
     for i in 0..N {
         let mut attempts = 0;

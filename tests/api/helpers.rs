@@ -33,6 +33,14 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
+    /// Another handle on an existing database, for a second node on it (nothing to clean up).
+    pub fn shared(url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            _dir: None,
+        }
+    }
+
     /// A fresh, empty database, or `None` if Postgres is not configured (and not required).
     pub async fn create(backend: Backend) -> Option<Self> {
         match backend {

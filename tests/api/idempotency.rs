@@ -289,8 +289,8 @@ async fn a_retry_after_a_crash_finds_the_committed_change_instead_of_repeating_i
     assert_eq!(payment["refunded_amount"], 2_500);
     assert_eq!(
         app.events(&id).await.len(),
-        4,
-        "created, authorized, captured, refunded: once each"
+        6,
+        "created, authorized, capture requested and settled, refund requested and settled: once each"
     );
 }
 
@@ -346,8 +346,8 @@ async fn keyed_requests_store_their_records_with_the_payments_transitions(app: T
     let (_, writes_after_refund) = app.database.commit_stats();
     assert_eq!(
         writes_after_refund - writes_after_create,
-        2,
-        "claim, then refund + response"
+        3,
+        "claim, then the refund's intent, then its settlement + response"
     );
 
     let replayed = post_keyed(&app, &app.token, "/api/v1/payments", "k-two", &new_payment(2_000, true)).await;

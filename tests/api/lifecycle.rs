@@ -91,16 +91,19 @@ async fn manual_capture_partial_capture_and_refunds_walk_the_state_machine(app: 
         [
             "payment.created",
             "payment.authorized",
+            "payment.capture_requested",
             "payment.captured",
             "payment.refunded",
-            "payment.refunded"
+            "refund.updated",
+            "payment.refunded",
+            "refund.updated"
         ]
     );
     let sequences: Vec<i64> = events.iter().map(|e| e["sequence"].as_i64().unwrap()).collect();
-    assert_eq!(sequences, [1, 2, 3, 4, 5]);
-    assert_eq!(events[3]["to_status"], "partially_refunded");
-    assert_eq!(events[4]["to_status"], "refunded");
-    assert_eq!(events[4]["from_status"], "partially_refunded");
+    assert_eq!(sequences, [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(events[4]["to_status"], "partially_refunded");
+    assert_eq!(events[6]["to_status"], "refunded");
+    assert_eq!(events[6]["from_status"], "partially_refunded");
 }
 
 async fn capture_defaults_to_the_full_authorisation(app: TestApp) {
@@ -145,7 +148,12 @@ async fn cancel_voids_an_authorisation(app: TestApp) {
     expect_error(app.cancel(&id).await, StatusCode::CONFLICT, "invalid_state", None).await;
     assert_eq!(
         kinds(&app.events(&id).await),
-        ["payment.created", "payment.authorized", "payment.canceled"]
+        [
+            "payment.created",
+            "payment.authorized",
+            "payment.cancel_requested",
+            "payment.canceled"
+        ]
     );
 }
 

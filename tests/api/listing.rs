@@ -94,7 +94,11 @@ async fn events_paginate_oldest_first(app: TestApp) {
         .iter()
         .map(|e| e["sequence"].as_i64().unwrap())
         .collect();
-    assert_eq!(sequences, [3, 4, 5]);
+    assert_eq!(
+        sequences,
+        [3, 4, 5, 6, 7, 8],
+        "each refund: its intent, then its settlement"
+    );
     assert_eq!(rest["has_more"], false);
 }
 

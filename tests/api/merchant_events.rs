@@ -56,13 +56,28 @@ async fn every_event_of_a_payment_arrives_in_order_and_verifies(backend: Backend
         .collect();
     assert_eq!(types.first().map(String::as_str), Some("payment.created"));
     assert!(types.contains(&"payment.captured".to_owned()), "{types:?}");
+    // Every change is an intent, then its settlement (issue 14): the last refund is reserved
+    // (`payment.refunded`, counted at once), then settled by the provider's answer (`refund.updated`).
     let last = delivered.last().unwrap().event();
-    assert_eq!(last["type"], "payment.refunded");
-    assert_eq!(last["data"]["object"]["id"], id);
-    assert_eq!(last["data"]["object"]["status"], "refunded");
-    assert_eq!(last["data"]["object"]["refunded_amount"], 1_000);
-    // The last event's object is the payment as the payments API shows it now.
-    assert_eq!(last["data"]["object"], app.payment(id).await);
+    assert_eq!(last["type"], "refund.updated");
+    assert_eq!(last["data"]["object"]["payment_id"], id);
+    assert_eq!(last["data"]["object"]["status"], "succeeded");
+    assert_eq!(last["data"]["object"]["amount"], 700);
+    let reserved = delivered[delivered.len() - 2].event();
+    assert_eq!(reserved["type"], "payment.refunded");
+    assert_eq!(reserved["data"]["object"]["id"], id);
+    assert_eq!(reserved["data"]["object"]["status"], "refunded");
+    assert_eq!(reserved["data"]["object"]["refunded_amount"], 1_000);
+    // The last payment event's object is the payment as the payments API shows it now, but for
+    // `updated_at` (the event's own: the settlement moved the payment on since).
+    let without_updated_at = |mut object: serde_json::Value| {
+        object.as_object_mut().unwrap().remove("updated_at");
+        object
+    };
+    assert_eq!(
+        without_updated_at(reserved["data"]["object"].clone()),
+        without_updated_at(app.payment(id).await)
+    );
 
     // The events API shows the same events, newest first, with the bodies the webhooks carried.
     let listed = expect_json(

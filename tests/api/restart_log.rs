@@ -72,8 +72,8 @@ async fn a_dead_actor_is_logged_counted_and_the_payment_still_served(app: TestAp
     assert_eq!(app.payment(&id).await["status"], "refunded");
     assert_eq!(
         app.events(&id).await.len(),
-        4,
-        "created, authorized, captured, refunded"
+        6,
+        "created, authorized, capture requested, captured, refund requested, refund settled"
     );
 }
 

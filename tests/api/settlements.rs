@@ -361,7 +361,7 @@ async fn one_node_at_a_time_holds_the_settlement_lease(backend: Backend) {
         return;
     };
     let db = &app.database;
-    let lease = |holder: &'static str, now: i64| db.acquire_lease("settlement_test", holder, now, now + 600);
+    let lease = |holder: &'static str, now: i64| db.hold_lease("settlement_test", holder, now, now + 600);
     assert!(lease("node_a", 1_000).await.unwrap(), "a free lease is taken");
     assert!(
         !lease("node_b", 1_100).await.unwrap(),

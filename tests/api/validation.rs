@@ -153,8 +153,8 @@ async fn invalid_changes_are_400_and_change_nothing(app: TestApp) {
     }
     assert_eq!(
         app.events(&id).await.len(),
-        3,
-        "only create, authorise and capture happened"
+        4,
+        "only create, authorise and capture (requested, then settled) happened"
     );
 }
 

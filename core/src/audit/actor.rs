@@ -20,7 +20,7 @@ use actix::prelude::*;
 use chrono::{DateTime, Utc};
 
 use crate::audit::{payment_event_entry, AuditRecord, AuditStore, NewAuditEntry};
-use crate::ports::{Clock, StoreError};
+use crate::ports::{Clock, JobLease, SoleNode, StoreError};
 
 #[derive(Clone, Debug)]
 pub struct AuditSettings {
@@ -76,6 +76,9 @@ pub struct AuditActor {
     store: Arc<dyn AuditStore>,
     clock: Arc<dyn Clock>,
     settings: AuditSettings,
+    /// Only the node holding the `audit_appender` lease sweeps new events into the chain (one
+    /// appender, not N racing for the head); every node appends its own buffered refusals.
+    lease: Arc<dyn JobLease>,
     buffered: Vec<NewAuditEntry>,
     busy: bool,
     /// Newest `created_at` among audited events; `None` until the first sweep finishes.
@@ -98,6 +101,7 @@ impl AuditActor {
             store,
             clock,
             settings,
+            lease: Arc::new(SoleNode),
             buffered: Vec::new(),
             busy: false,
             newest_audited: None,
@@ -105,6 +109,12 @@ impl AuditActor {
             last_sweep: Instant::now(),
             last_wide_sweep: Instant::now(),
         }
+    }
+
+    /// Sweeps new events only while `lease` is this node's (several nodes on one database).
+    pub fn with_lease(mut self, lease: Arc<dyn JobLease>) -> Self {
+        self.lease = lease;
+        self
     }
 
     fn run_batch(&mut self, ctx: &mut Context<Self>) {
@@ -134,10 +144,14 @@ impl AuditActor {
         let records = std::mem::take(&mut self.buffered);
         let store = Arc::clone(&self.store);
         let clock = Arc::clone(&self.clock);
+        let lease = Arc::clone(&self.lease);
         let limit = self.settings.batch_size;
         let work = async move {
             let result = async {
-                let events = store.unaudited_events(since, limit).await?;
+                let events = match lease.hold("audit_appender").await {
+                    true => store.unaudited_events(since, limit).await?,
+                    false => Vec::new(),
+                };
                 let now = clock.now();
                 let mut entries: Vec<NewAuditEntry> = events.iter().map(|e| payment_event_entry(e, now)).collect();
                 entries.extend(records.iter().cloned());

@@ -22,10 +22,13 @@ pub enum EventKind {
     Refunded,
     RefundUpdated,
     Rerouted,
+    CaptureRequested,
+    CancelRequested,
+    ChangeReleased,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 11] = [
+    pub const ALL: [EventKind; 14] = [
         EventKind::Created,
         EventKind::Authorized,
         EventKind::Succeeded,
@@ -37,6 +40,9 @@ impl EventKind {
         EventKind::Refunded,
         EventKind::RefundUpdated,
         EventKind::Rerouted,
+        EventKind::CaptureRequested,
+        EventKind::CancelRequested,
+        EventKind::ChangeReleased,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -52,6 +58,9 @@ impl EventKind {
             EventKind::Refunded => "payment.refunded",
             EventKind::RefundUpdated => "refund.updated",
             EventKind::Rerouted => "payment.rerouted",
+            EventKind::CaptureRequested => "payment.capture_requested",
+            EventKind::CancelRequested => "payment.cancel_requested",
+            EventKind::ChangeReleased => "payment.change_released",
         }
     }
 

@@ -57,6 +57,12 @@ prefixed_id!(
     "re_"
 );
 prefixed_id!(
+    /// A capture or cancel committed as an intent before its provider call: `int_` followed by a
+    /// UUID. The provider's idempotency key derives from it, so no stale copy can reuse one.
+    IntentId,
+    "int_"
+);
+prefixed_id!(
     /// One row of a payment's event history: `evt_` followed by a UUID.
     EventId,
     "evt_"

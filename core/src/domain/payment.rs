@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    Amount, CaptureMethod, CardSummary, Currency, DomainError, EventId, EventKind, MerchantId, NextAction,
-    PaymentEvent, PaymentId, PaymentStatus, RefundId, RefundReason, RefundStatus, ReturnUrl,
+    Amount, CaptureMethod, CardSummary, ChangeKind, Currency, DomainError, EventId, EventKind, IntentId, MerchantId,
+    NextAction, PaymentEvent, PaymentId, PaymentStatus, PendingChange, RefundId, RefundReason, RefundStatus, ReturnUrl,
 };
 
 /// A payment as stored. Money fields are minor units; invariants (DESIGN §11.1):
@@ -41,6 +41,8 @@ pub struct Payment {
     pub next_action: Option<NextAction>,
     pub failure_code: Option<String>,
     pub failure_message: Option<String>,
+    /// A capture or cancel committed as an intent and not yet settled (see `intent.rs`).
+    pub pending_change: Option<PendingChange>,
     /// Optimistic-concurrency version: 1 at creation, +1 per committed change.
     pub version: i64,
     pub created_at: DateTime<Utc>,
@@ -57,6 +59,9 @@ pub struct Refund {
     pub status: RefundStatus,
     pub reason: Option<RefundReason>,
     pub provider_reference: Option<String>,
+    /// Committed as an intent and not yet answered by the provider: the reconciler settles it
+    /// from the provider's answer if the node that sent it died.
+    pub awaiting_provider: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -109,6 +114,25 @@ pub enum Command {
         amount: Amount,
     },
     Cancel,
+    /// Reserve a capture before the provider is asked (settled by `Capture` or `ReleaseChange`).
+    RequestCapture {
+        intent: IntentId,
+        amount: Amount,
+    },
+    /// Record a cancel before the provider is asked (settled by `Cancel` or `ReleaseChange`).
+    RequestCancel {
+        intent: IntentId,
+    },
+    /// The provider refused the pending capture or cancel: the authorisation is as it was.
+    ReleaseChange,
+    /// Reserve a refund before the provider is asked: the refund row is `pending` and
+    /// `awaiting_provider`, its amount counted in `refunded_amount`; `SettleRefund` records the
+    /// provider's answer.
+    RequestRefund {
+        id: RefundId,
+        amount: Amount,
+        reason: Option<RefundReason>,
+    },
     Refund {
         id: RefundId,
         amount: Amount,
@@ -177,6 +201,7 @@ impl Payment {
             next_action: None,
             failure_code: None,
             failure_message: None,
+            pending_change: None,
             version: 1,
             created_at: now,
             updated_at: now,
@@ -206,6 +231,7 @@ impl Payment {
 
     /// The amount a capture request would take, defaulting to everything authorised.
     pub fn plan_capture(&self, requested: Option<Amount>) -> Result<Amount, DomainError> {
+        self.require_no_pending_change("capture")?;
         self.require(&[PaymentStatus::Authorized], "capture")?;
         let amount = requested.unwrap_or(self.amount);
         check_available("capture", amount, self.capturable_amount())?;
@@ -244,15 +270,61 @@ impl Payment {
                 next.record_authorization(outcome)?
             }
             Command::Capture { amount } => {
-                let amount = self.plan_capture(Some(amount))?;
+                // Settling this payment's own capture intent, or a capture decided in one step.
+                let amount = match self.pending_change.as_ref().map(|change| (change.kind, change.amount)) {
+                    Some((ChangeKind::Capture, Some(reserved))) if reserved == amount => {
+                        self.require(&[PaymentStatus::Authorized], "capture")?;
+                        amount
+                    }
+                    _ => self.plan_capture(Some(amount))?,
+                };
                 next.captured_amount = amount.minor_units();
                 next.status = PaymentStatus::Succeeded;
+                next.pending_change = None;
                 (EventKind::Captured, Some(amount.minor_units()))
             }
             Command::Cancel => {
+                if !matches!(&self.pending_change, Some(change) if change.kind == ChangeKind::Cancel) {
+                    self.require_no_pending_change("cancel")?;
+                }
                 self.require(&[PaymentStatus::Authorized], "cancel")?;
                 next.status = PaymentStatus::Canceled;
+                next.pending_change = None;
                 (EventKind::Canceled, None)
+            }
+            Command::RequestCapture { intent, amount } => {
+                let amount = self.plan_capture(Some(amount))?;
+                next.pending_change = Some(PendingChange {
+                    id: intent,
+                    kind: ChangeKind::Capture,
+                    amount: Some(amount),
+                });
+                (EventKind::CaptureRequested, Some(amount.minor_units()))
+            }
+            Command::RequestCancel { intent } => {
+                self.require_no_pending_change("cancel")?;
+                self.require(&[PaymentStatus::Authorized], "cancel")?;
+                next.pending_change = Some(PendingChange {
+                    id: intent,
+                    kind: ChangeKind::Cancel,
+                    amount: None,
+                });
+                (EventKind::CancelRequested, None)
+            }
+            Command::ReleaseChange => {
+                let Some(change) = &self.pending_change else {
+                    return Err(DomainError::InvalidState {
+                        operation: "release a pending change of",
+                        status: self.status,
+                    });
+                };
+                next.pending_change = None;
+                (EventKind::ChangeReleased, change.amount.map(Amount::minor_units))
+            }
+            Command::RequestRefund { id, amount, reason } => {
+                let (kind, amount, reserved) = next.reserve_refund(self, id, amount, reason, now)?;
+                refund = Some(reserved);
+                (kind, amount)
             }
             Command::Refund {
                 id,
@@ -262,12 +334,7 @@ impl Payment {
                 provider_reference,
             } => {
                 let amount = self.plan_refund(Some(amount))?;
-                next.refunded_amount += amount.minor_units();
-                next.status = if next.refunded_amount == next.captured_amount {
-                    PaymentStatus::Refunded
-                } else {
-                    PaymentStatus::PartiallyRefunded
-                };
+                next.count_refund(amount);
                 refund = Some(Refund {
                     id,
                     payment_id: self.id.clone(),
@@ -276,6 +343,7 @@ impl Payment {
                     status,
                     reason,
                     provider_reference,
+                    awaiting_provider: false,
                     created_at: now,
                     updated_at: now,
                 });
@@ -388,8 +456,9 @@ impl Payment {
         if refund.payment_id != self.id {
             return Err(DomainError::UnknownRefund);
         }
-        // A settled refund does not come back to life, and a repeated status changes nothing.
-        if refund.status == status
+        // A settled refund does not come back to life, and a repeated status changes nothing —
+        // except the provider's first answer to an intent, which records that it was heard.
+        if (refund.status == status && !refund.awaiting_provider)
             || !counts(refund.status)
             || (refund.status == RefundStatus::Succeeded && counts(status))
         {
@@ -406,6 +475,7 @@ impl Payment {
             };
         }
         refund.status = status;
+        refund.awaiting_provider = false;
         refund.provider_reference = provider_reference.or(refund.provider_reference.take());
         refund.updated_at = now;
         Ok((EventKind::RefundUpdated, Some(refund.amount.minor_units()), refund))

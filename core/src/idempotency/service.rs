@@ -22,7 +22,7 @@ use tracing::Instrument;
 
 use crate::domain::{IdempotencyKey, PaymentId};
 use crate::operation::{Executed, Executor, Keyed, Operation, OperationKind, PaymentError, ReplyRenderer};
-use crate::ports::{ClaimRequest, PaymentStore, StoredReply};
+use crate::ports::{ClaimRequest, JobLease, PaymentStore, StoredReply};
 
 use super::claim::{new_lock_token, ClaimOutcome, Claims, Resumed};
 use super::resume;
@@ -84,8 +84,8 @@ impl Idempotency {
     }
 
     /// Deletes expired keys every `reap_interval`, in a task of its own, for as long as the
-    /// runtime runs.
-    pub fn spawn_reaper(&self) {
+    /// runtime runs; only while this node holds the `idempotency_reaper` lease.
+    pub fn spawn_reaper(&self, lease: Arc<dyn JobLease>) {
         let claims = self.inner.claims.clone();
         let every = claims.settings().reap_interval.max(Duration::from_millis(10));
         tokio::spawn(async move {
@@ -93,6 +93,9 @@ impl Idempotency {
             ticker.tick().await;
             loop {
                 ticker.tick().await;
+                if !lease.hold("idempotency_reaper").await {
+                    continue;
+                }
                 match claims.reap().await {
                     Ok(0) => {}
                     Ok(reaped) => tracing::info!(reaped, "expired idempotency keys deleted"),

@@ -270,8 +270,8 @@ async fn a_change_whose_holder_died_after_committing_is_answered_from_the_paymen
             assert_eq!(w.provider.calls(), calls, "the retry did not capture again");
             assert_eq!(
                 w.store.events(&id).len(),
-                3,
-                "created, authorized, captured: nothing twice"
+                4,
+                "created, authorized, capture requested, captured: nothing twice"
             );
             match w.payments.capture(merchant(), id, None, key("cap", "f")).await.unwrap() {
                 Answer::Replay(stored) => assert_eq!(stored.body, reply),

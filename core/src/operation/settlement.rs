@@ -9,12 +9,13 @@
 //! reorder events, and the first answer to arrive wins.
 
 use crate::domain::{
-    ActionInput, ActionValue, AuthorizationOutcome, Command, DomainError, NextAction, Payment, PaymentStatus, RefundId,
-    RefundStatus,
+    ActionInput, ActionValue, AuthorizationOutcome, ChangeKind, Command, DomainError, NextAction, Payment,
+    PaymentStatus, RefundId, RefundStatus,
 };
 use crate::ports::{CancelRequest, ProviderError, RetrieveRequest, SubmitActionRequest};
 
-use super::{Dependencies, Outcome, PaymentError};
+use super::change::{cancel_request, capture_request, refund_request, settle_intent, Settle};
+use super::{Dependencies, OperationKind, Outcome, PaymentError};
 
 /// What a provider says happened.
 #[derive(Clone, Debug)]
@@ -36,7 +37,7 @@ pub enum ProviderUpdate {
 /// provider first (so the customer cannot complete it afterwards), then here.
 pub(super) async fn reconcile(deps: &Dependencies, payment: Payment) -> Result<Outcome, PaymentError> {
     if !payment.status.is_awaiting_provider() {
-        return Ok(unchanged(payment));
+        return settle_open_intents(deps, payment).await;
     }
     let outcome = ask_provider(deps, &payment).await?;
     let undecided = matches!(
@@ -136,6 +137,58 @@ async fn ask_provider(deps: &Dependencies, payment: &Payment) -> Result<Authoriz
         PaymentStatus::RequiresAction => provider.complete_action(request).await?,
         _ => provider.retrieve(request).await?,
     })
+}
+
+/// An intent left open is settled from the provider's answer to the same request under the same
+/// idempotency key (derived from the intent): a provider that honours keys answers with what it
+/// did the first time, or acts now if the first call never reached it — money moves once either
+/// way, and the settlement commits once (a second settler finds the intent closed).
+async fn settle_open_intents(deps: &Dependencies, mut payment: Payment) -> Result<Outcome, PaymentError> {
+    let provider = deps.provider(&payment.provider)?;
+    if let Some(change) = payment.pending_change.clone() {
+        let (kind, answer) = match change.kind {
+            ChangeKind::Capture => {
+                let request = capture_request(&payment)?;
+                let amount = request.amount;
+                let answer = provider.capture(request).await.map(|()| Command::Capture { amount });
+                (OperationKind::Capture, answer)
+            }
+            ChangeKind::Cancel => {
+                let answer = provider
+                    .cancel(cancel_request(&payment)?)
+                    .await
+                    .map(|()| Command::Cancel);
+                (OperationKind::Cancel, answer)
+            }
+        };
+        let command = match answer {
+            Ok(command) => command,
+            Err(ProviderError::Rejected { .. } | ProviderError::Unavailable(_)) => Command::ReleaseChange,
+            Err(error) => return Err(error.into()),
+        };
+        tracing::info!(payment_id = %payment.id, intent = %change.id, "open change settled by the reconciler");
+        payment = settle_intent(deps, kind, payment, Settle::Command(command), None)
+            .await?
+            .payment;
+    }
+    let open = deps.store.list_refunds(&payment.id).await?;
+    for refund in open.into_iter().filter(|refund| refund.awaiting_provider) {
+        let (status, provider_reference) = match provider.refund(refund_request(&payment, &refund)).await {
+            Ok(answer) => (answer.status, answer.provider_reference),
+            Err(ProviderError::Rejected { .. } | ProviderError::Unavailable(_)) => (RefundStatus::Failed, None),
+            Err(error) => return Err(error.into()),
+        };
+        tracing::info!(payment_id = %payment.id, refund_id = %refund.id, status = status.as_str(), "open refund settled by the reconciler");
+        let settle = Settle::Refund {
+            refund,
+            status,
+            provider_reference,
+        };
+        payment = settle_intent(deps, OperationKind::Refund, payment, settle, None)
+            .await?
+            .payment;
+    }
+    Ok(unchanged(payment))
 }
 
 /// Applies a provider's webhook to the payment.

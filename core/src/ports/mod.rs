@@ -14,8 +14,10 @@ use crate::domain::{
 };
 
 mod idempotency;
+mod lease;
 
 pub use idempotency::{ClaimRequest, ClaimState, IdempotencyStore, KeyedRecords, KeyedWrite, StoredClaim, StoredReply};
+pub use lease::{JobLease, SoleNode};
 
 /// Why the store could not do what was asked.
 #[derive(Debug, Clone, thiserror::Error)]

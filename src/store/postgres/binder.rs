@@ -95,10 +95,10 @@ mod tests {
         let placeholders: Vec<&str> = refunds.split(", ").collect();
         assert_eq!(placeholders.len(), REFUNDS.len());
         assert_eq!(placeholders[0], "$2::text[]");
-        assert_eq!(placeholders[REFUNDS.len() - 1], "$10::int8[]");
+        assert_eq!(placeholders[REFUNDS.len() - 1], "$11::int8[]");
         assert_eq!(
             binder.array(vec![Some("x".to_owned())], "text[]").to_string(),
-            "$11::text[]"
+            "$12::text[]"
         );
         assert!(binder.finish().is_ok());
     }

@@ -106,6 +106,11 @@ impl FakeStripe {
         intent.clone()
     }
 
+    /// Every refund the fake made: the money it moved back, one record per refund.
+    pub fn refunds(&self) -> Vec<Value> {
+        self.state.lock().unwrap().refunds.values().cloned().collect()
+    }
+
     pub fn try_refund(&self, id: &str) -> Option<Value> {
         self.state.lock().unwrap().refunds.get(id).cloned()
     }
