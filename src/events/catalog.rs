@@ -113,7 +113,7 @@ impl MerchantEvents {
             None => object::load_and_render(self.store.as_ref(), &event).await?,
         };
         statements.extend(db::insert_markers(vec![(&event, Some(payload))], now));
-        db::execute_all(&self.database, &statements).await?;
+        db::execute_all(&self.database, statements).await?;
         Ok(endpoints.into_iter().map(|e| e.id).collect())
     }
 

@@ -201,7 +201,7 @@ impl Dispatcher {
             }
             let mut statements = db::insert_deliveries(deliveries, now);
             statements.extend(db::insert_markers(markers, now));
-            db::execute_all(database, &statements).await?;
+            db::execute_all(database, statements).await?;
         }
         let full = events.len() as i64 == FAN_OUT_BATCH;
         let next = match events.last() {

@@ -15,6 +15,7 @@ use std::borrow::Cow;
 use payrail_core::audit::AuditEntry;
 use payrail_core::domain::{Payment, PaymentEvent, Refund};
 
+use crate::store::merchant_events::rows::{AttemptRecord, EndpointRow, Marker, NewDelivery};
 use crate::store::rows::{metadata_json, micros, next_action_json};
 
 /// One column's value, as bound to a statement.
@@ -30,6 +31,14 @@ impl<'a> Value<'a> {
 
     pub(crate) fn int(value: i64) -> Self {
         Value::Int(Some(value))
+    }
+
+    /// The same value, owning its text (a statement built now and run later).
+    pub(crate) fn into_owned(self) -> Value<'static> {
+        match self {
+            Value::Text(text) => Value::Text(text.map(|t| Cow::Owned(t.into_owned()))),
+            Value::Int(int) => Value::Int(int),
+        }
     }
 }
 
@@ -245,6 +254,70 @@ pub(crate) static AUDIT_LOG: [Column<AuditEntry>; 7] = [
     Column::int("recorded_at", |e| Some(e.recorded_at_micros)),
     Column::text("prev_hash", |e| Some(&e.prev_hash)),
     Column::text("hash", |e| Some(&e.hash)),
+];
+
+/// `webhook_endpoints`: the columns fixed at creation first, then [`endpoint_changes`] — what a
+/// merchant or the dispatcher may change afterwards.
+pub(crate) static ENDPOINTS: [Column<EndpointRow>; 15] = [
+    Column::text("id", |e| Some(&e.id)),
+    Column::text("merchant_id", |e| Some(&e.merchant_id)),
+    Column::int("created_at", |e| Some(e.created_at)),
+    // What an update changes (`endpoint_changes`) from here on.
+    Column::text("url", |e| Some(&e.url)),
+    Column::text("description", |e| e.description.as_deref()),
+    Column::text("enabled_events", |e| Some(&e.enabled_events)),
+    Column::text("status", |e| Some(&e.status)),
+    Column::text("secret_sealed", |e| Some(&e.secret_sealed)),
+    Column::text("secret_key_id", |e| Some(&e.secret_key_id)),
+    Column::text("secret_prefix", |e| Some(&e.secret_prefix)),
+    Column::text("previous_secret_sealed", |e| e.previous_secret_sealed.as_deref()),
+    Column::text("previous_secret_key_id", |e| e.previous_secret_key_id.as_deref()),
+    Column::int("previous_secret_expires_at", |e| e.previous_secret_expires_at),
+    Column::int("failing_since", |e| e.failing_since),
+    Column::int("updated_at", |e| Some(e.updated_at)),
+];
+
+/// The endpoint columns an update may change (by id and merchant, the first two).
+pub(crate) fn endpoint_changes() -> &'static [Column<EndpointRow>] {
+    &ENDPOINTS[3..]
+}
+
+/// `webhook_deliveries` as the fan-out inserts a delivery: pending, due now, not leased.
+pub(crate) static DELIVERIES: [Column<NewDelivery>; 13] = [
+    Column::text("id", |d| Some(&d.id)),
+    Column::text("event_id", |d| Some(&d.event_id)),
+    Column::text("endpoint_id", |d| Some(&d.endpoint_id)),
+    Column::text("merchant_id", |d| Some(&d.merchant_id)),
+    Column::text("payment_id", |d| Some(&d.payment_id)),
+    Column::int("sequence", |d| Some(d.sequence)),
+    Column::text("status", |_| Some("pending")),
+    Column::int("attempts", |_| Some(0)),
+    Column::int("failures", |_| Some(0)),
+    Column::int("next_attempt_at", |d| Some(d.now)),
+    Column::int("leased_until", |_| Some(0)),
+    Column::int("created_at", |d| Some(d.now)),
+    Column::int("updated_at", |d| Some(d.now)),
+];
+
+/// `merchant_events`: an event's fan-out marker, with its body when a delivery needs it.
+pub(crate) static MARKERS: [Column<Marker>; 4] = [
+    Column::text("event_id", |m| Some(&m.event_id)),
+    Column::text("merchant_id", |m| Some(&m.merchant_id)),
+    Column::text("payload", |m| m.payload.as_deref()),
+    Column::int("fanned_out_at", |m| Some(m.now)),
+];
+
+pub(crate) static ATTEMPTS: [Column<AttemptRecord>; 10] = [
+    Column::text("id", |a| Some(&a.attempt_id)),
+    Column::text("delivery_id", |a| Some(&a.delivery_id)),
+    Column::text("endpoint_id", |a| Some(&a.endpoint_id)),
+    Column::text("event_id", |a| Some(&a.event_id)),
+    Column::int("attempt", |a| Some(a.attempt)),
+    Column::int("status_code", |a| a.status_code),
+    Column::int("latency_ms", |a| Some(a.latency_ms)),
+    Column::text("error", |a| a.error.as_deref()),
+    Column::int("next_attempt_at", |a| a.next_attempt_at),
+    Column::int("attempted_at", |a| Some(a.at)),
 ];
 
 /// An idempotency key claimed: inserted unless the key exists.

@@ -8,6 +8,8 @@
 //!   `sqlite/` and `postgres/` (connecting, the write path, the audit append).
 //! - By concern, written once over `Backend`: `payments.rs` (the payment port), `idempotency.rs`,
 //!   `audit.rs`, `inbox.rs` (webhook inbox), `scan.rs` (the reconciler's scan), `contacts.rs`.
+//! - `merchant_events/`: webhook endpoints, the fan-out, delivery leases and attempts, over the
+//!   same columns and `Backend`.
 //! - Commits: `group_commit.rs` (the queue and its writers), `writes.rs` (what a batch carries).
 //! - `error.rs`: every database error becomes a `StoreError` in one place, classified by its
 //!   SQLSTATE in `sqlstate.rs` (unavailable, conflict, or input the database refused).

@@ -1,0 +1,78 @@
+//! Webhook endpoints: a merchant's endpoints written and read back (the endpoints API), the ones
+//! the dispatcher has work for, and an endpoint's deletion with its deliveries.
+
+use payrail_core::ports::StoreError;
+
+use crate::store::columns::{endpoint_changes, names, placeholders, values, Value, ENDPOINTS};
+use crate::store::merchant_events::rows::EndpointRow;
+use crate::store::merchant_events::statements::{execute, execute_all, fetch_all, fetch_optional, Statement};
+use crate::store::Database;
+
+pub async fn insert_endpoint(db: &Database, row: &EndpointRow) -> Result<(), StoreError> {
+    let sql = format!(
+        "INSERT INTO webhook_endpoints ({}) VALUES ({})",
+        names(&ENDPOINTS),
+        placeholders(&ENDPOINTS, 1)
+    );
+    execute(db, &sql, values(&ENDPOINTS, row)).await.map(|_| ())
+}
+
+/// Writes every field a merchant or the dispatcher can change, by id and merchant.
+pub async fn update_endpoint(db: &Database, row: &EndpointRow) -> Result<bool, StoreError> {
+    let set: Vec<String> = (endpoint_changes().iter().enumerate())
+        .map(|(i, column)| format!("{} = ${}", column.name, i + 3))
+        .collect();
+    let sql = format!(
+        "UPDATE webhook_endpoints SET {} WHERE id = $1 AND merchant_id = $2",
+        set.join(", ")
+    );
+    let mut bound = vec![Value::text(&row.id), Value::text(&row.merchant_id)];
+    bound.extend(values(endpoint_changes(), row));
+    execute(db, &sql, bound).await.map(|n| n == 1)
+}
+
+pub async fn find_endpoint(db: &Database, merchant: &str, id: &str) -> Result<Option<EndpointRow>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM webhook_endpoints WHERE id = $1 AND merchant_id = $2",
+        names(&ENDPOINTS)
+    );
+    fetch_optional(db, &sql, vec![Value::text(id), Value::text(merchant)]).await
+}
+
+pub async fn list_endpoints(db: &Database, merchant: &str) -> Result<Vec<EndpointRow>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM webhook_endpoints WHERE merchant_id = $1 ORDER BY created_at, id",
+        names(&ENDPOINTS)
+    );
+    fetch_all(db, &sql, vec![Value::text(merchant)]).await
+}
+
+/// Every enabled endpoint with pending deliveries due by `now`.
+pub async fn endpoints_with_due_deliveries(db: &Database, now: i64) -> Result<Vec<EndpointRow>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM webhook_endpoints w WHERE w.status = 'enabled' AND EXISTS (\
+         SELECT 1 FROM webhook_deliveries d WHERE d.endpoint_id = w.id AND d.status = 'pending' \
+         AND d.next_attempt_at <= $1 AND d.leased_until <= $1)",
+        names(&ENDPOINTS)
+    );
+    fetch_all(db, &sql, vec![Value::int(now)]).await
+}
+
+/// Deletes an endpoint and its deliveries (their attempts stay as history).
+pub async fn delete_endpoint(db: &Database, merchant: &str, id: &str) -> Result<bool, StoreError> {
+    let found = find_endpoint(db, merchant, id).await?.is_some();
+    if found {
+        let statements = vec![
+            Statement {
+                sql: "DELETE FROM webhook_deliveries WHERE endpoint_id = $1".into(),
+                values: vec![Value::text(id).into_owned()],
+            },
+            Statement {
+                sql: "DELETE FROM webhook_endpoints WHERE id = $1 AND merchant_id = $2".into(),
+                values: vec![Value::text(id).into_owned(), Value::text(merchant).into_owned()],
+            },
+        ];
+        execute_all(db, statements).await?;
+    }
+    Ok(found)
+}
