@@ -4,15 +4,13 @@
 //! a receiver that fails 30 % of attempts at random.
 
 use std::collections::{HashMap, HashSet};
-use std::process::Stdio;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 
-use crate::helpers::{card, expect_json, token_for, Backend, TestApp, TestDatabase, JWT_SECRET};
+use crate::crash::Server;
+use crate::helpers::{card, expect_json, token_for, Backend, TestApp, TestDatabase};
 use crate::merchant_events::both_backends;
 use crate::merchant_events_receiver::{assert_verified, register, spawn_fast, Mode, Received, Receiver, FAST_DELIVERY};
 
@@ -251,43 +249,12 @@ async fn two_nodes_on_one_postgres_deliver_each_event_once() {
     second_handle.stop(false).await;
 }
 
-/// The real binary, SIGKILLed with deliveries pending, then started again on the same database.
-struct Server {
-    child: Child,
-    address: String,
-}
-
+/// The real binary (`crash.rs` starts it), SIGKILLed with deliveries pending, then started again
+/// on the same database: no sandbox latency, fast delivery.
 async fn start_server(url: &str) -> Server {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_payrail"));
-    command
-        .env("CONFIG_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/config"))
-        .env("DATABASE_URL", url)
-        .env("PORT", "0")
-        .env("JWT_SECRET", JWT_SECRET)
-        .env("HTTP_WORKERS", "2")
-        .env("DATABASE_MAX_CONNECTIONS", "5")
-        .env("LOG_LEVEL", "warn");
-    for (key, value) in FAST_DELIVERY {
-        command.env(key, value);
-    }
-    let mut child = command
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("payrail starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let address = loop {
-        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-            .await
-            .expect("payrail reports its address in time")
-            .expect("stdout readable")
-            .expect("payrail exited before listening");
-        if let Some(rest) = line.strip_prefix("payrail listening on ") {
-            break rest.split_whitespace().next().expect("address").to_owned();
-        }
-    };
-    actix_web::rt::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Server { child, address }
+    let mut env = vec![("SANDBOX_LATENCY_MS", "0"), ("IDEMPOTENCY_LOCK_TIMEOUT_SECS", "30")];
+    env.extend_from_slice(FAST_DELIVERY);
+    crate::crash::start_server(url, &env).await
 }
 
 async fn post(client: &reqwest::Client, url: String, body: Value) -> Value {
