@@ -279,16 +279,22 @@ async fn payrail_settle_prints_the_days_reports_and_a_rerun_changes_nothing(back
     let p = id(&pay(&app, &app.token, 3_000, "4242424242424242", true, "sandbox").await);
     expect_json(app.refund(&p, json!({ "amount": 1_200 })).await, StatusCode::CREATED).await;
     let today = Utc::now().date_naive().format("%Y-%m-%d").to_string();
-    let settle = |date: &str| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_payrail"))
-            .args(["settle", "--date", date, "--provider", "sandbox"])
-            .env("CONFIG_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/config"))
-            .env("DATABASE_URL", &app.db.url)
-            .env("LOG_LEVEL", "error")
-            .output()
-            .expect("run payrail settle")
+    // tokio's process API, not std's: the app under test runs on this thread, and blocking it
+    // while one of its SQLite write transactions is open would keep the CLI waiting for the lock.
+    let settle = |date: String| {
+        let url = app.db.url.clone();
+        async move {
+            tokio::process::Command::new(env!("CARGO_BIN_EXE_payrail"))
+                .args(["settle", "--date", &date, "--provider", "sandbox"])
+                .env("CONFIG_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/config"))
+                .env("DATABASE_URL", url)
+                .env("LOG_LEVEL", "error")
+                .output()
+                .await
+                .expect("run payrail settle")
+        }
     };
-    let first = settle(&today);
+    let first = settle(today.clone()).await;
     let stdout = String::from_utf8_lossy(&first.stdout).into_owned();
     assert!(
         first.status.success(),
@@ -302,13 +308,13 @@ async fn payrail_settle_prints_the_days_reports_and_a_rerun_changes_nothing(back
         ),
         "{stdout}"
     );
-    let again = String::from_utf8_lossy(&settle(&today).stdout).into_owned();
+    let again = String::from_utf8_lossy(&settle(today.clone()).await.stdout).into_owned();
     assert!(again.contains("batch (unchanged)"), "{again}");
     assert!(
         again.contains("sandbox usd merchant_test rev 1: captured 3000 (1)"),
         "{again}"
     );
-    let bad = settle("2026-02-30");
+    let bad = settle("2026-02-30".to_owned()).await;
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid --date"));
 }
