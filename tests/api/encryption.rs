@@ -96,8 +96,9 @@ async fn rotate_key_reseals_every_value_under_the_new_key(app: TestApp) {
         let payment = create_with_email(&app, &format!("customer{n}@example.com"), true).await;
         ids.push(payment["id"].as_str().unwrap().to_owned());
     }
+    // tokio's process API: the app under test shares this thread and must keep committing.
     let rotate = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_payrail"))
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_payrail"))
             .arg("rotate-key")
             .env("CONFIG_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/config"))
             .env("DATABASE_URL", &app.db.url)
@@ -109,9 +110,8 @@ async fn rotate_key_reseals_every_value_under_the_new_key(app: TestApp) {
                 format!("dev:{}", payrail::crypto::DEVELOPMENT_ENCRYPTION_KEY),
             )
             .output()
-            .expect("run payrail rotate-key")
     };
-    let first = rotate();
+    let first = rotate().await.expect("run payrail rotate-key");
     let stdout = String::from_utf8_lossy(&first.stdout);
     assert!(
         first.status.success(),
@@ -119,7 +119,7 @@ async fn rotate_key_reseals_every_value_under_the_new_key(app: TestApp) {
         String::from_utf8_lossy(&first.stderr)
     );
     assert!(stdout.contains("re-encrypted 3 value(s) under key id `k2`"), "{stdout}");
-    let again = rotate();
+    let again = rotate().await.expect("run payrail rotate-key");
     assert!(String::from_utf8_lossy(&again.stdout).contains("re-encrypted 0 value(s)"));
 
     // A node that knows only the new key reads every email.
