@@ -65,6 +65,10 @@ pub struct NextActionView {
 #[derive(Debug, Serialize)]
 pub struct PromptView {
     pub display_text: Option<String>,
+    /// The parts to ask for when the input has several (`address`: address, city, state,
+    /// country, zipcode), each submitted under its name inside `confirm`'s `address`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<&'static [&'static str]>,
 }
 
 #[derive(Debug, Serialize)]
@@ -88,7 +92,13 @@ impl NextActionView {
             NextAction::Collect { input, display_text } => Self {
                 kind: input.as_str(),
                 redirect_to_url: None,
-                collect: BTreeMap::from([(input.as_str(), PromptView { display_text })]),
+                collect: BTreeMap::from([(
+                    input.as_str(),
+                    PromptView {
+                        display_text,
+                        fields: input.fields(),
+                    },
+                )]),
             },
         }
     }

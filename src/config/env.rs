@@ -100,6 +100,11 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
         Kind::Str,
     ),
     ("FLUTTERWAVE_API_BASE", "providers.flutterwave.api_base", Kind::Str),
+    (
+        "FLUTTERWAVE_ENCRYPTION_KEY",
+        "providers.flutterwave.encryption_key",
+        Kind::Str,
+    ),
     ("PAYPAL_CLIENT_ID", "providers.paypal.client_id", Kind::Str),
     ("PAYPAL_CLIENT_SECRET", "providers.paypal.client_secret", Kind::Str),
     ("PAYPAL_MODE", "providers.paypal.mode", Kind::Str),

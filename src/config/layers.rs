@@ -96,6 +96,9 @@ impl Settings {
         self.auth.validate(self.environment)?;
         self.security.validate(self.environment)?;
         self.merchant_events.validate()?;
+        if let Some(message) = self.providers.flutterwave.encryption_key_problem() {
+            return invalid("providers.flutterwave.encryption_key", message);
+        }
         Ok(())
     }
 }

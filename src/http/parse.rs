@@ -3,12 +3,12 @@
 
 use chrono::Datelike;
 use payrail_core::domain::{
-    ActionInput, ActionValue, Amount, CaptureMethod, CardDetails, CardNumber, Currency, Cvc, DomainError, EventId,
-    MerchantId, NewPayment, PaymentId, PaymentMethod, PaymentToken, RefundReason, ReturnUrl,
+    ActionInput, ActionValue, Amount, BillingAddress, CaptureMethod, CardDetails, CardNumber, Currency, Cvc,
+    DomainError, EventId, MerchantId, NewPayment, PaymentId, PaymentMethod, PaymentToken, RefundReason, ReturnUrl,
 };
 use payrail_core::ports::PageRequest;
 
-use crate::http::wire::{ConfirmBody, CreatePaymentBody, ListQuery};
+use crate::http::wire::{AddressBody, ConfirmBody, CreatePaymentBody, ListQuery};
 use crate::http::ApiError;
 
 /// Stripe's metadata limits: 50 keys, keys up to 40 characters, values up to 500.
@@ -133,13 +133,15 @@ pub fn return_url(raw: Option<String>, development: bool) -> Result<Option<Retur
 
 /// A confirm body as the one input it gives and its value, checked for the shape providers take:
 /// an OTP of 4-10 digits, a 4-digit PIN, a phone number of 7-20 digits (a leading `+` allowed),
-/// a birthday as `YYYY-MM-DD`.
+/// a birthday as `YYYY-MM-DD`, a billing address of five non-empty parts (country as two letters).
 pub fn action_input(body: ConfirmBody) -> Result<(ActionInput, ActionValue), ApiError> {
-    let given: Vec<(ActionInput, String)> = [
-        (ActionInput::Otp, body.otp),
-        (ActionInput::Pin, body.pin),
-        (ActionInput::Phone, body.phone),
-        (ActionInput::Birthday, body.birthday),
+    let address = body.address.map(billing_address).transpose()?;
+    let given: Vec<(ActionInput, ActionValue)> = [
+        (ActionInput::Otp, body.otp.map(ActionValue::new)),
+        (ActionInput::Pin, body.pin.map(ActionValue::new)),
+        (ActionInput::Phone, body.phone.map(ActionValue::new)),
+        (ActionInput::Birthday, body.birthday.map(ActionValue::new)),
+        (ActionInput::Address, address.map(ActionValue::Address)),
     ]
     .into_iter()
     .filter_map(|(input, value)| value.map(|v| (input, v)))
@@ -147,18 +149,20 @@ pub fn action_input(body: ConfirmBody) -> Result<(ActionInput, ActionValue), Api
     let [(input, value)] = <[_; 1]>::try_from(given).map_err(|_| {
         ApiError::invalid(
             "invalid_action_input",
-            "give exactly one of otp, pin, phone, birthday",
+            "give exactly one of otp, pin, phone, birthday, address",
             "otp",
         )
     })?;
     let digits = |text: &str, lengths: std::ops::RangeInclusive<usize>| {
         lengths.contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit())
     };
+    let text = value.text().unwrap_or_default();
     let valid = match input {
-        ActionInput::Otp => digits(&value, 4..=10),
-        ActionInput::Pin => digits(&value, 4..=4),
-        ActionInput::Phone => digits(value.strip_prefix('+').unwrap_or(&value), 7..=20),
-        ActionInput::Birthday => chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d").is_ok(),
+        ActionInput::Otp => digits(text, 4..=10),
+        ActionInput::Pin => digits(text, 4..=4),
+        ActionInput::Phone => digits(text.strip_prefix('+').unwrap_or(text), 7..=20),
+        ActionInput::Birthday => chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok(),
+        ActionInput::Address => true,
     };
     if !valid {
         return Err(ApiError::invalid(
@@ -167,7 +171,39 @@ pub fn action_input(body: ConfirmBody) -> Result<(ActionInput, ActionValue), Api
             input.as_str(),
         ));
     }
-    Ok((input, ActionValue::new(value)))
+    Ok((input, value))
+}
+
+/// Each part 1-100 characters (trimmed), the country an ISO 3166-1 alpha-2 code.
+fn billing_address(body: AddressBody) -> Result<BillingAddress, ApiError> {
+    let part = |value: String, name: &'static str| {
+        let value = value.trim().to_owned();
+        no_card_data(&value, "address")?;
+        if (1..=100).contains(&value.chars().count()) {
+            Ok(value)
+        } else {
+            Err(ApiError::invalid(
+                "invalid_action_input",
+                format!("`address.{name}` must be 1 to 100 characters"),
+                "address",
+            ))
+        }
+    };
+    let country = part(body.country, "country")?.to_ascii_uppercase();
+    if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Err(ApiError::invalid(
+            "invalid_action_input",
+            "`address.country` must be a two-letter country code",
+            "address",
+        ));
+    }
+    Ok(BillingAddress {
+        address: part(body.address, "address")?,
+        city: part(body.city, "city")?,
+        state: part(body.state, "state")?,
+        country,
+        zipcode: part(body.zipcode, "zipcode")?,
+    })
 }
 
 /// A create request as a new payment plus the card or token to authorise (kept only in memory).

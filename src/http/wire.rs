@@ -84,6 +84,19 @@ pub struct ConfirmBody {
     pub pin: Option<String>,
     pub phone: Option<String>,
     pub birthday: Option<String>,
+    pub address: Option<AddressBody>,
+}
+
+/// `confirm`'s `address`: the card's billing address for an address check (`next_action.type`
+/// `address`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddressBody {
+    pub address: String,
+    pub city: String,
+    pub state: String,
+    pub country: String,
+    pub zipcode: String,
 }
 
 /// A PIN or an OTP never prints, not even in a debug log.

@@ -66,8 +66,21 @@ pub struct PaystackSettings {
 pub struct FlutterwaveSettings {
     pub secret_key: Option<Secret>,
     pub secret_hash: Option<Secret>,
+    /// The account's encryption key (24 characters, Triple DES) for direct card charges; without
+    /// it raw card details are refused and only card tokens are charged.
+    #[serde(default)]
+    pub encryption_key: Option<Secret>,
     /// Without `/v3`.
     pub api_base: String,
+}
+
+impl FlutterwaveSettings {
+    /// Why the encryption key cannot be used, if it is set and is not a Triple DES key.
+    pub fn encryption_key_problem(&self) -> Option<&'static str> {
+        let key = self.encryption_key.as_ref()?;
+        (key.expose().len() != 24)
+            .then_some("FLUTTERWAVE_ENCRYPTION_KEY must be the 24-character key from the dashboard")
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -54,7 +54,9 @@ pub fn configured(
         providers.push(Arc::new(adapter));
     }
     if let Some(key) = &p.flutterwave.secret_key {
-        let adapter = flutterwave::Flutterwave::new(client.clone(), &p.flutterwave.api_base, key.clone());
+        let encryption_key = p.flutterwave.encryption_key.as_ref();
+        let adapter =
+            flutterwave::Flutterwave::new(client.clone(), &p.flutterwave.api_base, key.clone(), encryption_key);
         providers.push(Arc::new(adapter));
     }
     if let Some(paypal) = paypal {

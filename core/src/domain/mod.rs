@@ -21,6 +21,6 @@ pub use ids::{EventId, IntentId, MerchantId, PaymentId, RefundId};
 pub use intent::{refund_provider_key, ChangeKind, PendingChange};
 pub use method::{PaymentMethod, PaymentToken};
 pub use money::{Amount, Currency};
-pub use next_action::{ActionInput, ActionValue, InvalidReturnUrl, NextAction, ReturnUrl};
+pub use next_action::{ActionInput, ActionValue, BillingAddress, InvalidReturnUrl, NextAction, ReturnUrl};
 pub use payment::{AuthorizationOutcome, Command, NewPayment, Payment, Refund, SealedContact, Transition};
 pub use status::{CaptureMethod, PaymentStatus, RefundReason, RefundStatus, UnknownStatus};

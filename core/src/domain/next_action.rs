@@ -29,21 +29,24 @@ impl NextAction {
 }
 
 /// What a customer may be asked for (Paystack's `send_pin`/`send_otp`/`send_phone`/
-/// `send_birthday`, Flutterwave's `pin`/`otp` modes).
+/// `send_birthday`, Flutterwave's `pin`/`otp`/`avs_noauth` modes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ActionInput {
     Otp,
     Pin,
     Phone,
     Birthday,
+    /// The card's billing address, for an address check (Flutterwave's `avs_noauth`).
+    Address,
 }
 
 impl ActionInput {
-    pub const ALL: [ActionInput; 4] = [
+    pub const ALL: [ActionInput; 5] = [
         ActionInput::Otp,
         ActionInput::Pin,
         ActionInput::Phone,
         ActionInput::Birthday,
+        ActionInput::Address,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -52,32 +55,78 @@ impl ActionInput {
             ActionInput::Pin => "pin",
             ActionInput::Phone => "phone",
             ActionInput::Birthday => "birthday",
+            ActionInput::Address => "address",
         }
     }
 
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|input| input.as_str() == name)
     }
+
+    /// The parts the merchant's page must ask for when the input has several.
+    pub fn fields(self) -> Option<&'static [&'static str]> {
+        match self {
+            ActionInput::Address => Some(&BillingAddress::FIELDS),
+            _ => None,
+        }
+    }
 }
 
-/// What the customer typed (an OTP, a card PIN…): it goes to the provider and nowhere else, so
-/// it never prints.
+/// What the customer typed (an OTP, a card PIN, a billing address…): it goes to the provider and
+/// nowhere else, so it never prints.
 #[derive(Clone, PartialEq, Eq)]
-pub struct ActionValue(String);
+pub enum ActionValue {
+    /// One value: an OTP, a PIN, a phone number, a birthday.
+    Text(String),
+    Address(BillingAddress),
+}
 
 impl ActionValue {
     pub fn new(value: String) -> Self {
-        Self(value)
+        Self::Text(value)
     }
 
-    pub fn expose(&self) -> &str {
-        &self.0
+    /// The single value, if this is one.
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            ActionValue::Text(value) => Some(value),
+            ActionValue::Address(_) => None,
+        }
+    }
+
+    pub fn address(&self) -> Option<&BillingAddress> {
+        match self {
+            ActionValue::Address(address) => Some(address),
+            ActionValue::Text(_) => None,
+        }
     }
 }
 
 impl fmt::Debug for ActionValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ActionValue([redacted])")
+    }
+}
+
+/// A card's billing address as the customer gave it for an address check; personal data, so it
+/// never prints either.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BillingAddress {
+    pub address: String,
+    pub city: String,
+    pub state: String,
+    /// ISO 3166-1 alpha-2, upper case.
+    pub country: String,
+    pub zipcode: String,
+}
+
+impl BillingAddress {
+    pub const FIELDS: [&'static str; 5] = ["address", "city", "state", "country", "zipcode"];
+}
+
+impl fmt::Debug for BillingAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BillingAddress([redacted])")
     }
 }
 

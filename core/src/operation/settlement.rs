@@ -12,7 +12,7 @@ use crate::domain::{
     ActionInput, ActionValue, AuthorizationOutcome, ChangeKind, Command, DomainError, NextAction, Payment,
     PaymentStatus, RefundId, RefundStatus,
 };
-use crate::ports::{CancelRequest, ProviderError, RetrieveRequest, SubmitActionRequest};
+use crate::ports::{CancelRequest, ChangeLookup, ProviderError, RetrieveRequest, SubmitActionRequest};
 
 use super::change::{cancel_request, capture_request, refund_request, settle_intent, Settle};
 use super::{Dependencies, OperationKind, Outcome, PaymentError};
@@ -113,6 +113,8 @@ pub(super) async fn confirm_action(
     let request = SubmitActionRequest {
         payment_id: payment.id.clone(),
         provider_reference: payment.provider_reference.clone(),
+        amount: payment.amount,
+        currency: payment.currency,
         input,
         value,
     };
@@ -139,10 +141,13 @@ async fn ask_provider(deps: &Dependencies, payment: &Payment) -> Result<Authoriz
     })
 }
 
-/// An intent left open is settled from the provider's answer to the same request under the same
-/// idempotency key (derived from the intent): a provider that honours keys answers with what it
-/// did the first time, or acts now if the first call never reached it — money moves once either
-/// way, and the settlement commits once (a second settler finds the intent closed).
+/// An intent left open is settled from the provider's records: first a lookup by payrail's
+/// reference (`Provider::find_*`, for providers without idempotency keys: Paystack, Flutterwave),
+/// and only when the lookup proves the provider never saw the call — or the provider has no
+/// lookup and honours idempotency keys (Stripe, PayPal), so a repeat under the same key (derived
+/// from the intent) is answered with what it did the first time — is the call sent. Money moves
+/// once either way, and the settlement commits once (a second settler finds the intent closed).
+/// A lookup that cannot tell yet leaves the intent open for the next round.
 async fn settle_open_intents(deps: &Dependencies, mut payment: Payment) -> Result<Outcome, PaymentError> {
     let provider = deps.provider(&payment.provider)?;
     if let Some(change) = payment.pending_change.clone() {
@@ -150,15 +155,23 @@ async fn settle_open_intents(deps: &Dependencies, mut payment: Payment) -> Resul
             ChangeKind::Capture => {
                 let request = capture_request(&payment)?;
                 let amount = request.amount;
-                let answer = provider.capture(request).await.map(|()| Command::Capture { amount });
-                (OperationKind::Capture, answer)
+                let answer = match provider.find_capture(request.clone()).await? {
+                    ChangeLookup::Made(()) => Ok(()),
+                    ChangeLookup::Refused => Err(refused("the provider's records refuse the capture")),
+                    ChangeLookup::Undecided => return Ok(still_open(payment, "capture")),
+                    ChangeLookup::NeverSeen | ChangeLookup::NotSupported => provider.capture(request).await,
+                };
+                (OperationKind::Capture, answer.map(|()| Command::Capture { amount }))
             }
             ChangeKind::Cancel => {
-                let answer = provider
-                    .cancel(cancel_request(&payment)?)
-                    .await
-                    .map(|()| Command::Cancel);
-                (OperationKind::Cancel, answer)
+                let request = cancel_request(&payment)?;
+                let answer = match provider.find_cancel(request.clone()).await? {
+                    ChangeLookup::Made(()) => Ok(()),
+                    ChangeLookup::Refused => Err(refused("the provider's records refuse the void")),
+                    ChangeLookup::Undecided => return Ok(still_open(payment, "cancel")),
+                    ChangeLookup::NeverSeen | ChangeLookup::NotSupported => provider.cancel(request).await,
+                };
+                (OperationKind::Cancel, answer.map(|()| Command::Cancel))
             }
         };
         let command = match answer {
@@ -171,14 +184,30 @@ async fn settle_open_intents(deps: &Dependencies, mut payment: Payment) -> Resul
             .await?
             .payment;
     }
-    let open = deps.store.list_refunds(&payment.id).await?;
-    for refund in open.into_iter().filter(|refund| refund.awaiting_provider) {
-        let (status, provider_reference) = match provider.refund(refund_request(&payment, &refund)).await {
+    let refunds = deps.store.list_refunds(&payment.id).await?;
+    let mut recorded: Vec<String> = refunds
+        .iter()
+        .filter(|refund| !refund.awaiting_provider)
+        .filter_map(|refund| refund.provider_reference.clone())
+        .collect();
+    for refund in refunds.into_iter().filter(|refund| refund.awaiting_provider) {
+        let request = refund_request(&payment, &refund);
+        let answer = match provider.find_refund(request.clone(), recorded.clone()).await? {
+            ChangeLookup::Made(answer) => Ok(answer),
+            ChangeLookup::Refused => Err(refused("the provider's records refuse the refund")),
+            ChangeLookup::Undecided => {
+                tracing::info!(payment_id = %payment.id, refund_id = %refund.id, "open refund: the provider cannot tell yet");
+                continue;
+            }
+            ChangeLookup::NeverSeen | ChangeLookup::NotSupported => provider.refund(request).await,
+        };
+        let (status, provider_reference) = match answer {
             Ok(answer) => (answer.status, answer.provider_reference),
             Err(ProviderError::Rejected { .. } | ProviderError::Unavailable(_)) => (RefundStatus::Failed, None),
             Err(error) => return Err(error.into()),
         };
         tracing::info!(payment_id = %payment.id, refund_id = %refund.id, status = status.as_str(), "open refund settled by the reconciler");
+        recorded.extend(provider_reference.clone());
         let settle = Settle::Refund {
             refund,
             status,
@@ -189,6 +218,18 @@ async fn settle_open_intents(deps: &Dependencies, mut payment: Payment) -> Resul
             .payment;
     }
     Ok(unchanged(payment))
+}
+
+fn refused(message: &str) -> ProviderError {
+    ProviderError::Rejected {
+        code: "change_refused".into(),
+        message: message.into(),
+    }
+}
+
+fn still_open(payment: Payment, change: &str) -> Outcome {
+    tracing::info!(payment_id = %payment.id, change, "open change: the provider cannot tell yet");
+    unchanged(payment)
 }
 
 /// Applies a provider's webhook to the payment.

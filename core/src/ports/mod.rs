@@ -199,6 +199,9 @@ pub struct RetrieveRequest {
 pub struct SubmitActionRequest {
     pub payment_id: PaymentId,
     pub provider_reference: Option<String>,
+    /// What the payment is for, so the provider's answer can be checked against it.
+    pub amount: Amount,
+    pub currency: Currency,
     pub input: ActionInput,
     pub value: ActionValue,
 }
@@ -208,6 +211,25 @@ pub struct SubmitActionRequest {
 pub struct RefundOutcome {
     pub provider_reference: Option<String>,
     pub status: RefundStatus,
+}
+
+/// What a provider's own records say about a change payrail may have sent (a capture, a void, a
+/// refund), found by payrail's reference without sending anything. The reconciler settles an
+/// intent left open by a crash from it, on providers without idempotency keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeLookup<T> {
+    /// The provider made the change; this is its answer.
+    Made(T),
+    /// The provider's records show the change cannot have been made (a capture of a hold that was
+    /// voided): the intent is released, or the refund failed.
+    Refused,
+    /// The provider's records prove it never saw the call: it is safe to send it now.
+    NeverSeen,
+    /// The provider cannot tell yet: the intent stays open and is asked about again later.
+    Undecided,
+    /// This provider has no lookup; the call is repeated under the same idempotency key, which
+    /// the provider answers with what it did the first time.
+    NotSupported,
 }
 
 /// A payment provider (DESIGN §6). Implementations map payrail's requests to one provider's wire
@@ -238,6 +260,23 @@ pub trait Provider: Send + Sync + 'static {
     /// its outcome. Most providers decide on their own: asking is enough.
     async fn complete_action(&self, request: RetrieveRequest) -> Result<AuthorizationOutcome, ProviderError> {
         self.retrieve(request).await
+    }
+    /// Looks up a capture payrail may have sent (see [`ChangeLookup`]).
+    async fn find_capture(&self, _request: CaptureRequest) -> Result<ChangeLookup<()>, ProviderError> {
+        Ok(ChangeLookup::NotSupported)
+    }
+    /// Looks up a void payrail may have sent.
+    async fn find_cancel(&self, _request: CancelRequest) -> Result<ChangeLookup<()>, ProviderError> {
+        Ok(ChangeLookup::NotSupported)
+    }
+    /// Looks up a refund payrail may have sent; `recorded` are the provider references of the
+    /// payment's refunds payrail already holds (so one of them is never taken for this one).
+    async fn find_refund(
+        &self,
+        _request: RefundRequest,
+        _recorded: Vec<String>,
+    ) -> Result<ChangeLookup<RefundOutcome>, ProviderError> {
+        Ok(ChangeLookup::NotSupported)
     }
     /// Submits what the customer gave (an OTP, a PIN…) and answers the provider's new outcome,
     /// which may be a further step. Only providers that ask for such values implement it.

@@ -18,8 +18,8 @@ use tokio::sync::Semaphore;
 use crate::domain::{AuthorizationOutcome, Currency};
 use crate::observer::{CallOutcome, NoopObserver, Observer};
 use crate::ports::{
-    AuthorizeRequest, CancelRequest, CaptureRequest, Provider, ProviderError, RefundOutcome, RefundRequest,
-    RetrieveRequest, SubmitActionRequest,
+    AuthorizeRequest, CancelRequest, CaptureRequest, ChangeLookup, Provider, ProviderError, RefundOutcome,
+    RefundRequest, RetrieveRequest, SubmitActionRequest,
 };
 
 mod circuit;
@@ -176,6 +176,34 @@ impl ResilientProvider {
         self.call(move |p| {
             let request = request.clone();
             async move { p.complete_action(request).await }
+        })
+        .await
+    }
+
+    pub async fn find_capture(&self, request: CaptureRequest) -> Result<ChangeLookup<()>, ProviderError> {
+        self.call(move |p| {
+            let request = request.clone();
+            async move { p.find_capture(request).await }
+        })
+        .await
+    }
+
+    pub async fn find_cancel(&self, request: CancelRequest) -> Result<ChangeLookup<()>, ProviderError> {
+        self.call(move |p| {
+            let request = request.clone();
+            async move { p.find_cancel(request).await }
+        })
+        .await
+    }
+
+    pub async fn find_refund(
+        &self,
+        request: RefundRequest,
+        recorded: Vec<String>,
+    ) -> Result<ChangeLookup<RefundOutcome>, ProviderError> {
+        self.call(move |p| {
+            let (request, recorded) = (request.clone(), recorded.clone());
+            async move { p.find_refund(request, recorded).await }
         })
         .await
     }

@@ -8,7 +8,9 @@
 //! refuses to reuse it, so a retried charge that already went through comes back as a duplicate
 //! and is answered by verifying the reference. Refunds carry payrail's key in `merchant_note`;
 //! before a new one is created, the refunds of the last days are listed (Paystack's documented
-//! listing, page by page) and one with that note is answered instead.
+//! listing, page by page) and one with that note is answered instead. The reconciler settles a
+//! refund intent left open by a crash with the same lookup (`find_refund`), sending the refund
+//! only when the listing proves Paystack never saw it.
 //! Paystack charges capture at once: a payment asking for manual capture is refused, as is a
 //! currency outside Paystack's list, before anything is sent.
 
@@ -18,8 +20,8 @@ pub mod webhook;
 use async_trait::async_trait;
 use payrail_core::domain::{AuthorizationOutcome, Currency, PaymentMethod};
 use payrail_core::ports::{
-    AuthorizeRequest, CancelRequest, CaptureRequest, Provider, ProviderError, RefundOutcome, RefundRequest,
-    RetrieveRequest, SubmitActionRequest,
+    AuthorizeRequest, CancelRequest, CaptureRequest, ChangeLookup, Provider, ProviderError, RefundOutcome,
+    RefundRequest, RetrieveRequest, SubmitActionRequest,
 };
 use serde::de::DeserializeOwned;
 
@@ -81,9 +83,10 @@ impl Paystack {
         }
     }
 
-    /// The refund an earlier attempt with this key created, if any: recent refunds are listed
-    /// page by page (`GET /refund?from=&perPage=&page=`) and matched on the merchant note.
-    async fn earlier_refund(&self, key: &str) -> Result<Option<wire::RefundObject>, ProviderError> {
+    /// The refund an earlier attempt with this key created: recent refunds are listed page by
+    /// page (`GET /refund?from=&perPage=&page=`) and matched on the merchant note. `NeverSeen`
+    /// only when every page of the window was read; past [`REFUND_MAX_PAGES`] it is `Undecided`.
+    async fn earlier_refund(&self, key: &str) -> Result<ChangeLookup<wire::RefundObject>, ProviderError> {
         let from = (chrono::Utc::now() - REFUND_LOOKBACK).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         for page in 1..=REFUND_MAX_PAGES {
             let query = [
@@ -96,13 +99,20 @@ impl Paystack {
                 .await?;
             let full_page = listed.len() >= REFUND_PAGE_SIZE as usize;
             if let Some(found) = listed.into_iter().find(|r| r.merchant_note.as_deref() == Some(key)) {
-                return Ok(Some(found));
+                return Ok(ChangeLookup::Made(found));
             }
             if !full_page {
-                break;
+                return Ok(ChangeLookup::NeverSeen);
             }
         }
-        Ok(None)
+        Ok(ChangeLookup::Undecided)
+    }
+}
+
+fn refund_outcome(refund: &wire::RefundObject) -> RefundOutcome {
+    RefundOutcome {
+        status: wire::refund_status(&refund.status),
+        provider_reference: Some(refund.id.to_string()),
     }
 }
 
@@ -157,17 +167,29 @@ impl Provider for Paystack {
     }
 
     async fn refund(&self, request: RefundRequest) -> Result<RefundOutcome, ProviderError> {
+        // A retry (a 5xx answered the first attempt) must not refund twice: look first. A window
+        // too busy to read whole is taken as unseen, as a fresh refund's key cannot be in it.
         let refund = match self.earlier_refund(&request.idempotency_key).await? {
-            Some(refund) => refund,
-            None => {
+            ChangeLookup::Made(refund) => refund,
+            _ => {
                 let body = wire::refund_body(&request);
                 self.send(self.client.post(format!("{}/refund", self.base)).json(&body))
                     .await?
             }
         };
-        Ok(RefundOutcome {
-            status: wire::refund_status(&refund.status),
-            provider_reference: Some(refund.id.to_string()),
+        Ok(refund_outcome(&refund))
+    }
+
+    /// An open refund intent: found by its merchant note, or proven absent from the window.
+    async fn find_refund(
+        &self,
+        request: RefundRequest,
+        _recorded: Vec<String>,
+    ) -> Result<ChangeLookup<RefundOutcome>, ProviderError> {
+        Ok(match self.earlier_refund(&request.idempotency_key).await? {
+            ChangeLookup::Made(refund) => ChangeLookup::Made(refund_outcome(&refund)),
+            ChangeLookup::NeverSeen => ChangeLookup::NeverSeen,
+            _ => ChangeLookup::Undecided,
         })
     }
 

@@ -121,7 +121,8 @@ pub fn next_action(tx: &Transaction) -> Option<NextAction> {
 /// reference, and the path it goes to.
 pub fn submit_body(request: &SubmitActionRequest) -> (String, Value) {
     let field = request.input.as_str();
-    let body = json!({ field: request.value.expose(), "reference": reference(&request.payment_id) });
+    let value = request.value.text().unwrap_or_default();
+    let body = json!({ field: value, "reference": reference(&request.payment_id) });
     (format!("/charge/submit_{field}"), body)
 }
 
