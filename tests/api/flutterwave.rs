@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use crate::fakes::flutterwave::{FakeFlutterwave, SECRET_HASH, SECRET_KEY};
 use crate::helpers::{card, expect_error, expect_json, spawn_app_with, Backend, TestApp};
 
-async fn flutterwave_app(backend: Backend, extra: &[(&str, &str)]) -> Option<(TestApp, FakeFlutterwave)> {
+pub(crate) async fn flutterwave_app(backend: Backend, extra: &[(&str, &str)]) -> Option<(TestApp, FakeFlutterwave)> {
     let fake = FakeFlutterwave::start();
     let mut env = vec![
         ("FLUTTERWAVE_SECRET_KEY", SECRET_KEY),

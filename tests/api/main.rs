@@ -3,6 +3,7 @@
 
 mod fakes;
 mod flutterwave;
+mod flutterwave_actions;
 mod helpers;
 mod logs;
 mod sql;

@@ -8,9 +8,15 @@ use payrail_core::ports::{AuthorizeRequest, CaptureRequest, ProviderError, Refun
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-/// A JSON number in major units for `minor_units` of `currency` (2500 NGN kobo → 25).
+/// A JSON number in major units for `minor_units` of `currency` (2500 NGN kobo → 25, as
+/// Flutterwave writes it: no trailing zeros, an integer when whole).
 pub fn major_amount(currency: Currency, minor_units: i64) -> Value {
-    serde_json::from_str(&currency.to_major_string(minor_units)).unwrap_or(Value::Null)
+    let text = currency.to_major_string(minor_units);
+    let text = match text.contains('.') {
+        true => text.trim_end_matches('0').trim_end_matches('.'),
+        false => &text,
+    };
+    serde_json::from_str(text).unwrap_or(Value::Null)
 }
 
 /// Minor units from a JSON amount in major units, exactly: `"25.5"` NGN → 2550; `None` if it has
@@ -209,6 +215,7 @@ mod tests {
         let jpy = Currency::parse("jpy").unwrap();
         assert_eq!(major_amount(ngn, 250_050), json!(2500.5));
         assert_eq!(major_amount(jpy, 500), json!(500));
+        assert_eq!(major_amount(ngn, 750_000), json!(7500), "whole amounts are integers");
         assert_eq!(minor_amount(ngn, &json!(2500.5)), Some(250_050));
         assert_eq!(minor_amount(ngn, &json!(2500)), Some(250_000));
         assert_eq!(minor_amount(ngn, &json!("0.07")), Some(7));

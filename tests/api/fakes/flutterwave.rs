@@ -5,7 +5,12 @@
 //! currency's decimals (none for JPY, three for KWD), else 400. `tx_ref`, `token`, `currency`,
 //! `email` are required strings; `narration` is a string when sent. Tokens choose the outcome:
 //! `flw-t1nf-declined`, `flw-t1nf-insufficient`, anything else succeeds. A preauthorization is
-//! `pending` when verified until it is captured. Faults on demand: a stalled answer.
+//! `pending` when verified until it is captured. Direct card charges and their authorization
+//! modes are in [`cards`]. Refunds are listed per transaction (`GET /v3/refunds?id=`, ten a page,
+//! with `meta.page_info`). Faults on demand: a stalled answer (after the money moved), or a lost
+//! request (never processed; the caller times out).
+
+pub mod cards;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -20,11 +25,13 @@ pub const SECRET_KEY: &str = "FLWSECK_TEST-fake0123456789abcdef-X";
 pub const SECRET_HASH: &str = "payrail-fake-flutterwave-hash";
 
 #[derive(Default)]
-struct State {
+pub struct State {
     transactions: Vec<Value>,
     refunds: Vec<Value>,
     stall_next: Option<Duration>,
+    lose_next: Option<Duration>,
     recorded: Vec<Recorded>,
+    base_url: String,
 }
 
 #[derive(Clone)]
@@ -38,6 +45,7 @@ impl FakeFlutterwave {
     pub fn start() -> Self {
         let state = Arc::new(Mutex::new(State::default()));
         let server = FakeServer::with_state(&state, handle);
+        state.lock().unwrap().base_url = server.base_url.clone();
         Self {
             state,
             base_url: server.base_url.clone(),
@@ -63,13 +71,39 @@ impl FakeFlutterwave {
         self.state.lock().unwrap().refunds.clone()
     }
 
+    /// The next request is lost before Flutterwave processes it: nothing happens, and the answer
+    /// (a 504) comes after `delay`, when the caller has given up.
+    pub fn lose_next(&self, delay: Duration) {
+        self.state.lock().unwrap().lose_next = Some(delay);
+    }
+
+    /// Money moved for the charge with this `tx_ref`: captured minus refunded, in minor units.
+    pub fn net_minor(&self, tx_ref: &str) -> i64 {
+        let state = self.state.lock().unwrap();
+        let Some(tx) = state.transactions.iter().find(|t| t["tx_ref"] == tx_ref) else {
+            return 0;
+        };
+        let captured = if tx["status"] == "successful" {
+            tx["captured_minor"].as_i64().unwrap_or_default()
+        } else {
+            0
+        };
+        let refunded: i64 = state
+            .refunds
+            .iter()
+            .filter(|r| r["transaction_id"] == tx["id"])
+            .map(|r| r["minor"].as_i64().unwrap_or_default())
+            .sum();
+        captured - refunded
+    }
+
     /// Every request received, whole.
     pub fn recorded(&self) -> Vec<Recorded> {
         self.state.lock().unwrap().recorded.clone()
     }
 }
 
-fn envelope(status: u16, ok: bool, message: &str, data: Value) -> (u16, Value) {
+pub(super) fn envelope(status: u16, ok: bool, message: &str, data: Value) -> (u16, Value) {
     let status_text = if ok { "success" } else { "error" };
     (
         status,
@@ -82,10 +116,22 @@ async fn handle(state: web::Data<Mutex<State>>, req: HttpRequest, bytes: web::By
     let ((status, answer), stall) = {
         let mut s = state.lock().unwrap();
         s.recorded.push(Recorded::of(&req, &bytes));
+        if req.path() == "/mockvbvpage" {
+            // The customer's browser on Flutterwave's 3-D Secure page: no API key.
+            return match cards::challenge_page(&mut s, req.query_string()) {
+                (302, Some(location)) => HttpResponse::Found().insert_header(("location", location)).finish(),
+                _ => HttpResponse::NotFound().finish(),
+            };
+        }
         let auth = req.headers().get("authorization").and_then(|v| v.to_str().ok());
         if auth != Some(&format!("Bearer {SECRET_KEY}")) {
             let (status, body) = envelope(401, false, "Invalid authorization key", Value::Null);
             return reply(status, body);
+        }
+        if let Some(delay) = s.lose_next.take() {
+            drop(s);
+            tokio::time::sleep(delay).await;
+            return reply(504, json!({ "status": "error", "message": "Gateway timeout" }));
         }
         let stall = s.stall_next.take();
         (process(&mut s, &req, &body), stall)
@@ -102,7 +148,7 @@ fn reply(status: u16, body: Value) -> HttpResponse {
 
 /// Minor units of a major-unit JSON number in `currency`, if it has no more decimals than the
 /// currency allows (Flutterwave: "amount in the currency's major unit").
-fn minor_units(currency: &str, amount: &Value) -> Option<i64> {
+pub(super) fn minor_units(currency: &str, amount: &Value) -> Option<i64> {
     let Value::Number(number) = amount else {
         return None;
     };
@@ -134,6 +180,48 @@ fn check_charge(body: &Value) -> Result<i64, String> {
     }
     let currency = body["currency"].as_str().unwrap_or_default();
     minor_units(currency, &body["amount"]).ok_or_else(|| format!("Invalid amount for {currency}"))
+}
+
+/// `GET /v3/refunds?id=<transaction id>&page=&from=&to=` (dates `YYYY-MM-DD`), ten a page.
+fn refund_page(s: &State, query: &str) -> (u16, Value) {
+    const PAGE: usize = 10;
+    let mut transaction = None;
+    let mut page = 1usize;
+    for (name, value) in query.split('&').filter_map(|pair| pair.split_once('=')) {
+        match name {
+            "id" => transaction = value.parse::<i64>().ok(),
+            "page" => page = value.parse().unwrap_or(0),
+            "from" | "to" if chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").is_err() => {
+                return envelope(400, false, &format!("{name} must be YYYY-MM-DD"), Value::Null);
+            }
+            "from" | "to" | "status" | "currency" | "flw_ref" => {}
+            other => return envelope(400, false, &format!("Unknown query parameter {other}"), Value::Null),
+        }
+    }
+    if page == 0 {
+        return envelope(400, false, "page must be a positive integer", Value::Null);
+    }
+    let matching: Vec<&Value> = s
+        .refunds
+        .iter()
+        .filter(|r| transaction.is_none_or(|id| r["transaction_id"] == id))
+        .collect();
+    let total_pages = matching.len().div_ceil(PAGE).max(1);
+    let data: Vec<Value> = matching
+        .iter()
+        .skip((page - 1) * PAGE)
+        .take(PAGE)
+        .map(|r| {
+            let mut shown = (*r).clone();
+            shown.as_object_mut().map(|o| o.remove("minor"));
+            shown
+        })
+        .collect();
+    let meta = json!({ "page_info": { "total": matching.len(), "current_page": page, "total_pages": total_pages } });
+    (
+        200,
+        json!({ "status": "success", "message": "Refunds fetched", "meta": meta, "data": data }),
+    )
 }
 
 fn not_found() -> (u16, Value) {
@@ -188,7 +276,7 @@ fn preauthorization(s: &mut State, flw_ref: &str, action: &str, body: &Value) ->
             if amount + refunded > captured {
                 return envelope(400, false, "Refund amount exceeds the captured amount", Value::Null);
             }
-            let refund = json!({ "id": 9_000 + s.refunds.len() as i64, "transaction_id": tx["id"], "flw_ref": flw_ref,
+            let refund = json!({ "id": 9_000 + s.refunds.len() as i64, "transaction_id": tx["id"], "flw_ref": flw_ref, "comment": null,
                 "amount_refunded": major(&currency, amount), "minor": amount, "status": "completed" });
             s.refunds.push(refund.clone());
             envelope(200, true, "Refund complete", refund)
@@ -239,6 +327,12 @@ fn process(s: &mut State, req: &HttpRequest, body: &Value) -> (u16, Value) {
                 None => envelope(400, false, "No transaction was found for this id", Value::Null),
             }
         }
+        ("POST", ["v3", "charges"]) if req.query_string() == "type=card" => {
+            let base_url = s.base_url.clone();
+            cards::charge(s, body, &base_url)
+        }
+        ("POST", ["v3", "validate-charge"]) => cards::validate(s, body),
+        ("GET", ["v3", "refunds"]) => refund_page(s, req.query_string()),
         ("POST", ["v3", "charges", flw_ref, action @ ("capture" | "void" | "refund")]) => {
             preauthorization(s, flw_ref, action, body)
         }
@@ -275,7 +369,7 @@ fn process(s: &mut State, req: &HttpRequest, body: &Value) -> (u16, Value) {
             }
             let refund = json!({ "id": 9_000 + s.refunds.len() as i64, "transaction_id": id,
                 "amount_refunded": major(&currency, amount), "minor": amount,
-                "status": "completed", "comments": body["comments"] });
+                "status": "completed", "comment": body["comments"] });
             s.refunds.push(refund.clone());
             envelope(200, true, "Transaction refund initiated", refund)
         }
