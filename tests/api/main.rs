@@ -4,6 +4,7 @@
 mod fakes;
 mod flutterwave;
 mod flutterwave_actions;
+mod flutterwave_intents;
 mod helpers;
 mod logs;
 mod sql;
@@ -37,6 +38,7 @@ mod paypal;
 mod paypal_actions;
 mod paystack;
 mod paystack_actions;
+mod paystack_intents;
 mod persistence;
 mod provider_specs;
 mod rate_limit;

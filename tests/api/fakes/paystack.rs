@@ -28,6 +28,9 @@ struct State {
     transactions: Vec<Value>,
     refunds: Vec<Value>,
     stall_next: Option<Duration>,
+    /// `METHOD /path` of a request to stall after processing, or to lose before it.
+    stall_on: Option<(String, Duration)>,
+    lose_on: Option<(String, Duration)>,
     break_after_processing_next: bool,
     recorded: Vec<Recorded>,
 }
@@ -59,6 +62,17 @@ impl FakePaystack {
 
     pub fn stall_next(&self, delay: Duration) {
         self.state.lock().unwrap().stall_next = Some(delay);
+    }
+
+    /// The next `METHOD /path` request is processed, then answered after `delay` (the money moved;
+    /// the caller gave up waiting).
+    pub fn stall_on(&self, request: &str, delay: Duration) {
+        self.state.lock().unwrap().stall_on = Some((request.to_owned(), delay));
+    }
+
+    /// The next `METHOD /path` request is lost before Paystack processes it: a 504 after `delay`.
+    pub fn lose_on(&self, request: &str, delay: Duration) {
+        self.state.lock().unwrap().lose_on = Some((request.to_owned(), delay));
     }
 
     /// The next request is processed, then answered with a 500 as if the connection broke.
@@ -123,7 +137,17 @@ async fn handle(state: web::Data<Mutex<State>>, req: HttpRequest, body: web::Byt
             let (status, body) = envelope(401, false, "Invalid key", Value::Null);
             return reply(status, body);
         }
-        let stall = s.stall_next.take();
+        let this = format!("{} {}", req.method(), req.path());
+        if let Some((_, delay)) = s.lose_on.take_if(|(request, _)| *request == this) {
+            drop(s);
+            tokio::time::sleep(delay).await;
+            return reply(504, json!({ "status": false, "message": "Gateway timeout" }));
+        }
+        let stall_on = s
+            .stall_on
+            .take_if(|(request, _)| *request == this)
+            .map(|(_, delay)| delay);
+        let stall = s.stall_next.take().or(stall_on);
         let (status, answer) = process(&mut s, &req, &body);
         if std::mem::take(&mut s.break_after_processing_next) {
             return reply(500, json!({ "status": false, "message": "Internal error" }));
