@@ -113,6 +113,11 @@ pub(super) fn envelope(status: u16, ok: bool, message: &str, data: Value) -> (u1
 
 async fn handle(state: web::Data<Mutex<State>>, req: HttpRequest, bytes: web::Bytes) -> HttpResponse {
     let body: Value = serde_json::from_slice(&bytes).unwrap_or(json!({}));
+    let lost = state.lock().unwrap().lose_next.take();
+    if let Some(delay) = lost {
+        tokio::time::sleep(delay).await;
+        return reply(504, json!({ "status": "error", "message": "Gateway timeout" }));
+    }
     let ((status, answer), stall) = {
         let mut s = state.lock().unwrap();
         s.recorded.push(Recorded::of(&req, &bytes));
@@ -127,11 +132,6 @@ async fn handle(state: web::Data<Mutex<State>>, req: HttpRequest, bytes: web::By
         if auth != Some(&format!("Bearer {SECRET_KEY}")) {
             let (status, body) = envelope(401, false, "Invalid authorization key", Value::Null);
             return reply(status, body);
-        }
-        if let Some(delay) = s.lose_next.take() {
-            drop(s);
-            tokio::time::sleep(delay).await;
-            return reply(504, json!({ "status": "error", "message": "Gateway timeout" }));
         }
         let stall = s.stall_next.take();
         (process(&mut s, &req, &body), stall)
@@ -204,7 +204,7 @@ fn refund_page(s: &State, query: &str) -> (u16, Value) {
     let matching: Vec<&Value> = s
         .refunds
         .iter()
-        .filter(|r| transaction.is_none_or(|id| r["transaction_id"] == id))
+        .filter(|r| transaction.map_or(true, |id| r["transaction_id"] == id))
         .collect();
     let total_pages = matching.len().div_ceil(PAGE).max(1);
     let data: Vec<Value> = matching

@@ -120,6 +120,13 @@ fn envelope(status: u16, ok: bool, message: &str, data: Value) -> (u16, Value) {
 }
 
 async fn handle(state: web::Data<Mutex<State>>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let this = format!("{} {}", req.method(), req.path());
+    let lost = state.lock().unwrap().lose_on.take_if(|(request, _)| *request == this);
+    if let Some((_, delay)) = lost {
+        // Lost before Paystack processed it: the 504 arrives after the caller gave up.
+        tokio::time::sleep(delay).await;
+        return reply(504, json!({ "status": false, "message": "Gateway timeout" }));
+    }
     let (status, body, stall) = {
         let mut s = state.lock().unwrap();
         let recorded = Recorded::of(&req, &body);
@@ -136,12 +143,6 @@ async fn handle(state: web::Data<Mutex<State>>, req: HttpRequest, body: web::Byt
         if auth != Some(&format!("Bearer {SECRET_KEY}")) {
             let (status, body) = envelope(401, false, "Invalid key", Value::Null);
             return reply(status, body);
-        }
-        let this = format!("{} {}", req.method(), req.path());
-        if let Some((_, delay)) = s.lose_on.take_if(|(request, _)| *request == this) {
-            drop(s);
-            tokio::time::sleep(delay).await;
-            return reply(504, json!({ "status": false, "message": "Gateway timeout" }));
         }
         let stall_on = s
             .stall_on

@@ -87,7 +87,7 @@ fn needs(mode: &str, fields: &[&str]) -> (u16, Value) {
 
 /// `POST /v3/charges?type=card`.
 pub fn charge(s: &mut State, body: &Value, base_url: &str) -> (u16, Value) {
-    if body.as_object().is_none_or(|o| o.len() != 1) {
+    if body.as_object().map_or(true, |o| o.len() != 1) {
         return envelope(400, false, "Only the encrypted client payload is accepted", Value::Null);
     }
     let Some(payload) = body["client"].as_str().and_then(decrypt) else {
