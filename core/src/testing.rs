@@ -21,9 +21,9 @@ use crate::operation::{
     ReplyRenderer, Routes,
 };
 use crate::ports::{
-    AuthorizeRequest, CancelRequest, CaptureRequest, ClaimRequest, ClaimState, Clock, ContactSealer, IdempotencyStore,
-    KeyedRecords, KeyedWrite, Page, PageRequest, PaymentFilter, PaymentStore, Provider, ProviderError, RefundOutcome,
-    RefundRequest, StoreError, StoredClaim, StoredReply,
+    AuthorizeRequest, CancelRequest, CaptureRequest, ChangeLookup, ClaimRequest, ClaimState, Clock, ContactSealer,
+    IdempotencyStore, KeyedRecords, KeyedWrite, Page, PageRequest, PaymentFilter, PaymentStore, Provider,
+    ProviderError, RefundOutcome, RefundRequest, StoreError, StoredClaim, StoredReply,
 };
 use crate::resilience::{ProviderPolicy, ResilientProvider};
 
@@ -250,18 +250,32 @@ impl IdempotencyStore for MemoryStore {
     }
 }
 
-/// A provider that answers authorisations from a script (then: captured), and counts its calls.
+/// A provider that answers authorisations from a script (then: captured), refunds from another
+/// (then: succeeded), refund lookups from a third (then: no lookup), and counts its calls.
 pub struct ScriptedProvider {
     name: String,
     script: Mutex<VecDeque<Result<AuthorizationOutcome, ProviderError>>>,
+    refunds: Mutex<VecDeque<Result<RefundOutcome, ProviderError>>>,
+    refund_lookups: Mutex<VecDeque<ChangeLookup<RefundOutcome>>>,
     pub calls: AtomicUsize,
 }
 
 impl ScriptedProvider {
     pub fn new(name: &str, script: Vec<Result<AuthorizationOutcome, ProviderError>>) -> Arc<Self> {
+        Self::with_refunds(name, script, vec![], vec![])
+    }
+
+    pub fn with_refunds(
+        name: &str,
+        script: Vec<Result<AuthorizationOutcome, ProviderError>>,
+        refunds: Vec<Result<RefundOutcome, ProviderError>>,
+        refund_lookups: Vec<ChangeLookup<RefundOutcome>>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             name: name.into(),
             script: Mutex::new(script.into()),
+            refunds: Mutex::new(refunds.into()),
+            refund_lookups: Mutex::new(refund_lookups.into()),
             calls: AtomicUsize::new(0),
         })
     }
@@ -301,10 +315,20 @@ impl Provider for ScriptedProvider {
 
     async fn refund(&self, _request: RefundRequest) -> Result<RefundOutcome, ProviderError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        Ok(RefundOutcome {
+        let scripted = self.refunds.lock().unwrap().pop_front();
+        scripted.unwrap_or(Ok(RefundOutcome {
             provider_reference: None,
             status: RefundStatus::Succeeded,
-        })
+        }))
+    }
+
+    async fn find_refund(
+        &self,
+        _request: RefundRequest,
+        _recorded: Vec<String>,
+    ) -> Result<ChangeLookup<RefundOutcome>, ProviderError> {
+        let scripted = self.refund_lookups.lock().unwrap().pop_front();
+        Ok(scripted.unwrap_or(ChangeLookup::NotSupported))
     }
 }
 

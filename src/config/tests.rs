@@ -45,6 +45,13 @@ fn bad_values_name_their_key() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("http.public_url"), "{err}");
+    let err = Settings::from_env(&env(&[("FLUTTERWAVE_ENCRYPTION_KEY", "short")]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("providers.flutterwave.encryption_key"), "{err}");
+    assert!(!err.contains("short"), "the key itself is never printed: {err}");
+    let ok = Settings::from_env(&env(&[("FLUTTERWAVE_ENCRYPTION_KEY", "FLWSECK_TEST85d27f01c26e")])).unwrap();
+    assert!(ok.providers.flutterwave.encryption_key.is_some());
 }
 
 #[test]

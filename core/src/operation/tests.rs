@@ -101,3 +101,80 @@ async fn a_capture_beyond_the_authorisation_is_refused_before_the_provider_is_as
     assert!(executed.result.unwrap_err().is_final());
     assert_eq!(sandbox.calls(), 1, "only the authorisation reached the provider");
 }
+
+/// A refund whose answer was lost stays reserved; the reconciler settles it from the provider's
+/// lookup — leaving it open while the provider cannot tell, never repeating a refund it found.
+#[tokio::test]
+async fn an_open_refund_is_settled_from_the_lookup_not_repeated() {
+    use crate::domain::{Amount, RefundStatus};
+    use crate::ports::{ChangeLookup, RefundOutcome};
+    let store = Arc::new(MemoryStore::default());
+    let found = RefundOutcome {
+        provider_reference: Some("re_found".into()),
+        status: RefundStatus::Succeeded,
+    };
+    let provider = ScriptedProvider::with_refunds(
+        "sandbox",
+        vec![],
+        vec![Err(ProviderError::Timeout)],
+        vec![ChangeLookup::Undecided, ChangeLookup::Made(found)],
+    );
+    let deps = dependencies(
+        store.clone(),
+        std::slice::from_ref(&provider),
+        ProviderPolicy {
+            max_attempts: 1,
+            ..ProviderPolicy::default()
+        },
+        Arc::new(SystemClock),
+    );
+    let request = new_payment(1000, CaptureMethod::Automatic);
+    let id = request.payment.id.clone();
+    execute(&deps, &id, None, Operation::Create(request), None)
+        .await
+        .0
+        .result
+        .unwrap();
+    let refund = Operation::Refund {
+        merchant: merchant(),
+        amount: Some(Amount::new(400).unwrap()),
+        reason: None,
+    };
+    let (lost, _) = execute(&deps, &id, None, refund, None).await;
+    assert!(lost.result.is_err(), "the answer was lost");
+    let open = |store: Arc<MemoryStore>, id: crate::domain::PaymentId| async move {
+        let refunds = crate::ports::PaymentStore::list_refunds(store.as_ref(), &id)
+            .await
+            .unwrap();
+        (
+            refunds[0].awaiting_provider,
+            refunds[0].status,
+            refunds[0].provider_reference.clone(),
+        )
+    };
+    assert!(
+        open(store.clone(), id.clone()).await.0,
+        "reserved, awaiting the provider"
+    );
+    assert_eq!(provider.calls(), 2, "create and refund");
+
+    execute(&deps, &id, None, Operation::Reconcile, None)
+        .await
+        .0
+        .result
+        .unwrap();
+    assert!(
+        open(store.clone(), id.clone()).await.0,
+        "the provider cannot tell yet: still open"
+    );
+    execute(&deps, &id, None, Operation::Reconcile, None)
+        .await
+        .0
+        .result
+        .unwrap();
+    assert_eq!(
+        open(store.clone(), id.clone()).await,
+        (false, RefundStatus::Succeeded, Some("re_found".into()))
+    );
+    assert_eq!(provider.calls(), 2, "found, not sent again");
+}
