@@ -1,6 +1,8 @@
 //! payrail driving the fake Flutterwave v3: tokenized charges in major units with payrail's id as
 //! `tx_ref` (JPY never multiplied, KWD with three decimals), declines, partial refunds, manual
-//! capture and void through card preauthorization, raw cards refused, and `verif-hash` webhooks.
+//! capture and void through card preauthorization, raw cards refused without the encryption key
+//! (direct card charges and their customer actions are in `flutterwave_actions.rs`), a retried
+//! charge answered by verifying `tx_ref`, and `verif-hash` webhooks.
 
 use std::time::Duration;
 
@@ -153,7 +155,36 @@ async fn flutterwave_amounts_keep_each_currency_decimals(backend: Backend) {
     assert_eq!(fake.refunds()[0]["amount_refunded"], json!(0.005));
 }
 
+/// A charge answered with a 500 after it went through is retried under the same `tx_ref`;
+/// Flutterwave refuses the duplicate, and payrail answers with the charge it finds by `tx_ref`.
+async fn flutterwave_retried_charge_is_answered_by_verifying_tx_ref(backend: Backend) {
+    let Some((app, fake)) = flutterwave_app(
+        backend,
+        &[
+            ("PROVIDER_BACKOFF_MS", "10"),
+            (
+                "FLUTTERWAVE_ENCRYPTION_KEY",
+                crate::fakes::flutterwave::cards::ENCRYPTION_KEY,
+            ),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    let raw = json!({ "amount": 4_000, "currency": "ngn", "provider": "flutterwave", "payment_method": card("4242424242424242") });
+    for body in [charge(3_000, "flw-t1nf-ok"), raw] {
+        fake.break_after_processing_next();
+        let paid = expect_json(app.post("/api/v1/payments", &body).await, StatusCode::CREATED).await;
+        assert_eq!(paid["status"], "succeeded", "{paid}");
+        let id = paid["id"].as_str().unwrap();
+        assert_eq!(fake.net_minor(id), body["amount"].as_i64().unwrap(), "charged once");
+        assert_eq!(paid["provider_reference"], fake.transaction(id)["id"].to_string());
+    }
+}
+
 crate::provider_tests!(
+    flutterwave_retried_charge_is_answered_by_verifying_tx_ref,
     flutterwave_manual_capture_and_void_go_through_preauthorization,
     flutterwave_amounts_keep_each_currency_decimals,
     flutterwave_charge_in_major_units_and_partial_refund,

@@ -113,6 +113,23 @@ impl Flutterwave {
         Ok(card::outcome(&answer, &request.payment_id, currency, amount))
     }
 
+    /// `POST /v3/tokenized-charges`; a preauthorization when the payment is captured later.
+    async fn charge_token(
+        &self,
+        request: &AuthorizeRequest,
+        token: &str,
+    ) -> Result<AuthorizationOutcome, ProviderError> {
+        let body = wire::tokenized_charge_body(request, token);
+        let sent = self.client.post(format!("{}/tokenized-charges", self.base)).json(&body);
+        let tx: wire::Transaction = self.send(sent).await?;
+        let (currency, amount) = (request.currency, request.amount.minor_units());
+        Ok(if request.capture {
+            wire::transaction_outcome(&tx, Some(currency), Some(amount))
+        } else {
+            wire::preauthorization_outcome(&tx, currency, amount)
+        })
+    }
+
     /// Resends the held card with what the customer gave; a card no longer held fails the
     /// payment cleanly (nothing was charged).
     async fn resend_card(
@@ -171,19 +188,23 @@ impl Provider for Flutterwave {
     }
 
     async fn authorize(&self, request: AuthorizeRequest) -> Result<AuthorizationOutcome, ProviderError> {
-        let token = match &request.method {
-            PaymentMethod::Token(token) => token,
-            PaymentMethod::Card(card) => return self.charge_card(&request, card, None).await,
+        let answer = match &request.method {
+            PaymentMethod::Token(token) => self.charge_token(&request, token.expose()).await,
+            PaymentMethod::Card(card) => self.charge_card(&request, card, None).await,
         };
-        let body = wire::tokenized_charge_body(&request, token.expose());
-        let sent = self.client.post(format!("{}/tokenized-charges", self.base)).json(&body);
-        let tx: wire::Transaction = self.send(sent).await?;
-        let (currency, amount) = (request.currency, request.amount.minor_units());
-        Ok(if request.capture {
-            wire::transaction_outcome(&tx, Some(currency), Some(amount))
-        } else {
-            wire::preauthorization_outcome(&tx, currency, amount)
-        })
+        match answer {
+            // A retry after a 5xx whose first attempt went through: its outcome is the answer.
+            Err(ProviderError::Rejected { message, .. }) if message.to_ascii_lowercase().contains("duplicate") => {
+                let retrieve = RetrieveRequest {
+                    payment_id: request.payment_id.clone(),
+                    provider_reference: None,
+                    amount: request.amount,
+                    currency: request.currency,
+                };
+                self.retrieve(retrieve).await
+            }
+            other => other,
+        }
     }
 
     async fn capture(&self, request: CaptureRequest) -> Result<(), ProviderError> {

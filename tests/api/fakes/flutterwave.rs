@@ -7,8 +7,8 @@
 //! `flw-t1nf-declined`, `flw-t1nf-insufficient`, anything else succeeds. A preauthorization is
 //! `pending` when verified until it is captured. Direct card charges and their authorization
 //! modes are in [`cards`]. Refunds are listed per transaction (`GET /v3/refunds?id=`, ten a page,
-//! with `meta.page_info`). Faults on demand: a stalled answer (after the money moved), or a lost
-//! request (never processed; the caller times out).
+//! with `meta.page_info`). Faults on demand: a stalled answer (after the money moved), a 500 after
+//! processing, or a lost request (never processed; the caller times out).
 
 pub mod cards;
 
@@ -30,6 +30,7 @@ pub struct State {
     refunds: Vec<Value>,
     stall_next: Option<Duration>,
     lose_next: Option<Duration>,
+    break_after_processing_next: bool,
     recorded: Vec<Recorded>,
     base_url: String,
 }
@@ -75,6 +76,11 @@ impl FakeFlutterwave {
     /// (a 504) comes after `delay`, when the caller has given up.
     pub fn lose_next(&self, delay: Duration) {
         self.state.lock().unwrap().lose_next = Some(delay);
+    }
+
+    /// The next request is processed, then answered with a 500 as if the connection broke.
+    pub fn break_after_processing_next(&self) {
+        self.state.lock().unwrap().break_after_processing_next = true;
     }
 
     /// Money moved for the charge with this `tx_ref`: captured minus refunded, in minor units.
@@ -134,7 +140,11 @@ async fn handle(state: web::Data<Mutex<State>>, req: HttpRequest, bytes: web::By
             return reply(status, body);
         }
         let stall = s.stall_next.take();
-        (process(&mut s, &req, &body), stall)
+        let answer = process(&mut s, &req, &body);
+        if std::mem::take(&mut s.break_after_processing_next) {
+            return reply(500, json!({ "status": "error", "message": "Internal server error" }));
+        }
+        (answer, stall)
     };
     if let Some(delay) = stall {
         tokio::time::sleep(delay).await;
