@@ -344,7 +344,34 @@ async fn no_card_pin_or_otp_is_stored_or_logged(backend: Backend) {
     assert!(leaked.is_empty(), "logs leak what the customer typed: {leaked:?}");
 }
 
+/// Abandoned at the PIN or the OTP: canceled after `REQUIRES_ACTION_TTL_SECS`, nothing charged,
+/// the held card dropped.
+async fn an_abandoned_card_charge_expires(backend: Backend) {
+    let settings = [
+        ("FLUTTERWAVE_ENCRYPTION_KEY", ENCRYPTION_KEY),
+        ("REQUIRES_ACTION_TTL_SECS", "1"),
+    ];
+    let Some((app, fake)) = flutterwave_app(backend, &settings).await else {
+        return;
+    };
+    let at_pin = create(&app, PIN_CARD).await;
+    let at_otp = create(&app, OTP_CARD).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let report = payrail::reconcile::run_once(&app.database, &app.supervisor, std::time::Duration::ZERO).await;
+    assert_eq!(report.errors, 0, "{report:?}");
+    for created in [at_pin, at_otp] {
+        let id = created["id"].as_str().unwrap();
+        let payment = app.payment(id).await;
+        assert_eq!(payment["status"], "canceled", "{payment}");
+        assert_eq!(payment["failure_code"], "action_expired");
+        assert_eq!(fake.net_minor(id), 0);
+        let late = confirm(&app, id, json!({ "otp": OTP })).await;
+        expect_error(late, StatusCode::CONFLICT, "invalid_state", None).await;
+    }
+}
+
 crate::provider_tests!(
+    an_abandoned_card_charge_expires,
     flutterwave_pin_then_otp_settles_a_card_charge,
     flutterwave_otp_only_and_declines,
     flutterwave_three_d_secure_redirect_completes_on_return,
