@@ -13,6 +13,8 @@
 //! nothing, and the payment fails cleanly (`card_details_unavailable`: nothing was charged, since
 //! Flutterwave had not yet authorised anything) so the customer pays again. Behind a load balancer,
 //! route a payment's `/confirm` to the node that created it (by payment id) to avoid that.
+//! (The held copy is not zeroed when dropped: `CardDetails` keeps plain strings, as everywhere on
+//! the way to a provider.)
 
 use std::collections::HashMap;
 use std::sync::Mutex;
