@@ -16,6 +16,8 @@
 //!   PostgreSQL, with migrations.
 //! - [`providers`]: provider adapters (sandbox, Stripe, …), routing, and the `ResilientProvider`s the core calls them through.
 //! - [`webhooks`]: signed provider webhooks in: verify, dedupe, apply; [`reconcile`]: the reconciler.
+//! - [`reconciliation`]: reports of a day's mismatches against a provider's own records
+//!   (`payrail reconcile-report`); not [`reconcile`], which settles stuck payments.
 //! - [`settlements`]: daily settlement reports from committed events (`payrail settle`, the hourly
 //!   job); the operator console is `http/console/`.
 //! - [`events`]: merchant events out: the events API and signed webhooks to merchants' endpoints.
@@ -34,6 +36,7 @@ pub mod http;
 pub mod metrics;
 pub mod providers;
 pub mod reconcile;
+pub mod reconciliation;
 pub mod secret;
 pub mod settlements;
 pub mod shutdown;

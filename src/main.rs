@@ -34,6 +34,16 @@ enum Command {
         #[arg(long)]
         provider: Option<String>,
     },
+    /// Compare one provider's own record of a UTC day with payrail's committed events of that day
+    /// and write a reconciliation report per merchant listing every mismatch (also audited).
+    ReconcileReport {
+        /// The UTC day, YYYY-MM-DD.
+        #[arg(long)]
+        date: String,
+        /// The provider whose records to fetch (sandbox, stripe, paypal, paystack, flutterwave).
+        #[arg(long)]
+        provider: String,
+    },
     /// Re-encrypt every sealed value under the current ENCRYPTION_KEY / ENCRYPTION_KEY_ID (older keys
     /// listed in ENCRYPTION_PREVIOUS_KEYS are used to open them).
     RotateKey,
@@ -95,6 +105,7 @@ async fn main() -> ExitCode {
         Command::Reconcile => reconcile(settings).await,
         Command::RotateKey => rotate_key(settings).await,
         Command::Settle { date, provider } => settle(settings, &date, provider.as_deref()).await,
+        Command::ReconcileReport { date, provider } => reconcile_report(settings, &date, &provider).await,
         Command::Token { merchant, ttl_secs } => token(&settings, &merchant, ttl_secs),
         Command::OperatorToken { name, ttl_secs } => operator_token(&settings, &name, ttl_secs),
         Command::Audit {
@@ -114,7 +125,8 @@ async fn serve(settings: Settings) -> Result<(), String> {
     telemetry::init(&settings.log);
     let challenges = std::sync::Arc::new(payrail::providers::Challenges::new(&settings.http.public_url()));
     let paypal = payrail::providers::paypal(&settings);
-    let providers: Vec<String> = payrail::providers::configured(&settings, paypal, challenges)
+    let sandbox = payrail::providers::SandboxParts { challenges, book: None };
+    let providers: Vec<String> = payrail::providers::configured(&settings, paypal, sandbox)
         .iter()
         .map(|p| p.name().to_owned())
         .collect();
@@ -169,7 +181,10 @@ async fn reconcile(settings: Settings) -> Result<(), String> {
     let (supervisor, providers) = payrail::startup::start_supervisor(
         &settings,
         payrail::providers::paypal(&settings),
-        std::sync::Arc::new(payrail::providers::Challenges::new(&settings.http.public_url())),
+        payrail::providers::SandboxParts {
+            challenges: std::sync::Arc::new(payrail::providers::Challenges::new(&settings.http.public_url())),
+            book: Some(std::sync::Arc::new(database.clone())),
+        },
         database.store(),
         std::sync::Arc::new(payrail_core::observer::NoopObserver),
     )
@@ -216,6 +231,55 @@ async fn settle(settings: Settings, date: &str, provider: Option<&str>) -> Resul
                 .map_or_else(|| "not reported".to_owned(), |f| f.to_string()),
             figures.net_amount,
         );
+    }
+    Ok(())
+}
+
+async fn reconcile_report(settings: Settings, date: &str, provider: &str) -> Result<(), String> {
+    telemetry::init(&settings.log);
+    let day = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").map_err(|_| "invalid --date: use YYYY-MM-DD")?;
+    let database = store::open(&settings.database).await.map_err(|e| e.to_string())?;
+    database.migrate().await.map_err(|e| e.to_string())?;
+    let book = std::sync::Arc::new(database.clone());
+    let Some(ledger) = payrail::providers::ledger(&settings, provider, book) else {
+        database.close().await;
+        return Err(format!(
+            "invalid --provider: `{provider}` is not configured or has no listing to reconcile against"
+        ));
+    };
+    let run = payrail::reconciliation::reconcile_day(&database, ledger.as_ref(), day, chrono::Utc::now()).await;
+    database.close().await;
+    let run = run.map_err(|e| e.to_string())?;
+    let mismatches: usize = run.reports.iter().map(|(_, r)| r.mismatches.len()).sum();
+    println!(
+        "reconciliation {date} {provider}: run {}, {mismatches} mismatch(es)",
+        run.run_id
+    );
+    for (id, report) in &run.reports {
+        println!(
+            "{id} {}: payrail {}, provider {}, matched {}, mismatched {}",
+            report.merchant_id.as_deref().unwrap_or("(unattributed)"),
+            report.payrail_count,
+            report.provider_count,
+            report.matched_count,
+            report.mismatches.len()
+        );
+        for mismatch in &report.mismatches {
+            let side = |side: &Option<payrail::reconciliation::report::Side>| {
+                side.as_ref().map_or_else(
+                    || "-".to_owned(),
+                    |s| format!("{} {} {}", s.amount, s.currency, s.status.as_str()),
+                )
+            };
+            println!(
+                "  {} {} {}: payrail {}, provider {}",
+                mismatch.kind.as_str(),
+                mismatch.record_type.as_str(),
+                mismatch.reference,
+                side(&mismatch.payrail),
+                side(&mismatch.provider)
+            );
+        }
     }
     Ok(())
 }

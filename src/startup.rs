@@ -118,7 +118,10 @@ impl Application {
         let (supervisor, provider_names) = start_supervisor(
             &settings,
             paypal.clone(),
-            Arc::clone(&challenges),
+            providers::SandboxParts {
+                challenges: Arc::clone(&challenges),
+                book: Some(Arc::new(database.clone())),
+            },
             Arc::clone(&store),
             Arc::new(metrics.clone()),
         )?;
@@ -354,11 +357,11 @@ fn start_payments(
 pub fn start_supervisor(
     settings: &Settings,
     paypal: Option<Arc<providers::paypal::Paypal>>,
-    challenges: Arc<providers::Challenges>,
+    sandbox: providers::SandboxParts,
     store: Arc<dyn PaymentStore>,
     observer: Arc<dyn Observer>,
 ) -> Result<(PaymentSupervisor, Vec<String>), StartupError> {
-    let clients = providers::start_clients(settings, paypal, challenges, Arc::clone(&observer));
+    let clients = providers::start_clients(settings, paypal, sandbox, Arc::clone(&observer));
     let mut provider_names: Vec<String> = clients.keys().cloned().collect();
     provider_names.sort();
     let sealer = settings

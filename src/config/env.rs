@@ -43,6 +43,8 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("LOG_LEVEL", "log.level", Kind::Str),
     ("LOG_FORMAT", "log.format", Kind::Str),
     ("SANDBOX_LATENCY_MS", "sandbox.latency_ms", Kind::Int),
+    ("SANDBOX_LEDGER", "sandbox.ledger", Kind::Bool),
+    ("PROVIDER_LISTING_PAGE_SIZE", "providers.listing_page_size", Kind::Int),
     ("ACTOR_IDLE_TIMEOUT_SECS", "actors.idle_timeout_secs", Kind::Int),
     ("QUEUE_PER_PAYMENT", "actors.queue_per_payment", Kind::Int),
     ("MAX_IN_FLIGHT", "actors.max_in_flight", Kind::Int),

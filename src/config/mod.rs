@@ -216,6 +216,14 @@ pub struct LogSettings {
 #[serde(deny_unknown_fields)]
 pub struct SandboxSettings {
     pub latency_ms: u64,
+    /// Keep the sandbox's own ledger (`sandbox_ledger`) for reconciliation reports; one insert per
+    /// capture or refund, which a load test may turn off.
+    #[serde(default = "default_true")]
+    pub ledger: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -24,6 +24,7 @@ mod payments;
 mod proptests;
 mod rate_limit;
 mod receipts;
+pub(crate) mod reconciliations;
 mod replays;
 mod sandbox_challenge;
 mod settlements;
@@ -55,6 +56,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/api/v1/payments/webhook").route(web::post().to(webhooks::receive_by_query)))
         .service(resource("/api/v1/settlements").route(web::get().to(settlements::list)))
         .service(resource("/api/v1/settlements/{id}").route(web::get().to(settlements::get)))
+        .service(resource("/api/v1/reconciliations").route(web::get().to(reconciliations::list)))
+        .service(resource("/api/v1/reconciliations/{id}").route(web::get().to(reconciliations::get)))
         .service(
             resource("/sandbox/3ds/{id}")
                 .route(web::get().to(sandbox_challenge::page))

@@ -319,5 +319,46 @@ mod tests {
         same_fields(accepted::<wire::CaptureBody>(), "CaptureRequest");
         same_fields(accepted::<wire::CancelBody>(), "CancelRequest");
         same_fields(accepted::<wire::RefundBody>(), "RefundRequest");
+
+        use crate::http::reconciliations::{MismatchView, ReconciliationView};
+        use crate::store::reconciliations::{ReconciliationItemRecord, ReconciliationRecord};
+        let item = ReconciliationItemRecord {
+            reconciliation_id: "rec_1".into(),
+            item_no: 1,
+            mismatch: "amount_differs".into(),
+            record_type: "payment".into(),
+            provider_reference: "pi_1".into(),
+            payment_id: Some("pay_1".into()),
+            refund_id: None,
+            payrail_amount: Some(100),
+            provider_amount: Some(99),
+            payrail_currency: Some("usd".into()),
+            provider_currency: Some("usd".into()),
+            payrail_status: Some("succeeded".into()),
+            provider_status: Some("succeeded".into()),
+        };
+        let mismatch = serde_json::to_value(MismatchView::new(item.clone())).unwrap();
+        same_fields(
+            mismatch.as_object().unwrap().keys().cloned().collect(),
+            "ReconciliationMismatch",
+        );
+        same_fields(serialized(&mismatch["payrail"]), "ReconciliationSide");
+        let record = ReconciliationRecord {
+            id: "rec_1".into(),
+            run_id: "rcr_1".into(),
+            reconciliation_date: "2026-12-07".into(),
+            provider: "sandbox".into(),
+            merchant_id: Some("m".into()),
+            payrail_count: 1,
+            provider_count: 1,
+            matched_count: 0,
+            mismatch_count: 1,
+            status: "mismatched".into(),
+            created_at: 0,
+        };
+        same_fields(
+            serialized(ReconciliationView::new(record, Some(vec![item]))),
+            "Reconciliation",
+        );
     }
 }

@@ -31,10 +31,18 @@ pub struct ProviderSettings {
     pub requires_action_ttl_secs: u64,
     #[serde(default)]
     pub routes: Vec<RouteRule>,
+    /// Records per page when listing a provider's own records for a reconciliation report
+    /// (capped at each provider's maximum).
+    #[serde(default = "default_listing_page_size")]
+    pub listing_page_size: u32,
     pub stripe: StripeSettings,
     pub paystack: PaystackSettings,
     pub flutterwave: FlutterwaveSettings,
     pub paypal: PaypalSettings,
+}
+
+fn default_listing_page_size() -> u32 {
+    100
 }
 
 impl ProviderSettings {

@@ -24,24 +24,35 @@ use payrail_core::resilience::{ProviderDirectory, ProviderPolicy, ResilientProvi
 
 pub use config::RouteRule;
 pub use sandbox::challenges::{ChallengeError, Challenges};
+pub use sandbox::ledger::{SandboxBook, SandboxLedger};
 pub use sandbox::Sandbox;
 
 use crate::config::Settings;
+use crate::reconciliation::ledger::ProviderLedger;
 
 /// The provider new payments use when the request names none and no rule matches.
 pub const DEFAULT_PROVIDER: &str = Sandbox::NAME;
+
+/// What the sandbox shares with the rest of the process: its challenge pages, and the book its
+/// ledger is written to (none: it keeps no ledger, e.g. when only provider names are wanted).
+#[derive(Clone)]
+pub struct SandboxParts {
+    pub challenges: Arc<Challenges>,
+    pub book: Option<Arc<dyn SandboxBook>>,
+}
 
 /// The adapters whose credentials are configured, the sandbox first. `paypal` is the adapter from
 /// [`paypal`], built once by the caller because the webhook verifier shares its token cache.
 pub fn configured(
     settings: &Settings,
     paypal: Option<Arc<paypal::Paypal>>,
-    challenges: Arc<Challenges>,
+    sandbox: SandboxParts,
 ) -> Vec<Arc<dyn Provider>> {
     let p = &settings.providers;
     let client = http::client(p.timeout());
     let latency = Duration::from_millis(settings.sandbox.latency_ms);
-    let mut providers: Vec<Arc<dyn Provider>> = vec![Arc::new(Sandbox::new(latency, challenges))];
+    let book = sandbox.book.filter(|_| settings.sandbox.ledger);
+    let mut providers: Vec<Arc<dyn Provider>> = vec![Arc::new(Sandbox::new(latency, sandbox.challenges, book))];
     if let Some(key) = &p.stripe.secret_key {
         providers.push(Arc::new(stripe::Stripe::new(
             client.clone(),
@@ -98,11 +109,11 @@ pub fn policy(settings: &Settings) -> ProviderPolicy {
 pub fn start_clients(
     settings: &Settings,
     paypal: Option<Arc<paypal::Paypal>>,
-    challenges: Arc<Challenges>,
+    sandbox: SandboxParts,
     observer: Arc<dyn Observer>,
 ) -> ProviderDirectory {
     let policy = policy(settings);
-    configured(settings, paypal, challenges)
+    configured(settings, paypal, sandbox)
         .into_iter()
         .map(|provider| {
             let name = provider.name().to_owned();
@@ -127,4 +138,25 @@ pub fn routes(settings: &Settings, available: Vec<String>) -> Routes {
         })
         .collect();
     Routes::new(rules, available, DEFAULT_PROVIDER)
+}
+
+/// The listing of `provider`'s own records, for a reconciliation report: the sandbox's ledger
+/// (`book`), or the provider's listing API when its credentials are configured. `None`: not
+/// configured, or a provider without a listing.
+pub fn ledger(settings: &Settings, provider: &str, book: Arc<dyn SandboxBook>) -> Option<Box<dyn ProviderLedger>> {
+    let p = &settings.providers;
+    let client = || http::client(p.timeout());
+    match provider {
+        Sandbox::NAME => Some(Box::new(SandboxLedger::new(book))),
+        stripe::Stripe::NAME => {
+            let key = p.stripe.secret_key.clone()?;
+            Some(Box::new(stripe::ledger::StripeLedger::new(
+                client(),
+                &p.stripe.api_base,
+                key,
+                p.listing_page_size,
+            )))
+        }
+        _ => None,
+    }
 }

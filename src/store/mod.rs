@@ -8,6 +8,8 @@
 //!   `sqlite/` and `postgres/` (connecting, the write path, the audit append).
 //! - By concern, written once over `Backend`: `payments.rs` (the payment port), `idempotency.rs`,
 //!   `audit.rs`, `inbox.rs` (webhook inbox), `scan.rs` (the reconciler's scan), `contacts.rs`.
+//! - `settlements.rs`, `reconciliations.rs`: settlement and reconciliation reports (issue 17);
+//!   `sandbox_ledger.rs`: the sandbox provider's own books, which reconciliation reads.
 //! - `merchant_events/`: webhook endpoints, the fan-out, delivery leases and attempts, over the
 //!   same columns and `Backend`.
 //! - Commits: `group_commit.rs` (the queue and its writers), `writes.rs` (what a batch carries).
@@ -29,7 +31,9 @@ pub use leases::DatabaseLeases;
 pub mod merchant_events;
 mod payments;
 mod postgres;
+pub mod reconciliations;
 mod rows;
+mod sandbox_ledger;
 mod scan;
 pub mod settlements;
 mod sqlite;

@@ -42,6 +42,7 @@ mod paystack_intents;
 mod persistence;
 mod provider_specs;
 mod rate_limit;
+mod reconciliation;
 mod rejected_input;
 mod resilience;
 mod restart_log;

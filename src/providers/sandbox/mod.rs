@@ -15,8 +15,14 @@
 //!
 //! Tokens follow Stripe's test PaymentMethods: `pm_card_visa_chargeDeclined` declines,
 //! `pm_card_visa_chargeDeclinedInsufficientFunds` is refused for funds, any other token succeeds.
+//!
+//! With a [`ledger::SandboxBook`] the sandbox records every charge it captured or declined and
+//! every refund before it answers, as a provider keeps its own books: the reconciliation against
+//! the provider's records (`reconcile-report`) reads them back. If the record cannot be written the
+//! sandbox answers `Unavailable`, as a provider that could not act.
 
 pub mod challenges;
+pub mod ledger;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,18 +35,50 @@ use payrail_core::ports::{
 };
 
 use challenges::Challenges;
+use ledger::SandboxBook;
 use uuid::Uuid;
+
+use crate::reconciliation::ledger::{ProviderRecord, RecordStatus, RecordType};
 
 pub struct Sandbox {
     latency: Duration,
     challenges: Arc<Challenges>,
+    book: Option<Arc<dyn SandboxBook>>,
 }
 
 impl Sandbox {
     pub const NAME: &'static str = "sandbox";
 
-    pub fn new(latency: Duration, challenges: Arc<Challenges>) -> Self {
-        Self { latency, challenges }
+    pub fn new(latency: Duration, challenges: Arc<Challenges>, book: Option<Arc<dyn SandboxBook>>) -> Self {
+        Self {
+            latency,
+            challenges,
+            book,
+        }
+    }
+
+    /// Writes one entry of the sandbox's ledger (nothing without a book).
+    async fn record(
+        &self,
+        record_type: RecordType,
+        reference: &str,
+        payment_id: &str,
+        amount: i64,
+        currency: &str,
+        status: RecordStatus,
+    ) -> Result<(), ProviderError> {
+        let Some(book) = &self.book else { return Ok(()) };
+        let record = ProviderRecord {
+            record_type,
+            reference: reference.to_owned(),
+            payment_id: Some(payment_id.to_owned()),
+            amount,
+            currency: currency.to_owned(),
+            status,
+        };
+        book.write(&record, chrono::Utc::now())
+            .await
+            .map_err(|e| ProviderError::Unavailable(format!("sandbox: ledger unavailable: {e}")))
     }
 
     async fn respond(&self) {
@@ -63,6 +101,7 @@ impl Provider for Sandbox {
     async fn authorize(&self, request: AuthorizeRequest) -> Result<AuthorizationOutcome, ProviderError> {
         self.respond().await;
         let provider_reference = reference("sb_pi");
+        let ledger_reference = provider_reference.clone();
         let declined = |code: &str, message: &str| AuthorizationOutcome::Declined {
             provider_reference: Some(provider_reference.clone()),
             code: code.into(),
@@ -76,7 +115,7 @@ impl Provider for Sandbox {
                 _ => "4242424242424242",
             },
         };
-        Ok(match number {
+        let outcome = match number {
             "4000000000000002" => declined("card_declined", "Your card was declined."),
             "4000000000009995" => declined("insufficient_funds", "Your card has insufficient funds."),
             "4000000000000119" => declined("processing_error", "An error occurred while processing your card."),
@@ -91,11 +130,43 @@ impl Provider for Sandbox {
             }
             _ if request.capture => AuthorizationOutcome::Captured { provider_reference },
             _ => AuthorizationOutcome::Authorized { provider_reference },
-        })
+        };
+        let status = match &outcome {
+            AuthorizationOutcome::Captured { .. } => Some(RecordStatus::Succeeded),
+            AuthorizationOutcome::Declined { .. } => Some(RecordStatus::Failed),
+            _ => None,
+        };
+        if let Some(status) = status {
+            let (amount, currency) = (request.amount.minor_units(), request.currency.code());
+            let payment_id = request.payment_id.as_str();
+            self.record(
+                RecordType::Payment,
+                &ledger_reference,
+                payment_id,
+                amount,
+                currency,
+                status,
+            )
+            .await?;
+        }
+        Ok(outcome)
     }
 
-    async fn capture(&self, _request: CaptureRequest) -> Result<(), ProviderError> {
+    async fn capture(&self, request: CaptureRequest) -> Result<(), ProviderError> {
         self.respond().await;
+        if let Some(reference) = &request.provider_reference {
+            let (amount, currency) = (request.amount.minor_units(), request.currency.code());
+            let payment_id = request.payment_id.as_str();
+            self.record(
+                RecordType::Payment,
+                reference,
+                payment_id,
+                amount,
+                currency,
+                RecordStatus::Succeeded,
+            )
+            .await?;
+        }
         Ok(())
     }
 
@@ -105,10 +176,22 @@ impl Provider for Sandbox {
         Ok(())
     }
 
-    async fn refund(&self, _request: RefundRequest) -> Result<RefundOutcome, ProviderError> {
+    async fn refund(&self, request: RefundRequest) -> Result<RefundOutcome, ProviderError> {
         self.respond().await;
+        let refund_reference = reference("sb_re");
+        let (amount, currency) = (request.amount.minor_units(), request.currency.code());
+        let payment_id = request.payment_id.as_str();
+        self.record(
+            RecordType::Refund,
+            &refund_reference,
+            payment_id,
+            amount,
+            currency,
+            RecordStatus::Succeeded,
+        )
+        .await?;
         Ok(RefundOutcome {
-            provider_reference: Some(reference("sb_re")),
+            provider_reference: Some(refund_reference),
             status: RefundStatus::Succeeded,
         })
     }
@@ -116,11 +199,26 @@ impl Provider for Sandbox {
     /// A challenged payment's decision; the sandbox keeps no other record to ask about.
     async fn retrieve(&self, request: RetrieveRequest) -> Result<AuthorizationOutcome, ProviderError> {
         self.respond().await;
-        Ok(self
+        let outcome = self
             .challenges
             .outcome(&request.payment_id)
             .unwrap_or(AuthorizationOutcome::Unknown {
                 provider_reference: None,
-            }))
+            });
+        // A completed challenge that captured: the ledger learns of it here (a repeat is a no-op).
+        if let AuthorizationOutcome::Captured { provider_reference } = &outcome {
+            let (amount, currency) = (request.amount.minor_units(), request.currency.code());
+            let payment_id = request.payment_id.as_str();
+            self.record(
+                RecordType::Payment,
+                provider_reference,
+                payment_id,
+                amount,
+                currency,
+                RecordStatus::Succeeded,
+            )
+            .await?;
+        }
+        Ok(outcome)
     }
 }

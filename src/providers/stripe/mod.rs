@@ -6,6 +6,7 @@
 //! step, for the two-step raw-card path), so a retry after a 5xx or a lost answer is replayed by
 //! Stripe instead of charging twice.
 
+pub mod ledger;
 pub mod transformers;
 pub mod webhook;
 

@@ -8,6 +8,7 @@ pub mod paypal_checks;
 pub mod paystack;
 pub mod recorded;
 pub mod stripe;
+pub mod stripe_balance;
 
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};

@@ -13,6 +13,8 @@
 //! customer's browser), which settles the intent and redirects to the `return_url` with
 //! `payment_intent=…`; without one it is `use_stripe_sdk`, as Stripe answers.
 //!
+//! Balance transactions (`GET /v1/balance_transactions`, paginated) are in `stripe_balance.rs`.
+//!
 //! Faults on demand: answer the next N requests with 503, or process a request and then stall
 //! before answering (a timeout after the money moved).
 
@@ -45,6 +47,8 @@ struct State {
     counter: u64,
     /// Card refunds usually succeed at once; tests that settle them by webhook hold them pending.
     refunds_pending: bool,
+    /// Balance transactions (`stripe_balance.rs`): the money that moved.
+    balance: Vec<Value>,
 }
 
 #[derive(Clone)]
@@ -113,6 +117,43 @@ impl FakeStripe {
 
     pub fn try_refund(&self, id: &str) -> Option<Value> {
         self.state.lock().unwrap().refunds.get(id).cloned()
+    }
+
+    /// Changes the balance transaction whose source is (or charges) `reference` — a PaymentIntent
+    /// or refund id — as if Stripe's record differed from payrail's.
+    pub fn edit_balance_transaction(&self, reference: &str, edit: impl FnOnce(&mut Value)) {
+        let mut state = self.state.lock().unwrap();
+        let transaction = state
+            .balance
+            .iter_mut()
+            .find(|t| t["_source"]["id"] == json!(reference) || t["_source"]["payment_intent"] == json!(reference))
+            .expect("a balance transaction for that reference");
+        edit(transaction);
+    }
+
+    /// Removes the balance transaction of `reference` (Stripe never recorded it).
+    pub fn remove_balance_transaction(&self, reference: &str) {
+        let mut state = self.state.lock().unwrap();
+        state
+            .balance
+            .retain(|t| t["_source"]["id"] != json!(reference) && t["_source"]["payment_intent"] != json!(reference));
+    }
+
+    /// Adds a charge on an intent payrail never made (`pi_…` of its own), for `amount`.
+    pub fn add_foreign_charge(&self, intent_id: &str, amount: i64) {
+        let mut state = self.state.lock().unwrap();
+        state.counter += 1;
+        let intent = json!({ "id": intent_id, "currency": "usd", "metadata": {} });
+        let transaction = super::stripe_balance::charge(state.counter, &intent, amount);
+        state.balance.push(transaction);
+    }
+
+    /// `GET /v1/balance_transactions` requests received, with their query strings.
+    pub fn balance_listings(&self) -> usize {
+        self.requests()
+            .iter()
+            .filter(|r| r.starts_with("GET /v1/balance_transactions"))
+            .count()
     }
 
     pub fn set_refund_status(&self, id: &str, status: &str) -> Value {
@@ -214,6 +255,7 @@ fn challenge(state: &Mutex<State>, id: &str, body: &[u8]) -> HttpResponse {
     let params: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
     let mut s = state.lock().unwrap();
     s.requests.push(format!("POST /3ds/{id} "));
+    let mut charged: Option<(Value, i64)> = None;
     let Some(intent) = s.intents.get_mut(id) else {
         return HttpResponse::NotFound().finish();
     };
@@ -231,6 +273,7 @@ fn challenge(state: &Mutex<State>, id: &str, body: &[u8]) -> HttpResponse {
         Some("complete") => {
             intent["status"] = json!("succeeded");
             intent["amount_received"] = intent["amount"].clone();
+            charged = Some((intent.clone(), intent["amount"].as_i64().unwrap_or(0)));
         }
         Some("fail") => {
             intent["status"] = json!("requires_payment_method");
@@ -239,6 +282,11 @@ fn challenge(state: &Mutex<State>, id: &str, body: &[u8]) -> HttpResponse {
         _ => return HttpResponse::BadRequest().body("outcome must be complete or fail"),
     }
     intent["next_action"] = Value::Null;
+    if let Some((intent, amount)) = charged {
+        s.counter += 1;
+        let transaction = super::stripe_balance::charge(s.counter, &intent, amount);
+        s.balance.push(transaction);
+    }
     let separator = if return_url.contains('?') { '&' } else { '?' };
     HttpResponse::SeeOther()
         .insert_header((
@@ -327,7 +375,9 @@ fn process(s: &mut State, req: &HttpRequest, params: &[(String, String)]) -> (u1
                     intent["status"] = json!("succeeded");
                     intent["amount_received"] = json!(amount);
                     intent["amount_capturable"] = json!(0);
-                    (200, intent.clone())
+                    let intent = intent.clone();
+                    s.balance.push(super::stripe_balance::charge(n, &intent, amount));
+                    (200, intent)
                 }
                 "cancel"
                     if [
@@ -350,6 +400,7 @@ fn process(s: &mut State, req: &HttpRequest, params: &[(String, String)]) -> (u1
                 ),
             }
         }
+        ("GET", ["v1", "balance_transactions"]) => super::stripe_balance::list(&s.balance, params),
         ("GET", ["v1", "payment_intents", "search"]) => {
             let query = param(params, "query").unwrap_or_default();
             let wanted = query.split('\'').nth(3).unwrap_or_default().to_owned();
@@ -395,6 +446,9 @@ fn process(s: &mut State, req: &HttpRequest, params: &[(String, String)]) -> (u1
             let status = if s.refunds_pending { "pending" } else { "succeeded" };
             let refund = json!({ "id": id, "object": "refund", "amount": amount, "currency": intent["currency"], "payment_intent": pi, "status": status, "reason": param(params, "reason"), "metadata": metadata(params) });
             s.refunds.insert(id, refund.clone());
+            if status == "succeeded" {
+                s.balance.push(super::stripe_balance::refund(n, &refund));
+            }
             (200, refund)
         }
         _ => error(
@@ -517,6 +571,7 @@ fn create_intent(s: &mut State, params: &[(String, String)], n: u64, host: &str)
     } else {
         intent["status"] = json!("succeeded");
         intent["amount_received"] = json!(amount);
+        s.balance.push(super::stripe_balance::charge(n, &intent, amount));
     }
     s.intents.insert(id, intent.clone());
     (200, intent)

@@ -1,0 +1,399 @@
+//! The matching, as plain values: payrail's side of a day (the settlement's money events plus the
+//! day's failed charges, turned into [`PayrailRecord`]s) against the provider's
+//! [`ProviderRecord`]s, giving every mismatch — present on one side only, or the amount, currency
+//! or status differs — grouped per merchant. No I/O: `run.rs` reads both sides and writes the
+//! result.
+//!
+//! Both sides are keyed by (record type, provider reference). Several records under one key are
+//! folded into one: amounts add up (two captures of one charge), and a failure wins over a
+//! success (a refund reversed later, a refund the provider reports failed).
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::reconciliation::ledger::{ProviderRecord, RecordStatus, RecordType};
+use crate::settlements::report::{LineKind, MoneyEvent};
+
+/// A charge that failed at its provider, from its `payment.failed` event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FailedCharge {
+    pub payment_id: String,
+    pub merchant_id: String,
+    pub currency: String,
+    pub amount: i64,
+    pub provider_reference: Option<String>,
+}
+
+/// One record as payrail's committed events tell it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PayrailRecord {
+    pub record_type: RecordType,
+    pub reference: String,
+    pub payment_id: String,
+    pub refund_id: Option<String>,
+    pub merchant_id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub status: RecordStatus,
+}
+
+/// How the two sides disagree about a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MismatchKind {
+    MissingAtProvider,
+    MissingAtPayrail,
+    AmountDiffers,
+    CurrencyDiffers,
+    StatusDiffers,
+}
+
+impl MismatchKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MismatchKind::MissingAtProvider => "missing_at_provider",
+            MismatchKind::MissingAtPayrail => "missing_at_payrail",
+            MismatchKind::AmountDiffers => "amount_differs",
+            MismatchKind::CurrencyDiffers => "currency_differs",
+            MismatchKind::StatusDiffers => "status_differs",
+        }
+    }
+}
+
+/// One side's figures for a record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Side {
+    pub amount: i64,
+    pub currency: String,
+    pub status: RecordStatus,
+}
+
+/// One mismatch: what disagrees, about which record, and both sides' figures.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mismatch {
+    pub kind: MismatchKind,
+    pub record_type: RecordType,
+    pub reference: String,
+    pub payment_id: Option<String>,
+    pub refund_id: Option<String>,
+    pub payrail: Option<Side>,
+    pub provider: Option<Side>,
+}
+
+/// One merchant's share of a run (`merchant_id` None: provider records payrail cannot attribute).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MerchantReconciliation {
+    pub merchant_id: Option<String>,
+    pub payrail_count: i64,
+    pub provider_count: i64,
+    pub matched_count: i64,
+    pub mismatches: Vec<Mismatch>,
+}
+
+/// payrail's records for a provider's day: captures and refunds from the settlement's money
+/// events (a reversal marks its refund failed), and failed charges when `with_failures`.
+pub fn payrail_records(events: &[MoneyEvent], failures: &[FailedCharge], with_failures: bool) -> Vec<PayrailRecord> {
+    let mut records: Vec<PayrailRecord> = events
+        .iter()
+        .map(|event| {
+            let record_type = match event.kind {
+                LineKind::Capture => RecordType::Payment,
+                LineKind::Refund | LineKind::RefundReversal => RecordType::Refund,
+            };
+            let fallback = || match &event.refund_id {
+                Some(refund) if record_type == RecordType::Refund => format!("refund:{refund}"),
+                _ => format!("payment:{}", event.payment_id),
+            };
+            PayrailRecord {
+                record_type,
+                reference: event.provider_reference.clone().unwrap_or_else(fallback),
+                payment_id: event.payment_id.clone(),
+                refund_id: event.refund_id.clone(),
+                merchant_id: event.merchant_id.clone(),
+                // A reversal restates its refund as failed; its amount is the refund's, not more.
+                amount: if event.kind == LineKind::RefundReversal {
+                    0
+                } else {
+                    event.amount
+                },
+                currency: event.currency.clone(),
+                status: if event.kind == LineKind::RefundReversal {
+                    RecordStatus::Failed
+                } else {
+                    RecordStatus::Succeeded
+                },
+            }
+        })
+        .collect();
+    if with_failures {
+        records.extend(failures.iter().map(|failed| {
+            PayrailRecord {
+                record_type: RecordType::Payment,
+                reference: failed
+                    .provider_reference
+                    .clone()
+                    .unwrap_or_else(|| format!("payment:{}", failed.payment_id)),
+                payment_id: failed.payment_id.clone(),
+                refund_id: None,
+                merchant_id: failed.merchant_id.clone(),
+                amount: failed.amount,
+                currency: failed.currency.clone(),
+                status: RecordStatus::Failed,
+            }
+        }));
+    }
+    records
+}
+
+type Key = (RecordType, String);
+
+fn fold_status(a: RecordStatus, b: RecordStatus) -> RecordStatus {
+    match (a, b) {
+        (RecordStatus::Failed, _) | (_, RecordStatus::Failed) => RecordStatus::Failed,
+        (RecordStatus::Pending, _) | (_, RecordStatus::Pending) => RecordStatus::Pending,
+        _ => RecordStatus::Succeeded,
+    }
+}
+
+/// Compares both sides; `owners` maps payment ids to merchants, for provider-only records that
+/// name a payrail payment. Merchants come out in order, the unattributed group last.
+pub fn reconcile(
+    payrail: Vec<PayrailRecord>,
+    provider: Vec<ProviderRecord>,
+    owners: &HashMap<String, String>,
+) -> Vec<MerchantReconciliation> {
+    let mut ours: BTreeMap<Key, PayrailRecord> = BTreeMap::new();
+    for record in payrail {
+        let key = (record.record_type, record.reference.clone());
+        match ours.get_mut(&key) {
+            Some(seen) => {
+                seen.amount += record.amount;
+                seen.status = fold_status(seen.status, record.status);
+            }
+            None => {
+                ours.insert(key, record);
+            }
+        }
+    }
+    let mut theirs: BTreeMap<Key, ProviderRecord> = BTreeMap::new();
+    for record in provider {
+        let key = (record.record_type, record.reference.clone());
+        match theirs.get_mut(&key) {
+            Some(seen) => {
+                seen.amount += record.amount;
+                seen.status = fold_status(seen.status, record.status);
+            }
+            None => {
+                theirs.insert(key, record);
+            }
+        }
+    }
+    let mut merchants: BTreeMap<Option<String>, MerchantReconciliation> = BTreeMap::new();
+    for (key, mine) in &ours {
+        let group = merchants.entry(Some(mine.merchant_id.clone())).or_default();
+        group.payrail_count += 1;
+        let side = Side {
+            amount: mine.amount,
+            currency: mine.currency.clone(),
+            status: mine.status,
+        };
+        let mismatch = |kind, provider: Option<Side>| Mismatch {
+            kind,
+            record_type: key.0,
+            reference: key.1.clone(),
+            payment_id: Some(mine.payment_id.clone()),
+            refund_id: mine.refund_id.clone(),
+            payrail: Some(side.clone()),
+            provider,
+        };
+        let Some(other) = theirs.get(key) else {
+            group.mismatches.push(mismatch(MismatchKind::MissingAtProvider, None));
+            continue;
+        };
+        group.provider_count += 1;
+        let their_side = Side {
+            amount: other.amount,
+            currency: other.currency.clone(),
+            status: other.status,
+        };
+        let before = group.mismatches.len();
+        if other.status != mine.status {
+            group
+                .mismatches
+                .push(mismatch(MismatchKind::StatusDiffers, Some(their_side.clone())));
+        }
+        if other.currency != mine.currency {
+            group
+                .mismatches
+                .push(mismatch(MismatchKind::CurrencyDiffers, Some(their_side.clone())));
+        }
+        if other.amount != mine.amount {
+            group
+                .mismatches
+                .push(mismatch(MismatchKind::AmountDiffers, Some(their_side)));
+        }
+        if group.mismatches.len() == before {
+            group.matched_count += 1;
+        }
+    }
+    for (key, other) in theirs.iter().filter(|(key, _)| !ours.contains_key(*key)) {
+        let owner = other.payment_id.as_ref().and_then(|id| owners.get(id)).cloned();
+        let group = merchants.entry(owner).or_default();
+        group.provider_count += 1;
+        group.mismatches.push(Mismatch {
+            kind: MismatchKind::MissingAtPayrail,
+            record_type: key.0,
+            reference: key.1.clone(),
+            payment_id: other.payment_id.clone(),
+            refund_id: None,
+            payrail: None,
+            provider: Some(Side {
+                amount: other.amount,
+                currency: other.currency.clone(),
+                status: other.status,
+            }),
+        });
+    }
+    let mut groups: Vec<MerchantReconciliation> = merchants
+        .into_iter()
+        .map(|(merchant_id, mut group)| {
+            group.merchant_id = merchant_id;
+            group
+        })
+        .collect();
+    // `None` sorts first in a BTreeMap; operators read the unattributed group last.
+    let unattributed_first = groups.first().is_some_and(|g| g.merchant_id.is_none());
+    groups.rotate_left(usize::from(unattributed_first));
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ours(record_type: RecordType, reference: &str, merchant: &str, amount: i64) -> PayrailRecord {
+        PayrailRecord {
+            record_type,
+            reference: reference.into(),
+            payment_id: format!("pay_{reference}"),
+            refund_id: None,
+            merchant_id: merchant.into(),
+            amount,
+            currency: "usd".into(),
+            status: RecordStatus::Succeeded,
+        }
+    }
+
+    fn theirs(record_type: RecordType, reference: &str, amount: i64) -> ProviderRecord {
+        ProviderRecord {
+            record_type,
+            reference: reference.into(),
+            payment_id: None,
+            amount,
+            currency: "usd".into(),
+            status: RecordStatus::Succeeded,
+        }
+    }
+
+    fn kinds(group: &MerchantReconciliation) -> Vec<(MismatchKind, &str)> {
+        group
+            .mismatches
+            .iter()
+            .map(|m| (m.kind, m.reference.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn every_disagreement_is_one_mismatch_and_agreement_is_none() {
+        let payrail = vec![
+            ours(RecordType::Payment, "a", "m1", 1_000),
+            ours(RecordType::Refund, "ra", "m1", 300),
+            ours(RecordType::Payment, "b", "m1", 2_000),
+            ours(RecordType::Payment, "c", "m1", 500),
+            ours(RecordType::Payment, "d", "m2", 700),
+        ];
+        let mut failed = theirs(RecordType::Payment, "d", 700);
+        failed.status = RecordStatus::Failed;
+        let mut named = theirs(RecordType::Payment, "e", 90);
+        named.payment_id = Some("pay_e".into());
+        let provider = vec![
+            theirs(RecordType::Payment, "a", 1_000),
+            theirs(RecordType::Refund, "ra", 300),
+            theirs(RecordType::Payment, "b", 1_999),
+            failed,
+            named,
+            theirs(RecordType::Payment, "x", 42),
+        ];
+        let owners = HashMap::from([("pay_e".to_owned(), "m2".to_owned())]);
+        let groups = reconcile(payrail, provider, &owners);
+        let merchants: Vec<Option<&str>> = groups.iter().map(|g| g.merchant_id.as_deref()).collect();
+        assert_eq!(merchants, [Some("m1"), Some("m2"), None]);
+        assert_eq!(
+            kinds(&groups[0]),
+            [
+                (MismatchKind::AmountDiffers, "b"),
+                (MismatchKind::MissingAtProvider, "c")
+            ]
+        );
+        assert_eq!(
+            (
+                groups[0].payrail_count,
+                groups[0].provider_count,
+                groups[0].matched_count
+            ),
+            (4, 3, 2)
+        );
+        assert_eq!(
+            kinds(&groups[1]),
+            [
+                (MismatchKind::StatusDiffers, "d"),
+                (MismatchKind::MissingAtPayrail, "e")
+            ]
+        );
+        assert_eq!(kinds(&groups[2]), [(MismatchKind::MissingAtPayrail, "x")]);
+    }
+
+    #[test]
+    fn a_reversed_refund_is_a_failed_refund_of_its_amount() {
+        let refund = MoneyEvent {
+            event_id: "e1".into(),
+            payment_id: "p".into(),
+            refund_id: Some("r".into()),
+            merchant_id: "m".into(),
+            provider: "sandbox".into(),
+            currency: "usd".into(),
+            kind: LineKind::Refund,
+            amount: 400,
+            provider_reference: Some("re_1".into()),
+            occurred_at_micros: 1,
+        };
+        let reversal = MoneyEvent {
+            event_id: "e2".into(),
+            kind: LineKind::RefundReversal,
+            occurred_at_micros: 2,
+            ..refund.clone()
+        };
+        let mut failed = theirs(RecordType::Refund, "re_1", 400);
+        failed.status = RecordStatus::Failed;
+        let groups = reconcile(
+            payrail_records(&[refund, reversal], &[], true),
+            vec![failed],
+            &HashMap::new(),
+        );
+        assert_eq!(groups[0].mismatches, []);
+        assert_eq!(groups[0].matched_count, 1);
+    }
+
+    #[test]
+    fn failures_are_compared_only_where_the_provider_lists_them() {
+        let failure = FailedCharge {
+            payment_id: "p".into(),
+            merchant_id: "m".into(),
+            currency: "usd".into(),
+            amount: 10,
+            provider_reference: Some("f".into()),
+        };
+        assert_eq!(payrail_records(&[], std::slice::from_ref(&failure), false), []);
+        let records = payrail_records(&[], &[failure], true);
+        assert_eq!(records[0].status, RecordStatus::Failed);
+        assert_eq!(records[0].reference, "f");
+    }
+}
