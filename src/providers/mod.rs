@@ -157,6 +157,15 @@ pub fn ledger(settings: &Settings, provider: &str, book: Arc<dyn SandboxBook>) -
                 p.listing_page_size,
             )))
         }
+        paystack::Paystack::NAME => {
+            let key = p.paystack.secret_key.clone()?;
+            Some(Box::new(paystack::ledger::PaystackLedger::new(
+                client(),
+                &p.paystack.api_base,
+                key,
+                p.listing_page_size,
+            )))
+        }
         _ => None,
     }
 }

@@ -43,6 +43,7 @@ mod persistence;
 mod provider_specs;
 mod rate_limit;
 mod reconciliation;
+mod reconciliation_paystack;
 mod rejected_input;
 mod resilience;
 mod restart_log;

@@ -14,6 +14,7 @@
 //! Paystack charges capture at once: a payment asking for manual capture is refused, as is a
 //! currency outside Paystack's list, before anything is sent.
 
+pub mod ledger;
 pub mod transformers;
 pub mod webhook;
 

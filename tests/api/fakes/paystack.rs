@@ -1,4 +1,5 @@
-//! A fake Paystack: `charge_authorization` and `/charge`, `verify/:reference`, refunds (create,
+//! A fake Paystack: `charge_authorization` and `/charge`, `verify/:reference`, transactions listed
+//! page by page (`GET /transaction`), refunds (create,
 //! list page by page with `perPage`/`page`/`from`/`to`, fetch by id), the `{status, message, data}`
 //! envelope, amounts in kobo, unique references (a reused one is 400 "Duplicate Transaction
 //! Reference"), and declines as HTTP 200 with `data.status: failed`. Requests are checked as
@@ -113,6 +114,38 @@ impl FakePaystack {
     pub fn refunds(&self) -> Vec<Value> {
         self.state.lock().unwrap().refunds.clone()
     }
+
+    /// Changes the transaction payrail made for `payment_id`, as if Paystack's record differed.
+    pub fn edit_transaction(&self, payment_id: &str, edit: impl FnOnce(&mut Value)) {
+        let reference = payment_id.replacen('_', "-", 1);
+        let mut state = self.state.lock().unwrap();
+        let tx = state
+            .transactions
+            .iter_mut()
+            .find(|t| t["reference"] == reference.as_str())
+            .expect("transaction");
+        edit(tx);
+    }
+
+    /// Every pending refund is processed, as Paystack does a little later.
+    pub fn process_refunds(&self) {
+        for refund in self.state.lock().unwrap().refunds.iter_mut() {
+            if refund["status"] == "pending" {
+                refund["status"] = json!("processed");
+            }
+        }
+    }
+
+    /// Listing requests received (`GET /transaction` and `GET /refund`).
+    pub fn listings(&self) -> Vec<String> {
+        let state = self.state.lock().unwrap();
+        state
+            .recorded
+            .iter()
+            .filter(|r| r.method == "GET" && (r.path == "/transaction" || r.path == "/refund"))
+            .map(|r| r.path.clone())
+            .collect()
+    }
 }
 
 fn envelope(status: u16, ok: bool, message: &str, data: Value) -> (u16, Value) {
@@ -214,16 +247,19 @@ fn check_refund(body: &Value) -> Result<(), String> {
     }
 }
 
-/// `GET /refund`: only `perPage`, `page`, `from` and `to` are documented.
-fn refund_page(s: &State, query: &str) -> (u16, Value) {
+/// `GET /refund` and `GET /transaction`: only `perPage` (`per_page` in the OpenAPI document's
+/// transaction listing), `page`, `from` and `to` (inclusive) are accepted; items are filtered on
+/// their `createdAt` and paged with `meta.pageCount`.
+fn listing_page(items: &[Value], query: &str, message: &str) -> (u16, Value) {
     let mut per_page = 50_usize;
     let mut page = 1_usize;
     let mut from = None;
+    let mut to = None;
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
         let value = value.replace("%3A", ":").replace("%2B", "+");
         match name {
-            "perPage" => match value.parse() {
+            "perPage" | "per_page" => match value.parse() {
                 Ok(n) if n > 0 => per_page = n,
                 _ => return envelope(400, false, "perPage must be an integer", Value::Null),
             },
@@ -233,20 +269,23 @@ fn refund_page(s: &State, query: &str) -> (u16, Value) {
             },
             "from" | "to" => match chrono::DateTime::parse_from_rfc3339(&value) {
                 Ok(at) if name == "from" => from = Some(at),
-                Ok(_) => {}
+                Ok(at) => to = Some(at),
                 Err(_) => return envelope(400, false, "Invalid date", Value::Null),
             },
             other => return envelope(400, false, &format!("{other} is not a valid filter"), Value::Null),
         }
     }
-    let matching: Vec<&Value> = s
-        .refunds
+    let matching: Vec<&Value> = items
         .iter()
         .filter(|r| {
             let created = r["createdAt"]
                 .as_str()
                 .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok());
+            // Paystack's dates are to the second: `to` covers its whole second.
             from.map_or(true, |from| created.is_some_and(|c| c >= from))
+                && to.map_or(true, |to| {
+                    created.is_some_and(|c| c < to + chrono::Duration::seconds(1))
+                })
         })
         .collect();
     let data: Vec<Value> = matching
@@ -259,7 +298,7 @@ fn refund_page(s: &State, query: &str) -> (u16, Value) {
         "page": page, "pageCount": matching.len().div_ceil(per_page), "failedRefundCount": 0 });
     (
         200,
-        json!({ "status": true, "message": "Refunds retrieved", "data": data, "meta": meta }),
+        json!({ "status": true, "message": message, "data": data, "meta": meta }),
     )
 }
 
@@ -320,6 +359,7 @@ fn process(s: &mut State, req: &HttpRequest, body: &Value) -> (u16, Value) {
                 "id": 1_000_000 + s.transactions.len() as i64, "reference": reference, "amount": amount,
                 "currency": body.get("currency").cloned().unwrap_or(json!("NGN")), "status": status, "gateway_response": gateway,
                 "authorization": { "authorization_code": if code.is_empty() { "AUTH_new" } else { code }, "reusable": true },
+                "createdAt": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             });
             if status == "send_pin" {
                 tx["display_text"] = json!("Please enter your 4-digit PIN");
@@ -335,7 +375,8 @@ fn process(s: &mut State, req: &HttpRequest, body: &Value) -> (u16, Value) {
                 None => envelope(400, false, "Transaction reference not found", Value::Null),
             }
         }
-        ("GET", "/refund") => refund_page(s, req.query_string()),
+        ("GET", "/refund") => listing_page(&s.refunds, req.query_string(), "Refunds retrieved"),
+        ("GET", "/transaction") => listing_page(&s.transactions, req.query_string(), "Transactions retrieved"),
         ("GET", p) if p.starts_with("/refund/") => {
             let Ok(id) = p.trim_start_matches("/refund/").parse::<i64>() else {
                 return envelope(400, false, "Refund ID must be an integer", Value::Null);
