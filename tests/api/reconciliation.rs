@@ -289,7 +289,8 @@ async fn a_day_on_two_providers_reconciles_to_exactly_the_seeded_mismatches(back
 }
 
 async fn reconcile_report_runs_from_the_cli_and_is_served_to_its_merchant_only(backend: Backend) {
-    let Some(app) = crate::helpers::spawn_app(backend).await else {
+    let operator = crate::console::OPERATOR_TOKEN;
+    let Some(app) = crate::helpers::spawn_app_with(backend, &[("OPERATOR_TOKEN", operator)]).await else {
         return;
     };
     let p = pay(&app, &app.token, 3_000, "4242424242424242", true, "sandbox").await;
@@ -361,6 +362,41 @@ async fn reconcile_report_runs_from_the_cli_and_is_served_to_its_merchant_only(b
         Some("date"),
     )
     .await;
+
+    // The console lists the report and shows the mismatch with both sides' figures, escaped.
+    let console = |path: String| app.client.get(app.url(&path)).bearer_auth(operator).send();
+    let listing = console(format!("/console/reconciliations?date={}", today()))
+        .await
+        .unwrap();
+    assert_eq!(listing.status(), StatusCode::OK);
+    let listing = listing.text().await.unwrap();
+    assert!(
+        listing.contains(&format!("href=\"/console/reconciliations/{report_id}\"")),
+        "{listing}"
+    );
+    let shown = console(format!("/console/reconciliations/{report_id}")).await.unwrap();
+    assert_eq!(shown.status(), StatusCode::OK);
+    let shown = shown.text().await.unwrap();
+    for expected in [
+        "<td>currency_differs</td>".to_owned(),
+        format!("<td>{p_ref}</td>"),
+        "<td>30.00 USD succeeded</td>".to_owned(),
+        "<td>30.00 EUR succeeded</td>".to_owned(),
+    ] {
+        assert!(shown.contains(&expected), "{expected} in {shown}");
+    }
+    let merchant_in_console = app
+        .client
+        .get(app.url(&format!("/console/reconciliations/{report_id}")))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(
+        merchant_in_console.status(),
+        StatusCode::OK,
+        "a merchant token never opens the console"
+    );
 
     let unknown = run(today(), "stripe").await;
     assert!(!unknown.status.success(), "Stripe is not configured here");

@@ -107,7 +107,8 @@ def main():
             fail(f"no intact audit entry shown: {audit}")
         shot("03-payment")
 
-        for path, heading in (("providers", "Providers"), ("actors", "Actors"), ("settlements", "Settlements"), ("audit", "Audit")):
+        for path, heading in (("providers", "Providers"), ("actors", "Actors"), ("settlements", "Settlements"),
+                              ("reconciliations", "Reconciliations"), ("audit", "Audit")):
             page.goto(f"{args.base}/console/{path}")
             if page.get_by_role("heading", name=heading).count() != 1:
                 fail(f"/console/{path} has no {heading} heading")

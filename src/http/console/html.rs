@@ -60,11 +60,12 @@ pub struct Page<'a> {
     pub body: String,
 }
 
-const NAV: [(&str, &str); 5] = [
+const NAV: [(&str, &str); 6] = [
     ("/console/payments", "Payments"),
     ("/console/providers", "Providers"),
     ("/console/actors", "Actors"),
     ("/console/settlements", "Settlements"),
+    ("/console/reconciliations", "Reconciliations"),
     ("/console/audit", "Audit"),
 ];
 

@@ -2,13 +2,15 @@
 //! an operator's token or session (`session.rs`), under its own Content-Security-Policy
 //! (`html.rs`: only its stylesheet, forms posting to itself). Pages: payments search and a
 //! payment's page (`payments.rs`), providers and actors (`operations.rs`), settlements
-//! (`settlements.rs`), and the audit chain's verification (`audit.rs`).
+//! (`settlements.rs`), reconciliation reports and their mismatches (`reconciliations.rs`), and the
+//! audit chain's verification (`audit.rs`).
 
 mod audit;
 mod audit_status;
 mod html;
 mod operations;
 mod payments;
+mod reconciliations;
 mod session;
 mod settlements;
 
@@ -34,6 +36,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/actors", web::get().to(operations::actors))
                 .route("/settlements", web::get().to(settlements::list))
                 .route("/settlements/{id}", web::get().to(settlements::show))
+                .route("/reconciliations", web::get().to(reconciliations::list))
+                .route("/reconciliations/{id}", web::get().to(reconciliations::show))
                 .route("/audit", web::get().to(audit::page))
                 .route("/audit/verify", web::post().to(audit::verify)),
         );
