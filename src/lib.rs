@@ -5,7 +5,8 @@
 //! - `main.rs`: the CLI (`serve`, `migrate`, `token`, `audit verify`), a thin shell over this library.
 //! - [`startup`]: `Application::build` — pools, migrations, actors, the HTTP server.
 //! - [`shutdown`]: graceful shutdown on SIGTERM/SIGINT — stop accepting, drain, flush, close.
-//! - [`app`]: `AppState`, what every handler reaches; [`audit_trail`]: the audit log's front door.
+//! - [`app`]: `AppState`, what every handler reaches; [`audit_trail`]: the audit log's front door;
+//!   [`audit_verify`]: the chain's periodic verification, reported as metrics.
 //! - [`config`]: layered, typed settings; [`telemetry`]: JSON logs; [`auth`]: JWT verification.
 //! - [`secret`]: the `Secret` type every layer that holds a key uses.
 //! - [`crypto`]: card fingerprints (HMAC-SHA256) and AES-256-GCM encryption at rest.
@@ -28,6 +29,7 @@
 
 pub mod app;
 pub mod audit_trail;
+pub mod audit_verify;
 pub mod auth;
 pub mod config;
 pub mod crypto;

@@ -14,6 +14,7 @@ use payrail_core::actors::PaymentSupervisor;
 use payrail_core::operation::Operation;
 use payrail_core::ports::JobLease;
 
+use crate::metrics::Metrics;
 use crate::store::Database;
 
 /// Payments looked at per pass; the next pass continues with the rest.
@@ -65,22 +66,30 @@ pub async fn run_once(database: &Database, supervisor: &PaymentSupervisor, min_a
 }
 
 /// Reconciles now, then every `interval`, until the actix system stops; on one node at a time
-/// (the `reconciler` lease in `job_leases`).
+/// (the `reconciler` lease in `job_leases`). After each pass the node holding the lease reports
+/// what is still waiting as `payrail_reconciler_backlog`; the others report 0.
 pub fn spawn_periodic(
     database: Database,
     supervisor: PaymentSupervisor,
     lease: Arc<dyn JobLease>,
     interval: Duration,
     min_age: Duration,
+    metrics: Metrics,
 ) {
     actix_web::rt::spawn(async move {
         let mut ticker = tokio::time::interval(interval.max(Duration::from_millis(100)));
         loop {
             ticker.tick().await;
             if !lease.hold("reconciler").await {
+                metrics.set_reconciler_backlog(0);
                 continue;
             }
             let report = run_once(&database, &supervisor, min_age).await;
+            let cutoff = chrono::Utc::now() - chrono::Duration::from_std(min_age).unwrap_or_default();
+            match database.awaiting_provider_count(cutoff.timestamp_micros()).await {
+                Ok(backlog) => metrics.set_reconciler_backlog(backlog),
+                Err(error) => tracing::warn!(%error, "reconciler cannot count its backlog"),
+            }
             if report.examined > 0 {
                 tracing::info!(
                     examined = report.examined,

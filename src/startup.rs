@@ -139,6 +139,14 @@ impl Application {
             Arc::clone(&leases),
             Duration::from_secs(settings.providers.reconcile_interval_secs.max(1)),
             Duration::from_secs(settings.providers.reconcile_min_age_secs),
+            metrics.clone(),
+        );
+        // The audit chain walked every AUDIT_VERIFY_INTERVAL_SECS, on one node at a time.
+        crate::audit_verify::spawn_periodic(
+            database.clone(),
+            Arc::clone(&leases),
+            Duration::from_secs(settings.audit.verify_interval_secs),
+            metrics.clone(),
         );
 
         // Yesterday's settlement reports, hourly, on one node at a time (issue 17).

@@ -64,6 +64,7 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("AUDIT_INTERVAL_MS", "audit.interval_ms", Kind::Int),
     ("LEASE_SECS", "database.lease_secs", Kind::Int),
     ("AUDIT_BATCH_SIZE", "audit.batch_size", Kind::Int),
+    ("AUDIT_VERIFY_INTERVAL_SECS", "audit.verify_interval_secs", Kind::Int),
     ("PROVIDER_TIMEOUT_MS", "providers.timeout_ms", Kind::Int),
     ("PROVIDER_MAX_ATTEMPTS", "providers.max_attempts", Kind::Int),
     ("PROVIDER_BACKOFF_MS", "providers.base_backoff_ms", Kind::Int),

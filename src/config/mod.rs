@@ -249,6 +249,14 @@ pub struct IdempotencySettings {
 pub struct AuditSettings {
     pub interval_ms: u64,
     pub batch_size: u32,
+    /// How often one node walks the whole audit chain (as `payrail audit verify` does) and reports
+    /// the verdict as metrics; 0 turns it off.
+    #[serde(default = "default_audit_verify_interval")]
+    pub verify_interval_secs: u64,
+}
+
+fn default_audit_verify_interval() -> u64 {
+    21_600
 }
 
 /// Token buckets per merchant / client IP, in memory per node (see `http/rate_limit.rs`).

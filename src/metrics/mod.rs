@@ -7,10 +7,11 @@
 //! breakers), reached by handlers through `AppState::metrics`. Beside it, one file per way in:
 //! `observer.rs` (the core reports through its `Observer` port), `metered_store.rs` (a
 //! `PaymentStore` decorator counting store calls), `requests.rs` (actix-web-prom's request
-//! metrics and `/metrics`).
+//! metrics and `/metrics`), `jobs.rs` (the reconciler's backlog, the audit chain's verification).
 //! Nothing here imports `http/`; the middleware that counts replayed responses by their header is
 //! the HTTP layer's (`http/replays.rs`).
 
+mod jobs;
 mod metered_store;
 mod observer;
 mod requests;
@@ -58,6 +59,8 @@ struct Inner {
     webhook_delivery_seconds: Histogram,
     webhook_deliveries_pending: IntGauge,
     webhook_endpoints_disabled: IntCounter,
+    /// The reconciler's backlog and the audit chain's verification (`jobs.rs`).
+    jobs: jobs::JobMetrics,
 }
 
 impl Metrics {
@@ -138,6 +141,7 @@ impl Metrics {
             "webhook_endpoints_disabled_total",
             "Webhook endpoints disabled by payrail (410 Gone, or failing for the whole retry period)",
         )?;
+        let jobs = jobs::JobMetrics::register(&registry)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 registry,
@@ -154,6 +158,7 @@ impl Metrics {
                 webhook_delivery_seconds,
                 webhook_deliveries_pending,
                 webhook_endpoints_disabled,
+                jobs,
             }),
         })
     }

@@ -18,7 +18,27 @@ const AWAITING_SQL: &str = "SELECT id FROM (\
      UNION ALL SELECT payment_id, updated_at FROM refunds WHERE awaiting_provider = 1 AND updated_at <= $1\
      ) AS open_work ORDER BY updated_at LIMIT $2";
 
+/// The backlog leaves out `requires_action`: those wait for their customer (up to
+/// `requires_action_ttl_secs`), not for their provider.
+const BACKLOG_SQL: &str = "SELECT COUNT(DISTINCT id) FROM (\
+     SELECT id FROM payments WHERE (status IN ('pending', 'processing') \
+     OR pending_change_id IS NOT NULL) AND updated_at <= $1 \
+     UNION ALL SELECT payment_id FROM refunds WHERE awaiting_provider = 1 AND updated_at <= $1\
+     ) AS open_work";
+
 impl Database {
+    /// The reconciler's backlog: payments `pending` or `processing`, or holding an open intent
+    /// or refund, since at least `updated_before_micros`.
+    pub async fn awaiting_provider_count(&self, updated_before_micros: i64) -> Result<i64, StoreError> {
+        let values = vec![Value::int(updated_before_micros)];
+        let row: Option<(i64,)> = match self {
+            Database::Sqlite(store) => store.pool().fetch_optional(BACKLOG_SQL, values).await,
+            Database::Postgres(store) => store.pool().fetch_optional(BACKLOG_SQL, values).await,
+        }
+        .map_err(store_error)?;
+        Ok(row.map_or(0, |(count,)| count))
+    }
+
     /// Payments `pending`, `processing` or `requires_action` (issue 13: completed or expired by
     /// the reconciler), or with an open intent (issue 14), since at least `updated_before_micros`,
     /// oldest first, each once.

@@ -25,6 +25,7 @@ mod fuzz;
 mod group_commit;
 mod headers;
 mod idempotency;
+mod job_metrics;
 mod jwt;
 mod lifecycle;
 mod listing;

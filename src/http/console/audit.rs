@@ -39,6 +39,7 @@ pub async fn verify(
     operator.check_csrf(form.csrf.as_deref())?;
     let verdict = crate::store::verify_chain(state.database.audit_store().as_ref()).await?;
     let verdict = verdict.map_err(|broken| broken.to_string());
+    state.metrics.audit_verified(verdict.is_ok());
     tracing::info!(operator = %operator.name, intact = verdict.is_ok(), "console: audit chain verified");
     console.audit.set(verdict);
     Ok(HttpResponse::SeeOther()
