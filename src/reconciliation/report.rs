@@ -4,9 +4,11 @@
 //! or status differs — grouped per merchant. No I/O: `run.rs` reads both sides and writes the
 //! result.
 //!
-//! Both sides are keyed by (record type, provider reference). Several records under one key are
-//! folded into one: amounts add up (two captures of one charge), and a failure wins over a
-//! success (a refund reversed later, a refund the provider reports failed).
+//! Refunds are keyed by their provider reference. Payments are keyed by payrail's payment id when
+//! the provider's record names it (metadata, a reference payrail made, a custom field: PayPal lists
+//! captures, not the orders payrail refers to), else by the provider reference. Several records
+//! under one key are folded into one: amounts add up (two captures of one charge), and a failure
+//! wins over a success (a refund reversed later, a refund the provider reports failed).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -160,9 +162,25 @@ pub fn reconcile(
     provider: Vec<ProviderRecord>,
     owners: &HashMap<String, String>,
 ) -> Vec<MerchantReconciliation> {
+    let payrail_key = |record: &PayrailRecord| match record.record_type {
+        RecordType::Payment => (RecordType::Payment, format!("payment {}", record.payment_id)),
+        RecordType::Refund => (RecordType::Refund, record.reference.clone()),
+    };
+    // payrail's references, for provider records that do not name the payment.
+    let by_reference: HashMap<(RecordType, String), Key> = payrail
+        .iter()
+        .map(|r| ((r.record_type, r.reference.clone()), payrail_key(r)))
+        .collect();
+    let provider_key = |record: &ProviderRecord| match (record.record_type, &record.payment_id) {
+        (RecordType::Payment, Some(payment_id)) => (RecordType::Payment, format!("payment {payment_id}")),
+        (record_type, _) => by_reference
+            .get(&(record_type, record.reference.clone()))
+            .cloned()
+            .unwrap_or_else(|| (record_type, record.reference.clone())),
+    };
     let mut ours: BTreeMap<Key, PayrailRecord> = BTreeMap::new();
-    for record in payrail {
-        let key = (record.record_type, record.reference.clone());
+    for record in payrail.iter().cloned() {
+        let key = payrail_key(&record);
         match ours.get_mut(&key) {
             Some(seen) => {
                 seen.amount += record.amount;
@@ -175,7 +193,7 @@ pub fn reconcile(
     }
     let mut theirs: BTreeMap<Key, ProviderRecord> = BTreeMap::new();
     for record in provider {
-        let key = (record.record_type, record.reference.clone());
+        let key = provider_key(&record);
         match theirs.get_mut(&key) {
             Some(seen) => {
                 seen.amount += record.amount;
@@ -198,7 +216,7 @@ pub fn reconcile(
         let mismatch = |kind, provider: Option<Side>| Mismatch {
             kind,
             record_type: key.0,
-            reference: key.1.clone(),
+            reference: mine.reference.clone(),
             payment_id: Some(mine.payment_id.clone()),
             refund_id: mine.refund_id.clone(),
             payrail: Some(side.clone()),
@@ -241,7 +259,7 @@ pub fn reconcile(
         group.mismatches.push(Mismatch {
             kind: MismatchKind::MissingAtPayrail,
             record_type: key.0,
-            reference: key.1.clone(),
+            reference: other.reference.clone(),
             payment_id: other.payment_id.clone(),
             refund_id: None,
             payrail: None,
@@ -380,6 +398,20 @@ mod tests {
         );
         assert_eq!(groups[0].mismatches, []);
         assert_eq!(groups[0].matched_count, 1);
+    }
+
+    #[test]
+    fn a_provider_record_naming_the_payment_matches_it_whatever_its_own_id() {
+        // PayPal lists the capture (its id), payrail refers to the order.
+        let mut capture = theirs(RecordType::Payment, "CAPTURE-1", 1_000);
+        capture.payment_id = Some("pay_ORDER-1".into());
+        let groups = reconcile(
+            vec![ours(RecordType::Payment, "ORDER-1", "m", 1_000)],
+            vec![capture],
+            &HashMap::new(),
+        );
+        assert_eq!(groups.len(), 1);
+        assert_eq!((groups[0].matched_count, groups[0].mismatches.len()), (1, 0));
     }
 
     #[test]
