@@ -157,6 +157,10 @@ pub fn ledger(settings: &Settings, provider: &str, book: Arc<dyn SandboxBook>) -
                 p.listing_page_size,
             )))
         }
+        paypal::Paypal::NAME => Some(Box::new(paypal::ledger::PaypalLedger::new(
+            self::paypal(settings)?,
+            p.listing_page_size,
+        ))),
         paystack::Paystack::NAME => {
             let key = p.paystack.secret_key.clone()?;
             Some(Box::new(paystack::ledger::PaystackLedger::new(

@@ -9,6 +9,7 @@
 //! reference is the order id. Every POST carries `PayPal-Request-Id` from payrail's key, so a retry
 //! returns the first request's result instead of acting twice.
 
+pub mod ledger;
 pub mod offline;
 pub mod token;
 pub mod transformers;

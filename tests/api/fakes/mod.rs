@@ -5,6 +5,7 @@
 pub mod flutterwave;
 pub mod paypal;
 pub mod paypal_checks;
+pub mod paypal_reporting;
 pub mod paystack;
 pub mod recorded;
 pub mod stripe;

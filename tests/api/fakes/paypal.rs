@@ -11,7 +11,8 @@
 //! page (`POST /checkoutnow?token={order}` with `outcome=complete|fail`, the payer's browser: no
 //! token), which approves the order (`APPROVED`) and redirects to the `return_url`, or to the
 //! `cancel_url` on failure. An approved order is then authorized or captured
-//! (`POST /v2/checkout/orders/{id}/authorize|capture`), as PayPal requires.
+//! (`POST /v2/checkout/orders/{id}/authorize|capture`), as PayPal requires. Transaction Search over
+//! the captures and refunds is [`super::paypal_reporting`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -84,6 +85,27 @@ impl FakePaypal {
 
     pub fn order(&self, id: &str) -> Value {
         self.state.lock().unwrap().orders.get(id).cloned().expect("order")
+    }
+
+    /// Changes the capture of payrail's payment `payment_id`, as if PayPal's record differed.
+    pub fn edit_capture(&self, payment_id: &str, edit: impl FnOnce(&mut Value)) {
+        let mut state = self.state.lock().unwrap();
+        let order = state
+            .orders
+            .values_mut()
+            .find(|o| o["purchase_units"][0]["custom_id"] == payment_id)
+            .expect("order");
+        edit(&mut order["purchase_units"][0]["payments"]["captures"][0]);
+    }
+
+    /// An order captured at PayPal that payrail never made (no `custom_id`), for `value` USD.
+    pub fn add_foreign_capture(&self, id: &str, value: &str) {
+        let amount = json!({ "currency_code": "USD", "value": value });
+        let capture =
+            json!({ "id": format!("{id}CAPTURE"), "create_time": now(), "status": "COMPLETED", "amount": amount });
+        let order = json!({ "id": id, "intent": "CAPTURE", "status": "COMPLETED",
+            "purchase_units": [{ "reference_id": "default", "amount": amount, "payments": { "captures": [capture] } }] });
+        self.state.lock().unwrap().orders.insert(id.to_owned(), order);
     }
 
     pub fn order_for(&self, payment_id: &str) -> Value {
@@ -246,6 +268,11 @@ fn approve(s: &mut State, req: &HttpRequest, body: &[u8]) -> HttpResponse {
         .finish()
 }
 
+/// A resource's `create_time`, as PayPal writes it.
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 fn reply(status: u16, body: Value) -> HttpResponse {
     let mut response = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
     if status == 204 {
@@ -319,7 +346,7 @@ fn process(s: &mut State, req: &HttpRequest, body: &Value, request_id: Option<St
                 return (200, answer(order, full, format!("/v2/checkout/orders/{id}")));
             }
             let payments = if body["intent"] == "CAPTURE" {
-                json!({ "captures": [{ "id": format!("{n}CAPTURE"), "status": if declined { "DECLINED" } else { "COMPLETED" }, "amount": unit["amount"] }] })
+                json!({ "captures": [{ "id": format!("{n}CAPTURE"), "create_time": now(), "status": if declined { "DECLINED" } else { "COMPLETED" }, "amount": unit["amount"] }] })
             } else {
                 json!({ "authorizations": [{ "id": format!("{n}AUTHORIZATION"), "status": if declined { "DENIED" } else { "CREATED" }, "amount": unit["amount"] }] })
             };
@@ -351,7 +378,7 @@ fn process(s: &mut State, req: &HttpRequest, body: &Value, request_id: Option<St
             }
             let amount = order["purchase_units"][0]["amount"].clone();
             order["purchase_units"][0]["payments"] = if *step == "capture" {
-                json!({ "captures": [{ "id": format!("{n}CAPTURE"), "status": "COMPLETED", "amount": amount }] })
+                json!({ "captures": [{ "id": format!("{n}CAPTURE"), "create_time": now(), "status": "COMPLETED", "amount": amount }] })
             } else {
                 json!({ "authorizations": [{ "id": format!("{n}AUTHORIZATION"), "status": "CREATED", "amount": amount }] })
             };
@@ -410,7 +437,7 @@ fn process(s: &mut State, req: &HttpRequest, body: &Value, request_id: Option<St
                 return unprocessable("MAX_CAPTURE_AMOUNT_EXCEEDED", "Capture amount exceeds allowable limit.");
             }
             payments["authorizations"][0]["status"] = json!("CAPTURED");
-            let capture = json!({ "id": format!("{n}CAPTURE"), "status": "COMPLETED", "amount": body["amount"],
+            let capture = json!({ "id": format!("{n}CAPTURE"), "create_time": now(), "status": "COMPLETED", "amount": body["amount"],
                 "final_capture": body["final_capture"].as_bool().unwrap_or(false) });
             payments["captures"] = json!([capture.clone()]);
             remember(s, capture.clone());
@@ -439,7 +466,7 @@ fn process(s: &mut State, req: &HttpRequest, body: &Value, request_id: Option<St
             if minor(&body["amount"]) + refunded > captured {
                 return unprocessable("REFUND_AMOUNT_EXCEEDED", "The refund amount must be less than or equal to the capture amount that has not yet been refunded.");
             }
-            let refund = json!({ "id": format!("{n}REFUND"), "status": "COMPLETED", "amount": body["amount"] });
+            let refund = json!({ "id": format!("{n}REFUND"), "create_time": now(), "status": "COMPLETED", "amount": body["amount"] });
             let order = s.orders.get_mut(order["id"].as_str().unwrap()).unwrap();
             let refunds = &mut order["purchase_units"][0]["payments"]["refunds"];
             if refunds.is_null() {
@@ -449,6 +476,7 @@ fn process(s: &mut State, req: &HttpRequest, body: &Value, request_id: Option<St
             remember(s, refund.clone());
             (201, answer(refund, full, format!("/v2/payments/refunds/{n}REFUND")))
         }
+        ("GET", ["v1", "reporting", "transactions"]) => super::paypal_reporting::search(&s.orders, req.query_string()),
         ("POST", ["v1", "notifications", "verify-webhook-signature"]) => {
             if let Err(refusal) = checks::check_verification(body) {
                 return checks::refused(refusal);
