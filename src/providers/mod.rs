@@ -157,6 +157,14 @@ pub fn ledger(settings: &Settings, provider: &str, book: Arc<dyn SandboxBook>) -
                 p.listing_page_size,
             )))
         }
+        flutterwave::Flutterwave::NAME => {
+            let key = p.flutterwave.secret_key.clone()?;
+            Some(Box::new(flutterwave::ledger::FlutterwaveLedger::new(
+                client(),
+                &p.flutterwave.api_base,
+                key,
+            )))
+        }
         paypal::Paypal::NAME => Some(Box::new(paypal::ledger::PaypalLedger::new(
             self::paypal(settings)?,
             p.listing_page_size,

@@ -44,6 +44,7 @@ mod persistence;
 mod provider_specs;
 mod rate_limit;
 mod reconciliation;
+mod reconciliation_flutterwave;
 mod reconciliation_paypal;
 mod reconciliation_paystack;
 mod rejected_input;

@@ -25,6 +25,7 @@
 pub mod card;
 pub mod cipher;
 pub mod held;
+pub mod ledger;
 mod lookup;
 pub mod transformers;
 pub mod webhook;

@@ -6,11 +6,12 @@
 //! `email` are required strings; `narration` is a string when sent. Tokens choose the outcome:
 //! `flw-t1nf-declined`, `flw-t1nf-insufficient`, anything else succeeds. A preauthorization is
 //! `pending` when verified until it is captured. Direct card charges and their authorization
-//! modes are in [`cards`]. Refunds are listed per transaction (`GET /v3/refunds?id=`, ten a page,
-//! with `meta.page_info`). Faults on demand: a stalled answer (after the money moved), a 500 after
+//! modes are in [`cards`]. Transactions and refunds are listed page by page, with
+//! `meta.page_info`, in [`listing`]. Faults on demand: a stalled answer (after the money moved), a 500 after
 //! processing, or a lost request (never processed; the caller times out).
 
 pub mod cards;
+pub mod listing;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -33,6 +34,23 @@ pub struct State {
     break_after_processing_next: bool,
     recorded: Vec<Recorded>,
     base_url: String,
+    /// Items per listed page (`listing.rs`); 0 means Flutterwave's ten.
+    page_size: usize,
+}
+
+impl State {
+    fn page_size(&self) -> usize {
+        if self.page_size == 0 {
+            10
+        } else {
+            self.page_size
+        }
+    }
+}
+
+/// When a transaction or refund was created, as Flutterwave writes it.
+fn created_at() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 #[derive(Clone)]
@@ -52,6 +70,27 @@ impl FakeFlutterwave {
             base_url: server.base_url.clone(),
             _server: server,
         }
+    }
+
+    /// Listings answer `n` items a page instead of Flutterwave's ten (to read several pages).
+    pub fn set_page_size(&self, n: usize) {
+        self.state.lock().unwrap().page_size = n;
+    }
+
+    /// Changes the transaction payrail made for `tx_ref`, as if Flutterwave's record differed.
+    pub fn edit_transaction(&self, tx_ref: &str, edit: impl FnOnce(&mut Value)) {
+        let mut state = self.state.lock().unwrap();
+        let tx = state
+            .transactions
+            .iter_mut()
+            .find(|t| t["tx_ref"] == tx_ref)
+            .expect("transaction");
+        edit(tx);
+    }
+
+    /// Forgets the refund `id` (Flutterwave has no record of it).
+    pub fn remove_refund(&self, id: i64) {
+        self.state.lock().unwrap().refunds.retain(|r| r["id"] != id);
     }
 
     pub fn stall_next(&self, delay: Duration) {
@@ -192,48 +231,6 @@ fn check_charge(body: &Value) -> Result<i64, String> {
     minor_units(currency, &body["amount"]).ok_or_else(|| format!("Invalid amount for {currency}"))
 }
 
-/// `GET /v3/refunds?id=<transaction id>&page=&from=&to=` (dates `YYYY-MM-DD`), ten a page.
-fn refund_page(s: &State, query: &str) -> (u16, Value) {
-    const PAGE: usize = 10;
-    let mut transaction = None;
-    let mut page = 1usize;
-    for (name, value) in query.split('&').filter_map(|pair| pair.split_once('=')) {
-        match name {
-            "id" => transaction = value.parse::<i64>().ok(),
-            "page" => page = value.parse().unwrap_or(0),
-            "from" | "to" if chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").is_err() => {
-                return envelope(400, false, &format!("{name} must be YYYY-MM-DD"), Value::Null);
-            }
-            "from" | "to" | "status" | "currency" | "flw_ref" => {}
-            other => return envelope(400, false, &format!("Unknown query parameter {other}"), Value::Null),
-        }
-    }
-    if page == 0 {
-        return envelope(400, false, "page must be a positive integer", Value::Null);
-    }
-    let matching: Vec<&Value> = s
-        .refunds
-        .iter()
-        .filter(|r| transaction.map_or(true, |id| r["transaction_id"] == id))
-        .collect();
-    let total_pages = matching.len().div_ceil(PAGE).max(1);
-    let data: Vec<Value> = matching
-        .iter()
-        .skip((page - 1) * PAGE)
-        .take(PAGE)
-        .map(|r| {
-            let mut shown = (*r).clone();
-            shown.as_object_mut().map(|o| o.remove("minor"));
-            shown
-        })
-        .collect();
-    let meta = json!({ "page_info": { "total": matching.len(), "current_page": page, "total_pages": total_pages } });
-    (
-        200,
-        json!({ "status": "success", "message": "Refunds fetched", "meta": meta, "data": data }),
-    )
-}
-
 fn not_found() -> (u16, Value) {
     envelope(404, false, "Transaction not found", Value::Null)
 }
@@ -287,7 +284,8 @@ fn preauthorization(s: &mut State, flw_ref: &str, action: &str, body: &Value) ->
                 return envelope(400, false, "Refund amount exceeds the captured amount", Value::Null);
             }
             let refund = json!({ "id": 9_000 + s.refunds.len() as i64, "transaction_id": tx["id"], "flw_ref": flw_ref, "comment": null,
-                "amount_refunded": major(&currency, amount), "minor": amount, "status": "completed" });
+                "amount_refunded": major(&currency, amount), "minor": amount, "status": "completed",
+                "created_at": created_at() });
             s.refunds.push(refund.clone());
             envelope(200, true, "Refund complete", refund)
         }
@@ -319,7 +317,7 @@ fn process(s: &mut State, req: &HttpRequest, body: &Value) -> (u16, Value) {
                 "flw_ref": format!("FLW-MOCK-{}", s.transactions.len()), "amount": body["amount"],
                 "charged_amount": body["amount"], "currency": body["currency"], "status": status,
                 "processor_response": response, "amount_minor": amount, "captured_minor": amount,
-                "preauthorized": preauthorized,
+                "preauthorized": preauthorized, "created_at": created_at(),
             });
             let mut stored = tx.clone();
             if preauthorized && status == "successful" {
@@ -342,7 +340,9 @@ fn process(s: &mut State, req: &HttpRequest, body: &Value) -> (u16, Value) {
             cards::charge(s, body, &base_url)
         }
         ("POST", ["v3", "validate-charge"]) => cards::validate(s, body),
-        ("GET", ["v3", "refunds"]) => refund_page(s, req.query_string()),
+        ("GET", ["v3", "refunds"]) => listing::refunds(s, req.query_string()),
+        ("GET", ["v3", "transactions"]) => listing::transactions(s, req.query_string()),
+        ("GET", ["v3", "transactions", id, "verify"]) => listing::verify(s, id),
         ("POST", ["v3", "charges", flw_ref, action @ ("capture" | "void" | "refund")]) => {
             preauthorization(s, flw_ref, action, body)
         }
@@ -379,7 +379,7 @@ fn process(s: &mut State, req: &HttpRequest, body: &Value) -> (u16, Value) {
             }
             let refund = json!({ "id": 9_000 + s.refunds.len() as i64, "transaction_id": id,
                 "amount_refunded": major(&currency, amount), "minor": amount,
-                "status": "completed", "comment": body["comments"] });
+                "status": "completed", "comment": body["comments"], "created_at": created_at() });
             s.refunds.push(refund.clone());
             envelope(200, true, "Transaction refund initiated", refund)
         }

@@ -142,7 +142,7 @@ pub fn charge(s: &mut State, body: &Value, base_url: &str) -> (u16, Value) {
         "charged_amount": payload["amount"], "currency": payload["currency"], "status": status,
         "processor_response": response, "amount_minor": minor,
         "captured_minor": if status == "successful" { minor } else { 0 },
-        "preauthorized": false, "payment_type": "card", "redirect_url": payload["redirect_url"],
+        "preauthorized": false, "created_at": super::created_at(), "payment_type": "card", "redirect_url": payload["redirect_url"],
         "card": { "last_4digits": &payload["card_number"].as_str().unwrap_or_default()[12..] },
     });
     s.transactions.push(tx.clone());
