@@ -82,3 +82,26 @@ pub trait ProviderLedger: Send + Sync {
     /// Every record created in `[from, to)`, all pages of it.
     async fn records(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<ProviderRecord>, ProviderError>;
 }
+
+/// A guard against a listing that never ends (a provider bug): this many pages at most.
+pub const MAX_PAGES: u32 = 10_000;
+
+/// Every item of a listing paged by number (Paystack, PayPal, Flutterwave): `fetch(page)` reads
+/// page `page` (from 1) and says how many pages the listing has; reading stops after the last
+/// page, or at an empty one.
+pub async fn numbered_pages<T, F, Fut>(listing: &str, mut fetch: F) -> Result<Vec<T>, ProviderError>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<T>, Option<u32>), ProviderError>>,
+{
+    let mut items = Vec::new();
+    for page in 1..=MAX_PAGES {
+        let (listed, pages) = fetch(page).await?;
+        let empty = listed.is_empty();
+        items.extend(listed);
+        if empty || page >= pages.unwrap_or(page) {
+            return Ok(items);
+        }
+    }
+    Err(ProviderError::Failed(format!("{listing}: the listing did not end")))
+}

@@ -23,9 +23,7 @@ use super::transformers::{self as wire, minor_amount};
 use super::Flutterwave;
 use crate::config::Secret;
 use crate::providers::http;
-use crate::reconciliation::ledger::{ProviderLedger, ProviderRecord, RecordStatus, RecordType};
-
-const MAX_PAGES: u32 = 10_000;
+use crate::reconciliation::ledger::{numbered_pages, ProviderLedger, ProviderRecord, RecordStatus, RecordType};
 
 pub struct FlutterwaveLedger {
     flutterwave: Flutterwave,
@@ -84,8 +82,7 @@ impl FlutterwaveLedger {
     }
 
     async fn list<T: DeserializeOwned>(&self, path: &str, from: &str, to: &str) -> Result<Vec<T>, ProviderError> {
-        let mut items = Vec::new();
-        for page in 1..=MAX_PAGES {
+        numbered_pages(&format!("flutterwave {path}"), |page| {
             let query = [
                 ("from", from.to_owned()),
                 ("to", to.to_owned()),
@@ -93,30 +90,22 @@ impl FlutterwaveLedger {
             ];
             let url = format!("{}{path}", self.flutterwave.base);
             let request = self.flutterwave.client.get(url).query(&query);
-            let (status, body) =
-                http::send_with_bearer(Flutterwave::NAME, request, self.flutterwave.secret_key.expose()).await?;
-            if !status.is_success() {
-                return Err(wire::error_from(status, &body));
+            async move {
+                let key = self.flutterwave.secret_key.expose();
+                let (status, body) = http::send_with_bearer(Flutterwave::NAME, request, key).await?;
+                if !status.is_success() {
+                    return Err(wire::error_from(status, &body));
+                }
+                let listing: Listing<T> = serde_json::from_str(&body)
+                    .map_err(|e| ProviderError::Failed(format!("flutterwave: unexpected listing: {e}")))?;
+                if listing.status != "success" {
+                    return Err(ProviderError::Failed(format!("flutterwave: {}", listing.message)));
+                }
+                let pages = listing.meta.and_then(|m| m.page_info).and_then(|p| p.total_pages);
+                Ok((listing.data, pages))
             }
-            let listing: Listing<T> = serde_json::from_str(&body)
-                .map_err(|e| ProviderError::Failed(format!("flutterwave: unexpected listing: {e}")))?;
-            if listing.status != "success" {
-                return Err(ProviderError::Failed(format!("flutterwave: {}", listing.message)));
-            }
-            let empty = listing.data.is_empty();
-            items.extend(listing.data);
-            let pages = listing
-                .meta
-                .and_then(|m| m.page_info)
-                .and_then(|p| p.total_pages)
-                .unwrap_or(page);
-            if page >= pages || empty {
-                return Ok(items);
-            }
-        }
-        Err(ProviderError::Failed(format!(
-            "flutterwave: {path} listing did not end"
-        )))
+        })
+        .await
     }
 }
 

@@ -17,11 +17,10 @@ use serde::Deserialize;
 
 use super::{expect, Paypal};
 use crate::providers::flutterwave::transformers::minor_amount;
-use crate::reconciliation::ledger::{ProviderLedger, ProviderRecord, RecordStatus, RecordType};
+use crate::reconciliation::ledger::{numbered_pages, ProviderLedger, ProviderRecord, RecordStatus, RecordType};
 
 /// PayPal allows 1 to 500 a page.
 const MAX_PAGE: u32 = 500;
-const MAX_PAGES: u32 = 10_000;
 
 pub struct PaypalLedger {
     paypal: std::sync::Arc<Paypal>,
@@ -108,29 +107,24 @@ impl ProviderLedger for PaypalLedger {
         let start = from.to_rfc3339_opts(SecondsFormat::Secs, true);
         // `end_date` is inclusive: stop a second short of the next day.
         let end = (to - chrono::Duration::seconds(1)).to_rfc3339_opts(SecondsFormat::Secs, true);
-        let mut records = Vec::new();
-        for page in 1..=MAX_PAGES {
+        let page_size = self.page_size.to_string();
+        let details: Vec<Detail> = numbered_pages("paypal transaction search", |page| {
             let query = serde_urlencoded::to_string([
                 ("start_date", start.as_str()),
                 ("end_date", end.as_str()),
                 ("fields", "transaction_info"),
-                ("page_size", &self.page_size.to_string()),
+                ("page_size", page_size.as_str()),
                 ("page", &page.to_string()),
-            ])
-            .map_err(|e| ProviderError::Failed(format!("paypal: {e}")))?;
-            let path = format!("/v1/reporting/transactions?{query}");
-            let listed: SearchPage = expect(self.paypal.send(reqwest::Method::GET, &path, None, None).await?)?;
-            records.extend(
-                listed
-                    .transaction_details
-                    .into_iter()
-                    .filter_map(|d| record(d.transaction_info)),
-            );
-            if page >= listed.total_pages {
-                return Ok(records);
+            ]);
+            async move {
+                let query = query.map_err(|e| ProviderError::Failed(format!("paypal: {e}")))?;
+                let path = format!("/v1/reporting/transactions?{query}");
+                let listed: SearchPage = expect(self.paypal.send(reqwest::Method::GET, &path, None, None).await?)?;
+                Ok((listed.transaction_details, Some(listed.total_pages)))
             }
-        }
-        Err(ProviderError::Failed("paypal: transaction search did not end".into()))
+        })
+        .await?;
+        Ok(details.into_iter().filter_map(|d| record(d.transaction_info)).collect())
     }
 }
 

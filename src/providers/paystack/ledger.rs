@@ -16,10 +16,7 @@ use serde::Deserialize;
 
 use super::{transformers as wire, Paystack};
 use crate::config::Secret;
-use crate::reconciliation::ledger::{ProviderLedger, ProviderRecord, RecordStatus, RecordType};
-
-/// A guard against a listing that never ends: 10 000 pages.
-const MAX_PAGES: u32 = 10_000;
+use crate::reconciliation::ledger::{numbered_pages, ProviderLedger, ProviderRecord, RecordStatus, RecordType};
 
 pub struct PaystackLedger {
     paystack: Paystack,
@@ -79,38 +76,30 @@ impl PaystackLedger {
         let from = from.to_rfc3339_opts(SecondsFormat::Secs, true);
         // Paystack's `to` is inclusive: stop a second short of the next day.
         let to = (to - chrono::Duration::seconds(1)).to_rfc3339_opts(SecondsFormat::Secs, true);
-        let mut items = Vec::new();
-        for page in 1..=MAX_PAGES {
+        numbered_pages(&format!("paystack {path}"), |page| {
             let query = [
                 ("from", from.clone()),
                 ("to", to.clone()),
                 ("perPage", self.page_size.to_string()),
                 ("page", page.to_string()),
             ];
-            let request = self
-                .paystack
-                .client
-                .get(format!("{}{path}", self.paystack.base))
-                .query(&query);
-            let (status, body) =
-                crate::providers::http::send_with_bearer(Paystack::NAME, request, self.paystack.secret_key.expose())
-                    .await?;
-            if !status.is_success() {
-                return Err(wire::error_from(status, &body));
+            let url = format!("{}{path}", self.paystack.base);
+            let request = self.paystack.client.get(url).query(&query);
+            async move {
+                let key = self.paystack.secret_key.expose();
+                let (status, body) = crate::providers::http::send_with_bearer(Paystack::NAME, request, key).await?;
+                if !status.is_success() {
+                    return Err(wire::error_from(status, &body));
+                }
+                let listing: Listing<T> = serde_json::from_str(&body)
+                    .map_err(|e| ProviderError::Failed(format!("paystack: unexpected listing: {e}")))?;
+                if !listing.status {
+                    return Err(ProviderError::Failed(format!("paystack: {}", listing.message)));
+                }
+                Ok((listing.data, listing.meta.and_then(|m| m.page_count)))
             }
-            let listing: Listing<T> = serde_json::from_str(&body)
-                .map_err(|e| ProviderError::Failed(format!("paystack: unexpected listing: {e}")))?;
-            if !listing.status {
-                return Err(ProviderError::Failed(format!("paystack: {}", listing.message)));
-            }
-            let empty = listing.data.is_empty();
-            items.extend(listing.data);
-            let pages = listing.meta.and_then(|m| m.page_count).unwrap_or(page);
-            if page >= pages || empty {
-                return Ok(items);
-            }
-        }
-        Err(ProviderError::Failed(format!("paystack: {path} listing did not end")))
+        })
+        .await
     }
 }
 

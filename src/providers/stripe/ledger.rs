@@ -16,13 +16,10 @@ use serde::Deserialize;
 use super::transformers::PAYMENT_ID_KEY;
 use super::{expect, Stripe};
 use crate::config::Secret;
-use crate::reconciliation::ledger::{ProviderLedger, ProviderRecord, RecordStatus, RecordType};
+use crate::reconciliation::ledger::{ProviderLedger, ProviderRecord, RecordStatus, RecordType, MAX_PAGES};
 
 /// Stripe caps `limit` at 100.
 const MAX_PAGE: u32 = 100;
-
-/// A guard against a listing that never ends (a provider bug): 10 000 pages of 100.
-const MAX_PAGES: usize = 10_000;
 
 pub struct StripeLedger {
     stripe: Stripe,
