@@ -7,6 +7,7 @@
 
 mod audit;
 mod audit_status;
+mod day_filter;
 mod html;
 mod operations;
 mod payments;

@@ -6,18 +6,11 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use crate::http::console::day_filter::DayFilter;
 use crate::http::console::html::{escape, link, money, table, time};
 use crate::http::console::session::{ConsoleError, Operator};
 use crate::http::AppState;
 use crate::store::reconciliations::ReconciliationFilter;
-
-#[derive(serde::Deserialize, Default)]
-struct Query {
-    #[serde(default)]
-    date: String,
-    #[serde(default)]
-    provider: String,
-}
 
 const UNATTRIBUTED: &str = "(unattributed)";
 
@@ -26,17 +19,11 @@ pub async fn list(
     operator: Operator,
     req: HttpRequest,
 ) -> Result<HttpResponse, ConsoleError> {
-    let query: Query = serde_urlencoded::from_str(req.query_string())
-        .map_err(|_| ConsoleError::BadRequest("malformed filter".into()))?;
-    let date = Some(query.date.trim()).filter(|d| !d.is_empty());
-    if let Some(date) = date {
-        chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
-            .map_err(|_| ConsoleError::BadRequest("date must be YYYY-MM-DD".into()))?;
-    }
+    let query = DayFilter::parse(&req)?;
     let filter = ReconciliationFilter {
         merchant_id: None,
-        date,
-        provider: Some(query.provider.trim()).filter(|p| !p.is_empty()),
+        date: query.date(),
+        provider: query.provider(),
         limit: 200,
     };
     let rows: Vec<Vec<String>> = state
@@ -60,15 +47,22 @@ pub async fn list(
         })
         .collect();
     let body = format!(
-        "<form method=\"get\" action=\"/console/reconciliations\" class=\"search\">\
-         <div class=\"field\"><label for=\"date\">Day (UTC)</label><input id=\"date\" name=\"date\" type=\"date\" value=\"{}\"></div>\
-         <div class=\"field\"><label for=\"provider\">Provider</label><input id=\"provider\" name=\"provider\" type=\"text\" value=\"{}\"></div>\
-         <button type=\"submit\">Filter</button></form>{}",
-        escape(&query.date),
-        escape(&query.provider),
+        "{}{}",
+        query.form("/console/reconciliations"),
         table(
             "Reconciliation reports against the providers' records (newest run first)",
-            &["Report", "Day", "Provider", "Merchant", "payrail", "Provider's", "Matched", "Mismatches", "Status", "Run at"],
+            &[
+                "Report",
+                "Day",
+                "Provider",
+                "Merchant",
+                "payrail",
+                "Provider's",
+                "Matched",
+                "Mismatches",
+                "Status",
+                "Run at"
+            ],
             &rows
         )
     );
