@@ -184,6 +184,7 @@ impl Application {
         let console = web::Data::new(http::console::Console::new(
             settings.auth.operator_token.clone(),
             settings.environment != Environment::Development,
+            database.clone(),
         ));
         let jwt = web::Data::new(jwt);
         let audit_trail = audit.clone();

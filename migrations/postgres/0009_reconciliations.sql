@@ -54,6 +54,17 @@ CREATE TABLE sandbox_ledger (
 
 CREATE INDEX sandbox_ledger_by_created ON sandbox_ledger (created_at);
 
+-- Operator console sessions, shared by every node (a login on one node works on the others). The
+-- cookie's random id is stored only as its SHA-256, so reading this table opens no session.
+CREATE TABLE console_sessions (
+    id_hash     TEXT PRIMARY KEY NOT NULL,
+    operator    TEXT NOT NULL,
+    csrf        TEXT NOT NULL,
+    expires_at  BIGINT NOT NULL
+);
+
+CREATE INDEX console_sessions_by_expiry ON console_sessions (expires_at);
+
 CREATE FUNCTION reconciliations_refuse_update() RETURNS trigger AS $$
 BEGIN
     RAISE EXCEPTION 'reconciliation reports are immutable';

@@ -21,6 +21,7 @@ mod backend;
 mod bind;
 mod columns;
 mod console;
+pub mod console_sessions;
 mod contacts;
 mod error;
 pub mod group_commit;

@@ -17,6 +17,7 @@ mod cluster;
 mod concurrency;
 mod console;
 mod console_browser;
+mod console_sessions;
 mod crash;
 mod customer_actions;
 mod db_outage;

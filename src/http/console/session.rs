@@ -4,52 +4,49 @@
 //! (`Jwt::verify_operator`); a merchant token never opens the console, and an operator token
 //! never opens the merchant API. Tools send it as `Authorization: Bearer`; people paste it into
 //! the login form once, which opens a session: a random id in an `HttpOnly; SameSite=Strict`
-//! cookie scoped to `/console` (`Secure` outside development), kept in this node's memory for
-//! eight hours. Every POST form of a session carries the session's CSRF token, checked on top of
-//! SameSite=Strict; a bearer request carries no ambient credential, so it needs none.
+//! cookie scoped to `/console` (`Secure` outside development), valid for eight hours. Every POST
+//! form of a session carries the session's CSRF token, checked on top of SameSite=Strict; a bearer
+//! request carries no ambient credential, so it needs none.
 //!
-//! Sessions live in memory: behind a balancer, send a person to one node (or use a token).
+//! Sessions live in the database (`store/console_sessions.rs`), stored under the SHA-256 of the
+//! cookie's id: a login on one node works on every node behind the balancer, and signing out on
+//! one signs out everywhere.
 
-use std::collections::HashMap;
-use std::future::{ready, Ready};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_web::dev::Payload;
 use actix_web::http::header::{HeaderValue, AUTHORIZATION, COOKIE, LOCATION, SET_COOKIE};
 use actix_web::http::StatusCode;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
+use futures_util::future::LocalBoxFuture;
 use sha2::{Digest, Sha256};
 
 use crate::auth::Jwt;
 use crate::http::bearer_token;
 use crate::http::console::html::{escape, Page};
 use crate::secret::Secret;
+use crate::store::console_sessions::ConsoleSession;
+use crate::store::Database;
 
 pub const COOKIE_NAME: &str = "payrail_console";
 const SESSION_LIFETIME: Duration = Duration::from_secs(8 * 3600);
 
-struct Session {
-    operator: String,
-    csrf: String,
-    expires: Instant,
-}
-
-/// The console's shared state: who may sign in, the open sessions, the last audit verification.
+/// The console's shared state: who may sign in, where sessions are kept, the last audit
+/// verification on this node.
 pub struct Console {
     operator_token: Option<Secret>,
     secure_cookie: bool,
-    sessions: Mutex<HashMap<String, Session>>,
+    database: Database,
     pub audit: crate::http::console::audit_status::AuditStatus,
 }
 
 impl Console {
     /// `secure_cookie`: mark the session cookie `Secure` (everywhere but development over HTTP).
-    pub fn new(operator_token: Option<Secret>, secure_cookie: bool) -> Self {
+    pub fn new(operator_token: Option<Secret>, secure_cookie: bool, database: Database) -> Self {
         Self {
             operator_token,
             secure_cookie,
-            sessions: Mutex::new(HashMap::new()),
+            database,
             audit: Default::default(),
         }
     }
@@ -64,38 +61,41 @@ impl Console {
         jwt?.verify_operator(token).ok()
     }
 
-    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
-        // A poisoned lock only means a panic elsewhere mid-update; the map is still consistent.
-        self.sessions.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn open_session(&self, operator: String) -> (String, String) {
+    /// Opens a session for `operator`: the cookie's id (only its hash is stored).
+    async fn open_session(&self, operator: String) -> Result<String, ConsoleError> {
         let id = random_hex();
-        let csrf = random_hex();
-        let now = Instant::now();
-        let mut sessions = self.sessions();
-        sessions.retain(|_, s| s.expires > now);
-        sessions.insert(
-            id.clone(),
-            Session {
-                operator,
-                csrf: csrf.clone(),
-                expires: now + SESSION_LIFETIME,
-            },
-        );
-        (id, csrf)
+        let now = chrono::Utc::now().timestamp_micros();
+        let lifetime = i64::try_from(SESSION_LIFETIME.as_micros()).unwrap_or(i64::MAX);
+        let session = ConsoleSession {
+            operator,
+            csrf: random_hex(),
+        };
+        self.database
+            .open_console_session(&id_hash(&id), &session, now + lifetime, now)
+            .await?;
+        Ok(id)
     }
 
-    fn session(&self, id: &str) -> Option<(String, String)> {
-        let sessions = self.sessions();
-        let session = sessions.get(id).filter(|s| s.expires > Instant::now())?;
-        Some((session.operator.clone(), session.csrf.clone()))
+    /// The live session with this cookie id, on whichever node it was opened.
+    async fn session(&self, id: &str) -> Result<Option<ConsoleSession>, ConsoleError> {
+        let now = chrono::Utc::now().timestamp_micros();
+        Ok(self.database.console_session(&id_hash(id), now).await?)
     }
 
     fn cookie(&self, value: &str, max_age_secs: u64) -> String {
-        let secure = if self.secure_cookie { "; Secure" } else { "" };
-        format!("{COOKIE_NAME}={value}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{secure}")
+        cookie(self.secure_cookie, value, max_age_secs)
     }
+}
+
+/// The session cookie's `Set-Cookie` value.
+fn cookie(secure: bool, value: &str, max_age_secs: u64) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{COOKIE_NAME}={value}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{secure}")
+}
+
+/// What the database keeps of a session id: its SHA-256, hex.
+fn id_hash(id: &str) -> String {
+    hex::encode(Sha256::digest(id.as_bytes()))
 }
 
 /// Equal strings, compared in time independent of where they differ (over their digests, so
@@ -213,14 +213,15 @@ impl ResponseError for ConsoleError {
 
 impl FromRequest for Operator {
     type Error = ConsoleError;
-    type Future = Ready<Result<Self, ConsoleError>>;
+    type Future = LocalBoxFuture<'static, Result<Self, ConsoleError>>;
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        ready(authenticate(req))
+        let req = req.clone();
+        Box::pin(async move { authenticate(&req).await })
     }
 }
 
-fn authenticate(req: &HttpRequest) -> Result<Operator, ConsoleError> {
+async fn authenticate(req: &HttpRequest) -> Result<Operator, ConsoleError> {
     let console = req.app_data::<web::Data<Console>>().ok_or(ConsoleError::Unavailable)?;
     if req.headers().contains_key(AUTHORIZATION) {
         let jwt = req.app_data::<web::Data<Jwt>>().map(|jwt| jwt.get_ref());
@@ -232,10 +233,12 @@ fn authenticate(req: &HttpRequest) -> Result<Operator, ConsoleError> {
             csrf: None,
         });
     }
-    let (name, csrf) = session_cookie(req)
-        .and_then(|id| console.session(&id))
-        .ok_or(ConsoleError::SignIn)?;
-    Ok(Operator { name, csrf: Some(csrf) })
+    let id = session_cookie(req).ok_or(ConsoleError::SignIn)?;
+    let session = console.session(&id).await?.ok_or(ConsoleError::SignIn)?;
+    Ok(Operator {
+        name: session.operator,
+        csrf: Some(session.csrf),
+    })
 }
 
 /// A refused operator credential: a warn line (never the token) and an audit record, as for a
@@ -281,7 +284,10 @@ pub async fn login(req: HttpRequest, console: web::Data<Console>, form: web::For
         return login_page(Some("That token does not open the console."), StatusCode::UNAUTHORIZED);
     };
     tracing::info!(operator = %operator, "console: signed in");
-    let (id, _) = console.open_session(operator);
+    let id = match console.open_session(operator).await {
+        Ok(id) => id,
+        Err(error) => return error.error_response(),
+    };
     HttpResponse::SeeOther()
         .insert_header((LOCATION, "/console/payments"))
         .insert_header((SET_COOKIE, console.cookie(&id, SESSION_LIFETIME.as_secs())))
@@ -301,7 +307,7 @@ pub async fn logout(
 ) -> Result<HttpResponse, ConsoleError> {
     operator.check_csrf(form.csrf.as_deref())?;
     if let Some(id) = session_cookie(&req) {
-        console.sessions().remove(&id);
+        console.database.close_console_session(&id_hash(&id)).await?;
     }
     Ok(HttpResponse::SeeOther()
         .insert_header((LOCATION, "/console/login"))
@@ -322,19 +328,18 @@ mod tests {
 
     #[test]
     fn the_session_cookie_is_http_only_strict_and_secure_outside_development() {
-        let console = Console::new(None, true);
-        let cookie = console.cookie("id", 60);
+        let secure = cookie(true, "id", 60);
         for part in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/console"] {
-            assert!(cookie.contains(part), "{cookie}");
+            assert!(secure.contains(part), "{secure}");
         }
-        assert!(!Console::new(None, false).cookie("id", 60).contains("Secure"));
+        assert!(!cookie(false, "id", 60).contains("Secure"));
     }
 
     #[test]
-    fn sessions_are_found_by_id_and_carry_their_csrf_token() {
-        let console = Console::new(None, false);
-        let (id, csrf) = console.open_session("alice".into());
-        assert_eq!(console.session(&id), Some(("alice".into(), csrf)));
-        assert_eq!(console.session("other"), None);
+    fn only_a_hash_of_the_session_id_is_kept() {
+        let id = random_hex();
+        assert_eq!(id_hash(&id).len(), 64);
+        assert_ne!(id_hash(&id), id);
+        assert_ne!(id_hash(&id), id_hash(&random_hex()));
     }
 }
