@@ -27,10 +27,10 @@ async fn sample(app: &TestApp, name: &str) -> f64 {
         .unwrap()
 }
 
-/// Waits up to 20 s for `name` to satisfy `done`; its last value.
+/// Waits up to 30 s for `name` to satisfy `done`; its last value.
 async fn until(app: &TestApp, name: &str, done: impl Fn(f64) -> bool) -> f64 {
     let mut value = sample(app, name).await;
-    for _ in 0..200 {
+    for _ in 0..300 {
         if done(value) {
             break;
         }
@@ -66,7 +66,23 @@ async fn the_reconciler_backlog_and_audit_verification_are_exported(backend: Bac
     let verified = until(&app, "payrail_audit_verify_last_success_timestamp_seconds", |v| v > 0.0).await;
     assert!(verified >= (chrono::Utc::now().timestamp() - 60) as f64, "{verified}");
     assert_eq!(sample(&app, "payrail_audit_verify_failures_total").await, 0.0);
-    // Tamper with an audited event: the next verification finds the chain broken.
+    // Tamper with an audited event (waiting until it is audited: a change before that would be
+    // audited as it is): the next verification finds the chain broken.
+    let audited = format!(
+        "SELECT COUNT(*) FROM audit_log a JOIN payment_events e ON a.event_id = e.id \
+         WHERE e.payment_id = '{id}' AND e.sequence = 1"
+    );
+    for _ in 0..300 {
+        if crate::sql::count(&app.database, &audited).await == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        crate::sql::count(&app.database, &audited).await,
+        1,
+        "the event is audited"
+    );
     crate::sql::execute(
         &app.database,
         &format!("UPDATE payment_events SET amount = 1 WHERE payment_id = '{id}' AND sequence = 1"),
