@@ -81,7 +81,9 @@ static COMPLETE_SQL: LazyLock<String> = LazyLock::new(|| {
 
 /// Writes `batch` in one transaction; per write, what it did.
 pub(super) async fn write(pool: &SqlitePool, batch: &[StoreWrite]) -> Result<Vec<Applied>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    // IMMEDIATE: the write lock is taken first, so no statement of the batch can meet
+    // `SQLITE_BUSY_SNAPSHOT` halfway through.
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let mut applied = Vec::with_capacity(batch.len());
     for write in batch {
         applied.push(write_one(&mut tx, write).await?);
