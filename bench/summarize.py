@@ -12,6 +12,9 @@ runs = {}
 pgbench = []
 ratios = []
 last_create = None
+naive = []
+lite_ratios = []
+last_lite = None
 for path in sys.argv[1:]:
     for line in open(path):
         m = LINE.match(line.strip())
@@ -20,6 +23,14 @@ for path in sys.argv[1:]:
             runs.setdefault(m["label"], []).append(values)
             if m["label"] == "create-capture":
                 last_create = values["rate"]
+            elif m["label"] == "sqlite create-capture":
+                last_lite = values["rate"]
+        elif line.startswith("sqlite naive: "):
+            rate = float(line.split()[2])
+            naive.append(rate)
+            if last_lite is not None:
+                lite_ratios.append(last_lite / rate)
+                last_lite = None
         elif line.startswith("pgbench naive: tps"):
             tps = float(line.split("=")[1].split()[0])
             pgbench.append(tps)
@@ -36,3 +47,7 @@ for label, values in runs.items():
 if pgbench:
     print(f"pgbench naive (n={len(pgbench)}): {statistics.median(pgbench):.0f} payments/s")
     print(f"payrail/pgbench per round: {', '.join(f'{r:.2f}' for r in ratios)}; median {statistics.median(ratios):.2f}")
+if naive:
+    print(f"sqlite naive (n={len(naive)}): {statistics.median(naive):.0f} payments/s")
+    print(f"payrail/sqlite-naive per round: {', '.join(f'{r:.2f}' for r in lite_ratios)}; "
+          f"median {statistics.median(lite_ratios):.2f}")

@@ -132,7 +132,12 @@ where
     }
 
     async fn append(&self, entries: &[NewAuditEntry]) -> Result<(), StoreError> {
-        let pool = self.pool().clone();
+        // SQLite: on the writer's connection, in turn with the batches, so neither waits on the
+        // file lock (`Backend::OWN_WRITER_THREAD`).
+        let pool = match Pool::<DB>::OWN_WRITER_THREAD {
+            true => self.write_pool().clone(),
+            false => self.pool().clone(),
+        };
         let entries = entries.to_vec();
         detached(async move { pool.append_audit(&entries).await }).await
     }

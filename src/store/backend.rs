@@ -27,6 +27,12 @@ impl<T> Row for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, 
 
 /// One database's connection pool, as the store uses it.
 pub(crate) trait Backend: Clone + Send + Sync + 'static {
+    /// The group-commit writer runs on a thread of its own (`GroupCommit::start_on_own_thread`),
+    /// and the audit chain is appended on the writer's pool, not the read pool: SQLite, whose one
+    /// writer connection runs a batch as many short statements and is the only connection that
+    /// writes on the hot path (so nothing waits on the file lock in SQLite's busy handler).
+    const OWN_WRITER_THREAD: bool;
+
     fn fetch_all<'q, R: Row>(
         &'q self,
         sql: &'q str,
@@ -99,10 +105,16 @@ where
     Pool<DB>: Backend,
 {
     let batch_pool = write_pool.clone();
-    let writer = GroupCommit::start(settings, move |batch| {
+    let write_batch = move |batch| {
         let pool = batch_pool.clone();
         async move { commit_batch(&pool, batch).await }
-    });
+    };
+    let writer = match Pool::<DB>::OWN_WRITER_THREAD {
+        // A thread cannot be had (resource limits): the shared runtime still commits, slower.
+        true => GroupCommit::start_on_own_thread("payrail-writer", settings, write_batch.clone())
+            .unwrap_or_else(|_| GroupCommit::start(settings, write_batch)),
+        false => GroupCommit::start(settings, write_batch),
+    };
     Store {
         pool,
         write_pool,
@@ -113,6 +125,11 @@ where
 impl<DB: sqlx::Database> Store<DB> {
     pub fn pool(&self) -> &Pool<DB> {
         &self.pool
+    }
+
+    /// The writer's pool (SQLite: its one connection, shared with the audit appends).
+    pub(crate) fn write_pool(&self) -> &Pool<DB> {
+        &self.write_pool
     }
 
     /// Closes the read and the write connections.

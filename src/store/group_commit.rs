@@ -59,19 +59,50 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
         W: Fn(Vec<T>) -> F + Send + Sync + 'static,
         F: Future<Output = Vec<Result<R, StoreError>>> + Send + 'static,
     {
+        let (handle, writer) = Self::new(settings, write_batch);
+        tokio::spawn(writer);
+        handle
+    }
+
+    /// As [`GroupCommit::start`], but the writer and its batches run on a thread of their own
+    /// (named `name`, with its own single-threaded runtime) until the last handle is dropped and
+    /// the batches in flight have finished. For a writer whose batch is many short statements
+    /// (SQLite's): each statement's answer is picked up at once, instead of waiting its turn behind
+    /// the HTTP work on a shared runtime thread.
+    pub fn start_on_own_thread<W, F>(name: &str, settings: GroupCommitSettings, write_batch: W) -> std::io::Result<Self>
+    where
+        W: Fn(Vec<T>) -> F + Send + Sync + 'static,
+        F: Future<Output = Vec<Result<R, StoreError>>> + Send + 'static,
+    {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let (handle, writer) = Self::new(settings, write_batch);
+        std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || runtime.block_on(writer))?;
+        Ok(handle)
+    }
+
+    /// The queue's handle and the writer's loop, which ends once every handle is dropped and the
+    /// batches it started have answered their callers.
+    fn new<W, F>(settings: GroupCommitSettings, write_batch: W) -> (Self, impl Future<Output = ()> + Send + 'static)
+    where
+        W: Fn(Vec<T>) -> F + Send + Sync + 'static,
+        F: Future<Output = Vec<Result<R, StoreError>>> + Send + 'static,
+    {
         let (queue, mut queued) = mpsc::unbounded_channel::<Queued<T, R>>();
         let max_batch = settings.max_batch.max(1);
-        let writers = Arc::new(Semaphore::new(settings.writers.max(1)));
+        let writer_count = settings.writers.max(1);
+        let writers = Arc::new(Semaphore::new(writer_count));
         let stats = Arc::new(Stats::default());
         let counted = Arc::clone(&stats);
-        tokio::spawn(async move {
+        let writer = async move {
             loop {
                 // Wait for a free writer first: what queues meanwhile becomes the next batch.
                 let Ok(writer) = Arc::clone(&writers).acquire_owned().await else {
                     return;
                 };
                 let Some(first) = queued.recv().await else {
-                    return;
+                    break;
                 };
                 let mut batch = vec![first];
                 while batch.len() < max_batch {
@@ -97,8 +128,11 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
                     }
                 });
             }
-        });
-        Self { queue, stats }
+            // Every handle is gone: let the batches in flight finish before the runtime may stop.
+            let all = u32::try_from(writer_count).unwrap_or(u32::MAX);
+            let _ = writers.acquire_many(all).await;
+        };
+        (Self { queue, stats }, writer)
     }
 
     /// (batches, transitions) written so far.

@@ -12,9 +12,13 @@ use crate::store::columns::Value;
 use crate::store::error::store_error;
 use crate::store::Database;
 
+/// One branch per partial index (`payments_awaiting`, `payments_pending_change`,
+/// `refunds_awaiting_provider`), each naming its index's condition as the index does, so both
+/// databases scan only the open work; a payment in two branches is reported once (below).
 const AWAITING_SQL: &str = "SELECT id FROM (\
-     SELECT id, updated_at FROM payments WHERE (status IN ('pending', 'processing', 'requires_action') \
-     OR pending_change_id IS NOT NULL) AND updated_at <= $1 \
+     SELECT id, updated_at FROM payments WHERE status IN ('pending', 'processing', 'requires_action') \
+     AND updated_at <= $1 \
+     UNION ALL SELECT id, updated_at FROM payments WHERE pending_change_id IS NOT NULL AND updated_at <= $1 \
      UNION ALL SELECT payment_id, updated_at FROM refunds WHERE awaiting_provider = 1 AND updated_at <= $1\
      ) AS open_work ORDER BY updated_at LIMIT $2";
 

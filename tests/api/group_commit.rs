@@ -318,6 +318,58 @@ async fn a_mixed_batch_of_distinct_rows_keeps_each_writes_outcome(app: TestApp) 
     assert!(matches!(state(taken_now), ClaimState::InProgress { lock_token, .. } if lock_token == "t-taken"));
 }
 
+/// A keyed write whose transition does not apply (its version moved on) leaves no claim behind:
+/// the key is free for the next request, in a batch with others. (A claim riding with a create
+/// whose id exists is not covered: creates claim only with fresh random ids, see
+/// src/store/postgres/batch.rs.)
+async fn a_keyed_write_whose_payment_does_not_move_leaves_no_claim(app: TestApp) {
+    use payrail_core::domain::MerchantId;
+    use payrail_core::idempotency::{ClaimRequest, IdempotencyKey};
+    use payrail_core::ports::KeyedRecords;
+
+    let store = app.database.store();
+    let keys = app.database.idempotency_store();
+    let moved_on = captured(store.as_ref(), 1_000).await;
+    let stale = refund(&moved_on, 100);
+    store.commit(&refund(&moved_on, 50)).await.unwrap();
+    let merchant = MerchantId::parse("m-keyed").unwrap();
+    let claim = |key: &str, t: &Transition| ClaimRequest {
+        merchant: merchant.clone(),
+        key: IdempotencyKey::parse(key).unwrap(),
+        fingerprint: format!("fp-{key}"),
+        payment_id: Some(t.payment.id.clone()),
+        payment_version: t.expected_version,
+    };
+    let records = |key: &str, t: &Transition| KeyedRecords {
+        merchant: merchant.clone(),
+        key: IdempotencyKey::parse(key).unwrap(),
+        lock_token: format!("t-{key}"),
+        claim: Some(claim(key, t)),
+        reply: None,
+        at: Utc::now(),
+    };
+    let fresh = Payment::create(new_payment("m", 20), Utc::now());
+    let writes = [("stale", &stale), ("fresh", &fresh)];
+    let results = join_all(writes.iter().map(|(key, t)| {
+        let records = records(key, t);
+        let store = store.clone();
+        async move { store.commit_keyed(t, &records).await }
+    }))
+    .await;
+    assert!(matches!(results[0], Err(StoreError::Conflict)), "{:?}", results[0]);
+    assert!(results[1].as_ref().is_ok_and(|w| w.claimed), "{:?}", results[1]);
+    let again = keys
+        .insert_claim(&claim("stale", &stale), "later", Utc::now())
+        .await
+        .unwrap();
+    assert!(again.is_none(), "the claim stayed behind: {again:?}");
+    let taken = keys
+        .insert_claim(&claim("fresh", &fresh), "later", Utc::now())
+        .await
+        .unwrap();
+    assert!(taken.is_some(), "the applied write's claim is held");
+}
+
 async fn commit_grouped(app: &TestApp, batch: &[Transition]) -> Vec<Result<(), StoreError>> {
     let store = app.database.store();
     let (batches_before, _) = app.database.commit_stats();
@@ -336,4 +388,5 @@ crate::backend_tests!(
     a_transition_the_database_refuses_fails_alone_in_its_batch,
     concurrent_idempotency_writes_keep_their_own_outcomes,
     a_mixed_batch_of_distinct_rows_keeps_each_writes_outcome,
+    a_keyed_write_whose_payment_does_not_move_leaves_no_claim,
 );

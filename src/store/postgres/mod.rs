@@ -68,6 +68,8 @@ fn split_pool(settings: &DatabaseSettings) -> (u32, u32) {
 }
 
 impl Backend for PgPool {
+    const OWN_WRITER_THREAD: bool = false;
+
     async fn fetch_all<'q, R: Row>(&'q self, sql: &'q str, values: Vec<Value<'q>>) -> Result<Vec<R>, sqlx::Error> {
         sqlx::query_as_with(sql, arguments::<Postgres>(values)?)
             .fetch_all(self)

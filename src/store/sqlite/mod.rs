@@ -30,18 +30,25 @@ pub(crate) async fn open(settings: &DatabaseSettings) -> Result<SqliteStore, Ope
     let pool = SqlitePoolOptions::new()
         .max_connections(settings.max_connections)
         .acquire_timeout(settings.acquire_timeout())
+        .connect_with(options.clone())
+        .await
+        .map_err(OpenError::Connect)?;
+    // The one writer connection: every batch, and the audit appends, in turn. Readers have the
+    // other pool; in WAL mode they never wait for it. No ping before each batch: a broken
+    // connection fails the batch, and the pool replaces it.
+    let write_pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(settings.acquire_timeout())
+        .test_before_acquire(false)
         .connect_with(options)
         .await
         .map_err(OpenError::Connect)?;
-    // One writer: a second batch would only wait on the file lock.
-    Ok(backend::start(
-        pool.clone(),
-        pool,
-        crate::store::group_commit_settings(1),
-    ))
+    Ok(backend::start(pool, write_pool, crate::store::group_commit_settings(1)))
 }
 
 impl Backend for SqlitePool {
+    const OWN_WRITER_THREAD: bool = true;
+
     async fn fetch_all<'q, R: Row>(&'q self, sql: &'q str, values: Vec<Value<'q>>) -> Result<Vec<R>, sqlx::Error> {
         sqlx::query_as_with(sql, arguments::<Sqlite>(values)?)
             .fetch_all(self)
