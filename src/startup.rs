@@ -165,6 +165,12 @@ impl Application {
             settings.merchant_events.clone(),
             settings.environment,
         ));
+        // Merchant-event rows past retention, purged on one node at a time.
+        crate::events::retention::spawn_periodic(
+            database.clone(),
+            Arc::clone(&leases),
+            settings.merchant_events.retention_days,
+        );
         let dispatcher = crate::events::Dispatcher::new(Arc::clone(&merchant_events), metrics.clone()).spawn();
         let state = web::Data::new(AppState {
             supervisor: supervisor.clone(),

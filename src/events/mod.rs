@@ -8,6 +8,7 @@
 //! - `dispatcher.rs`: the background loop — fan-out of new events into delivery rows behind a
 //!   cursor, then leased, ordered, bounded delivery; `attempt.rs`: one signed POST and its outcome;
 //!   `breaker.rs`: the circuit breaker per endpoint.
+//! - `retention.rs`: the purge of rows past the retention period (never `payment_events`).
 //! - `signing.rs`: secrets and signatures; `target.rs`: the SSRF guard (registration and connect).
 //!
 //! Delivery state lives in the database (`store/merchant_events.rs`), so a crash or a restart loses
@@ -20,6 +21,7 @@ pub mod catalog;
 mod dispatcher;
 pub mod endpoints;
 mod object;
+pub mod retention;
 pub mod signing;
 pub mod target;
 

@@ -33,6 +33,7 @@ mod listing;
 mod merchant_events;
 mod merchant_events_delivery;
 mod merchant_events_receiver;
+mod merchant_events_retention;
 mod metrics;
 mod multinode;
 mod openapi;

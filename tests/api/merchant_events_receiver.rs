@@ -191,20 +191,25 @@ print("verified %d" % len(requests))
         Ok(child) => child,
         Err(error) => return unavailable(&error.to_string()),
     };
-    {
+    // Without the package python3 exits at the import before reading stdin, so this write fails
+    // with a broken pipe: that is the "unavailable" case (decided by the exit status below), not a
+    // crash of the test.
+    let written = {
         use tokio::io::AsyncWriteExt;
         let mut stdin = child.stdin.take().unwrap();
-        stdin
-            .write_all(Value::from(input).to_string().as_bytes())
-            .await
-            .unwrap();
-    }
+        stdin.write_all(Value::from(input).to_string().as_bytes()).await
+    };
     let output = child.wait_with_output().await.unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    match output.status.code() {
-        Some(0) => Some(Ok(())),
-        Some(3) => Some(Err(stdout)),
-        _ => unavailable(&String::from_utf8_lossy(&output.stderr)),
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    // The traceback's last line names what is missing.
+    let stderr = stderr.trim().lines().last().unwrap_or_default();
+    match (output.status.code(), written) {
+        (Some(0), Ok(())) => Some(Ok(())),
+        (Some(3), Ok(())) => Some(Err(stdout)),
+        (Some(0 | 3), Err(error)) => panic!("the verifier exited before reading every request: {error}"),
+        (_, Err(error)) => unavailable(&format!("{stderr} (stdin: {error})")),
+        (_, Ok(())) => unavailable(stderr),
     }
 }
 

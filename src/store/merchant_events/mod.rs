@@ -5,12 +5,14 @@
 //! Written once over the store's shared layer like the rest of `store/`: column lists in
 //! `columns.rs`, values bound by the [`Backend`](crate::store::backend::Backend) of either
 //! database. By concern: `endpoints.rs` (the endpoints API), `outbox.rs` (the fan-out, its markers
-//! and cursor, the events API's reads), `deliveries.rs` (leases and attempts), `statements.rs`
-//! (statements built now and run together later) and `rows.rs` (the rows these read and write).
+//! and cursor, the events API's reads), `deliveries.rs` (leases and attempts), `retention.rs`
+//! (the purge of rows past the retention period), `statements.rs` (statements built now and run
+//! together later) and `rows.rs` (the rows these read and write).
 
 mod deliveries;
 mod endpoints;
 mod outbox;
+mod retention;
 pub(crate) mod rows;
 mod statements;
 
@@ -23,5 +25,6 @@ pub use endpoints::{
 pub use outbox::{
     advance_cursor, cursor, events_to_fan_out, find_event, insert_deliveries, insert_markers, list_events, redeliver,
 };
+pub use retention::{purge_attempts, purge_deliveries, purge_markers};
 pub use rows::{AttemptRecord, AttemptRow, EndpointRow, LeasedDelivery, OutboxRow};
 pub use statements::{execute_all, Statement};
