@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# A local pg_auto_failover formation for the failover tests (issue 16): a monitor and two
+# PostgreSQL 15 nodes on loopback, synchronous replication (replication quorum), tuned so a dead
+# primary is replaced within seconds instead of pg_auto_failover's default ~50 s.
+#
+#   scripts/failover-formation.sh start     # create (first time) and run; prints nothing else
+#   scripts/failover-formation.sh uri       # the multi-host DATABASE_URL of the formation
+#   scripts/failover-formation.sh state     # pg_autoctl show state
+#   scripts/failover-formation.sh kill-primary   # kill -9 the primary's keeper and postmaster
+#   scripts/failover-formation.sh wait-primary   # until some node is primary with a secondary
+#   scripts/failover-formation.sh stop      # stop every process; data is kept
+#   scripts/failover-formation.sh destroy   # stop and delete the data
+#
+# Runs as root and drops to the `postgres` user (pg_autoctl refuses root). Ports:
+# FAILOVER_MONITOR_PORT (5600), FAILOVER_NODE1_PORT (5601), FAILOVER_NODE2_PORT (5602). Data and
+# logs under FAILOVER_DIR (/var/tmp/payrail-failover).
+set -euo pipefail
+
+DIR="${FAILOVER_DIR:-/var/tmp/payrail-failover}"
+MONITOR_PORT="${FAILOVER_MONITOR_PORT:-5600}"
+NODE_PORTS=("${FAILOVER_NODE1_PORT:-5601}" "${FAILOVER_NODE2_PORT:-5602}")
+PGBIN="${PGBIN:-/usr/lib/postgresql/15/bin}"
+MONITOR_URI="postgres://autoctl_node@127.0.0.1:${MONITOR_PORT}/pg_auto_failover?sslmode=disable"
+
+as_postgres() { runuser -u postgres -- env PATH="$PGBIN:$PATH" "$@"; }
+psql_at() { psql -X -q -At -h 127.0.0.1 -U postgres -p "$1" -d "$2" -c "$3"; }
+
+# Starts `pg_autoctl <args>` detached, logging to $DIR/<name>.log, its pid in $DIR/<name>.pid.
+run_detached() {
+  local name=$1
+  shift
+  as_postgres setsid nohup pg_autoctl "$@" >>"$DIR/$name.log" 2>&1 </dev/null &
+  echo $! >"$DIR/$name.pid"
+}
+
+# Removes what a kill -9'd postmaster leaves behind, so the node can start again.
+clear_stale() {
+  local pgdata=$1 port=$2
+  if [ -f "$pgdata/postmaster.pid" ] && ! kill -0 "$(head -n1 "$pgdata/postmaster.pid")" 2>/dev/null; then
+    rm -f "$pgdata/postmaster.pid"
+  fi
+  if ! ss -ltn "sport = :$port" | grep -q LISTEN; then
+    rm -f "/tmp/.s.PGSQL.$port" "/tmp/.s.PGSQL.$port.lock" \
+      "/var/run/postgresql/.s.PGSQL.$port" "/var/run/postgresql/.s.PGSQL.$port.lock"
+  fi
+}
+
+wait_for() { # seconds, then a command that succeeds when ready
+  local seconds=$1
+  shift
+  for _ in $(seq 1 $((seconds * 5))); do
+    "$@" >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  echo "failover-formation: timed out after ${seconds}s waiting for: $*" >&2
+  return 1
+}
+
+states() { psql_at "$MONITOR_PORT" pg_auto_failover "SELECT string_agg(reportedstate::text, ',' ORDER BY reportedstate::text) FROM pgautofailover.node"; }
+healthy() { [ "$(states)" = "primary,secondary" ]; }
+
+# A standby's pg_basebackup waits for the primary's next checkpoint; ask for one until it is done.
+checkpoint_until_healthy() {
+  for _ in $(seq 1 300); do
+    healthy && return 0
+    for port in "${NODE_PORTS[@]}"; do psql_at "$port" postgres "CHECKPOINT" >/dev/null 2>&1 || true; done
+    sleep 0.3
+  done
+  echo "failover-formation: the formation did not become primary + secondary: $(states)" >&2
+  return 1
+}
+
+start_monitor() {
+  local pgdata="$DIR/monitor"
+  clear_stale "$pgdata" "$MONITOR_PORT"
+  if [ ! -f "$pgdata/PG_VERSION" ]; then
+    as_postgres pg_autoctl create monitor --pgdata "$pgdata" --pgport "$MONITOR_PORT" \
+      --hostname 127.0.0.1 --auth trust --no-ssl --pgctl "$PGBIN/pg_ctl" >>"$DIR/monitor.log" 2>&1
+    # Listen on loopback only, and fail over in seconds: check every second, call a node
+    # unhealthy after 2 s, and wait 6 s (longer than the nodes' 4 s network_partition_timeout,
+    # after which a cut-off primary demotes itself) before promoting.
+    cat >>"$pgdata/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+pgautofailover.health_check_period = 1000
+pgautofailover.health_check_timeout = 1000
+pgautofailover.health_check_max_retries = 1
+pgautofailover.health_check_retry_delay = 500
+pgautofailover.node_considered_unhealthy_timeout = 2000
+pgautofailover.primary_demote_timeout = 6000
+CONF
+  fi
+  run_detached monitor run --pgdata "$pgdata"
+  wait_for 30 psql_at "$MONITOR_PORT" pg_auto_failover "SELECT 1"
+}
+
+start_node() {
+  local n=$1 port=${NODE_PORTS[$(($1 - 1))]}
+  local pgdata="$DIR/node$n"
+  clear_stale "$pgdata" "$port"
+  if [ ! -f "$pgdata/pg_autoctl.cfg" ] && [ ! -f "$DIR/node$n.created" ]; then
+    run_detached "node$n" create postgres --pgdata "$pgdata" --pgport "$port" --hostname 127.0.0.1 \
+      --name "node$n" --auth trust --no-ssl --replication-quorum true --pgctl "$PGBIN/pg_ctl" \
+      --monitor "$MONITOR_URI" --run
+    touch "$DIR/node$n.created"
+  else
+    run_detached "node$n" run --pgdata "$pgdata"
+  fi
+}
+
+# A node's config file lives under the postgres user's XDG dirs, keyed by pgdata.
+tune_nodes() {
+  for n in 1 2; do
+    as_postgres pg_autoctl config set --pgdata "$DIR/node$n" timeout.network_partition_timeout 4 >/dev/null 2>&1 || true
+  done
+}
+
+case "${1:-}" in
+  start)
+    mkdir -p "$DIR"
+    chown postgres: "$DIR"
+    start_monitor
+    start_node 1
+    wait_for 60 bash -c "[ \"\$(psql -X -At -h 127.0.0.1 -U postgres -p $MONITOR_PORT -d pg_auto_failover -c \"SELECT count(*) FROM pgautofailover.node WHERE reportedstate IN ('single','primary','wait_primary')\")\" -ge 1 ]"
+    start_node 2
+    checkpoint_until_healthy
+    tune_nodes
+    ;;
+  uri)
+    # `pg_autoctl show uri` names localhost and no user; payrail connects as postgres.
+    echo "postgres://postgres@127.0.0.1:${NODE_PORTS[0]},127.0.0.1:${NODE_PORTS[1]}/postgres?target_session_attrs=read-write"
+    ;;
+  state) as_postgres pg_autoctl show state --pgdata "$DIR/monitor" ;;
+  wait-primary) checkpoint_until_healthy ;;
+  kill-primary)
+    port=$(psql_at "$MONITOR_PORT" pg_auto_failover "SELECT nodeport FROM pgautofailover.node WHERE reportedstate IN ('primary','wait_primary') LIMIT 1")
+    [ -n "$port" ] || { echo "failover-formation: no primary" >&2; exit 1; }
+    for n in 1 2; do
+      if [ "${NODE_PORTS[$((n - 1))]}" = "$port" ]; then
+        # The machine dies: its keeper (which would restart PostgreSQL) and the postmaster.
+        pkill -9 -f "pg_autoctl.*--pgdata $DIR/node$n( |\$)" || true
+        pkill -9 -f "pg_autoctl: .*node$n" || true
+        [ -f "$DIR/node$n/postmaster.pid" ] && kill -9 "$(head -n1 "$DIR/node$n/postmaster.pid")" 2>/dev/null || true
+        echo "node$n"
+      fi
+    done
+    ;;
+  restart-node) start_node "$2" ;;
+  stop)
+    for name in node1 node2 monitor; do
+      [ -f "$DIR/$name.pid" ] && kill -TERM "$(cat "$DIR/$name.pid")" 2>/dev/null || true
+    done
+    sleep 2
+    pkill -9 -f "pg_autoctl.*$DIR" || true
+    for pgdata in "$DIR"/node1 "$DIR"/node2 "$DIR"/monitor; do
+      [ -f "$pgdata/postmaster.pid" ] && kill -9 "$(head -n1 "$pgdata/postmaster.pid")" 2>/dev/null || true
+    done
+    ;;
+  destroy)
+    "$0" stop
+    rm -rf "$DIR"
+    rm -rf ~postgres/.config/pg_autoctl"$DIR" ~postgres/.local/share/pg_autoctl"$DIR"
+    ;;
+  *)
+    sed -n '2,16p' "$0"
+    exit 2
+    ;;
+esac
