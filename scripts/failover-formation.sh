@@ -144,7 +144,7 @@ case "${1:-}" in
       fi
     done
     ;;
-  restart-node) start_node "$2" ;;
+  restart-node1 | restart-node2) start_node "${1#restart-node}" ;; # after kill-primary
   stop)
     for name in node1 node2 monitor; do
       [ -f "$DIR/$name.pid" ] && kill -TERM "$(cat "$DIR/$name.pid")" 2>/dev/null || true

@@ -22,6 +22,7 @@ mod crash;
 mod customer_actions;
 mod db_outage;
 mod encryption;
+mod failover;
 mod fuzz;
 mod group_commit;
 mod headers;

@@ -118,10 +118,13 @@ pub(crate) async fn refuse_standby(connection: &mut PgConnection) -> Result<(), 
     Ok(())
 }
 
+/// How a pool's connect options derive from a host's (the writer's pool adds planner settings).
+pub(crate) type DeriveOptions = fn(PgConnectOptions) -> PgConnectOptions;
+
 /// Watches the host in use and, when it stops being usable, re-points every pool at the host that
-/// is the primary now. `pools` pairs each pool with how its options derive from a host's (the
-/// writer's pool adds planner settings). Ends when the pools are closed.
-pub(crate) fn follow(hosts: Hosts, mut current: usize, pools: Vec<(PgPool, fn(PgConnectOptions) -> PgConnectOptions)>) {
+/// is the primary now. `pools` pairs each pool with how its options derive from a host's.
+/// Ends when the pools are closed.
+pub(crate) fn follow(hosts: Hosts, mut current: usize, pools: Vec<(PgPool, DeriveOptions)>) {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(CHECK_EVERY);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
