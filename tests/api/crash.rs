@@ -40,6 +40,7 @@ pub async fn start_server(url: &str, extra: &[(&str, &str)]) -> Server {
         .stdout(Stdio::piped())
         .kill_on_drop(true);
     let mut child = command.spawn().expect("payrail starts");
+    let pid = child.id().unwrap_or_default();
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let address = loop {
         let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
@@ -51,8 +52,13 @@ pub async fn start_server(url: &str, extra: &[(&str, &str)]) -> Server {
             break rest.split_whitespace().next().expect("address").to_owned();
         }
     };
-    // Keep draining stdout (logs) so the server never blocks on a full pipe.
-    actix_web::rt::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    // Keep draining stdout (logs) so the server never blocks on a full pipe; the test harness
+    // captures what is printed here and shows it only when the test fails.
+    actix_web::rt::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            eprintln!("[payrail pid {pid}] {line}");
+        }
+    });
     Server { child, address }
 }
 

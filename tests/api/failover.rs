@@ -57,6 +57,19 @@ fn formation(command: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// Brings the killed node back as a standby when dropped, even when a check failed, so that the
+/// formation is whole again for the next run.
+struct Rejoin(Option<String>);
+
+impl Drop for Rejoin {
+    fn drop(&mut self) {
+        if let Some(node) = self.0.take() {
+            formation(&format!("restart-{node}"));
+            formation("wait-primary");
+        }
+    }
+}
+
 /// `url` with its database replaced by `database` (the part between the host list and `?`).
 fn with_database(url: &str, database: &str) -> String {
     let (scheme, rest) = url.split_once("://").expect("scheme");
@@ -231,6 +244,7 @@ async fn a_killed_primary_loses_nothing_acknowledged_and_the_api_answers_503_dur
     assert!(before > 0, "payments were taken before the kill");
     let killed = formation("kill-primary");
     let killed_at = Instant::now();
+    let rejoin = Rejoin(Some(killed.clone()));
     eprintln!("killed the primary ({killed}) after {before} payments");
     loop {
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -330,8 +344,7 @@ async fn a_killed_primary_loses_nothing_acknowledged_and_the_api_answers_503_dur
     store.close().await;
 
     drop((first, second));
-    formation(&format!("restart-{killed}"));
-    formation("wait-primary");
+    drop(rejoin);
     let mut admin = primary(&with_database(&url, "postgres")).await;
     let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
         .execute(&mut admin)
