@@ -8,6 +8,8 @@
 #   scripts/failover-formation.sh state     # pg_autoctl show state
 #   scripts/failover-formation.sh kill-primary   # kill -9 the primary's keeper and postmaster
 #   scripts/failover-formation.sh wait-primary   # until some node is primary with a secondary
+#   scripts/failover-formation.sh restart-node1  # (or node2) bring a killed node back as a standby
+#   scripts/failover-formation.sh port-node1     # (or node2) the node's port
 #   scripts/failover-formation.sh stop      # stop every process; data is kept
 #   scripts/failover-formation.sh destroy   # stop and delete the data
 #
@@ -43,6 +45,22 @@ clear_stale() {
     rm -f "/tmp/.s.PGSQL.$port" "/tmp/.s.PGSQL.$port.lock" \
       "/var/run/postgresql/.s.PGSQL.$port" "/var/run/postgresql/.s.PGSQL.$port.lock"
   fi
+}
+
+# The machine dies: every process of a member (node1, node2, monitor) at once — its keeper, the keeper's services (the
+# "start/stop postgres" one would restart PostgreSQL if left alive) and the postmaster with its
+# backends. They share one session (run_detached starts each node under setsid), found from the
+# postmaster's pid file, or from the keeper when PostgreSQL is already down.
+kill_member() {
+  local pgdata="$DIR/$1" pid sid
+  pid=$(head -n1 "$pgdata/postmaster.pid" 2>/dev/null || true)
+  kill -0 "$pid" 2>/dev/null || pid=$(pgrep -of "pg_autoctl (run|create postgres|create monitor) --pgdata $pgdata( |\$)" || true)
+  sid=$(ps -o sid= -p "$pid" 2>/dev/null | tr -d ' ' || true)
+  if [ -n "$sid" ] && [ "$sid" -gt 1 ] && [ "$sid" != "$(ps -o sid= -p $$ | tr -d ' ')" ]; then
+    pkill -9 -s "$sid" || true
+  fi
+  pkill -9 -f "pg_autoctl (run|create postgres|create monitor) --pgdata $pgdata( |\$)" || true
+  [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
 }
 
 wait_for() { # seconds, then a command that succeeds when ready
@@ -136,20 +154,19 @@ case "${1:-}" in
     [ -n "$port" ] || { echo "failover-formation: no primary" >&2; exit 1; }
     for n in 1 2; do
       if [ "${NODE_PORTS[$((n - 1))]}" = "$port" ]; then
-        # The machine dies: its keeper (which would restart PostgreSQL) and the postmaster.
-        pkill -9 -f "pg_autoctl.*--pgdata $DIR/node$n( |\$)" || true
-        pkill -9 -f "pg_autoctl: .*node$n" || true
-        [ -f "$DIR/node$n/postmaster.pid" ] && kill -9 "$(head -n1 "$DIR/node$n/postmaster.pid")" 2>/dev/null || true
+        kill_member "node$n"
         echo "node$n"
       fi
     done
     ;;
+  port-node1 | port-node2) echo "${NODE_PORTS[$((${1#port-node} - 1))]}" ;;
   restart-node1 | restart-node2) start_node "${1#restart-node}" ;; # after kill-primary
   stop)
     for name in node1 node2 monitor; do
       [ -f "$DIR/$name.pid" ] && kill -TERM "$(cat "$DIR/$name.pid")" 2>/dev/null || true
     done
     sleep 2
+    for name in node1 node2 monitor; do kill_member "$name"; done
     pkill -9 -f "pg_autoctl.*$DIR" || true
     for pgdata in "$DIR"/node1 "$DIR"/node2 "$DIR"/monitor; do
       [ -f "$pgdata/postmaster.pid" ] && kill -9 "$(head -n1 "$pgdata/postmaster.pid")" 2>/dev/null || true
@@ -161,7 +178,7 @@ case "${1:-}" in
     rm -rf ~postgres/.config/pg_autoctl"$DIR" ~postgres/.local/share/pg_autoctl"$DIR"
     ;;
   *)
-    sed -n '2,16p' "$0"
+    sed -n '2,18p' "$0"
     exit 2
     ;;
 esac

@@ -63,9 +63,14 @@ struct Rejoin(Option<String>);
 
 impl Drop for Rejoin {
     fn drop(&mut self) {
+        // Not `formation()`: a panic here while a failed check unwinds would abort the run.
         if let Some(node) = self.0.take() {
-            formation(&format!("restart-{node}"));
-            formation("wait-primary");
+            for command in [format!("restart-{node}"), "wait-primary".to_owned()] {
+                let status = std::process::Command::new("bash").args([SCRIPT, &command]).status();
+                if !matches!(status, Ok(s) if s.success()) {
+                    eprintln!("failover-formation.sh {command} did not succeed: {status:?}");
+                }
+            }
         }
     }
 }
@@ -279,6 +284,19 @@ async fn a_killed_primary_loses_nothing_acknowledged_and_the_api_answers_503_dur
     );
     assert!(window <= WINDOW_LIMIT, "unavailable for {window:?}");
     assert!(seen.payments.len() > before, "payments were taken after the failover");
+    // A real failover, not the killed node coming back: the primary now is the other node.
+    let mut now_primary = primary(&url).await;
+    let port: i32 = sqlx::query_scalar("SELECT inet_server_port()")
+        .fetch_one(&mut now_primary)
+        .await
+        .unwrap();
+    let killed_port = formation(&format!("port-{killed}"));
+    assert_ne!(
+        port.to_string(),
+        killed_port,
+        "the killed node is primary again: nothing failed over"
+    );
+    drop(now_primary);
 
     // From the promoted standby: everything acknowledged is there, once.
     let settings = DatabaseSettings {
