@@ -9,6 +9,7 @@
 #
 # Needs: the formation running, cargo build [--release] -p payrail -p payrail-bench; psql.
 set -euo pipefail
+export PGOPTIONS="-c client_min_messages=warning"
 cd "$(dirname "$0")/.."
 ROUNDS="${1:-2}"
 SECS="${2:-8}"
