@@ -168,11 +168,14 @@ async fn deliveries_pending_at_a_restart_are_delivered_after_it(backend: Backend
     assert_verified(&secret, &delivered).await;
 }
 
-async fn every_event_of_a_hundred_payments_arrives_in_order_despite_random_failures(backend: Backend) {
+/// The load: 500 payments of mixed life, a receiver failing 30% of attempts at random.
+const PAYMENTS: i64 = 500;
+
+async fn every_event_of_500_payments_arrives_in_order_despite_random_failures(backend: Backend) {
     let Some(app) = spawn_fast(backend).await else { return };
     let receiver = Receiver::start(Mode::FailRate(0.3));
     let (_, secret) = register(&app, &receiver.url, &["*"]).await;
-    let creates = (0..100).map(|i| {
+    let creates = (0..PAYMENTS).map(|i| {
         let app = &app;
         async move {
             let payment = app.create_payment(1_000 + i, CARD, i % 2 == 0).await;
@@ -188,11 +191,12 @@ async fn every_event_of_a_hundred_payments_arrives_in_order_despite_random_failu
     });
     let payments: Vec<String> = futures::future::join_all(creates).await;
     let expected = sequences(&app, &payments).await;
-    assert!(expected.len() >= 250, "{} events", expected.len());
+    // Per payment: created + authorized or succeeded (+ captured) (+ refunded): at least 2.5 on average.
+    assert!(expected.len() as i64 >= PAYMENTS * 5 / 2, "{} events", expected.len());
     let delivered = receiver
         .wait_for(
             Duration::from_secs(90),
-            "every event of 100 payments",
+            "every event of 500 payments",
             all_delivered(&expected),
         )
         .await;
@@ -206,7 +210,7 @@ both_backends!(
     a_receiver_that_is_down_gets_everything_when_it_recovers,
     gone_disables_the_endpoint,
     deliveries_pending_at_a_restart_are_delivered_after_it,
-    every_event_of_a_hundred_payments_arrives_in_order_despite_random_failures,
+    every_event_of_500_payments_arrives_in_order_despite_random_failures,
     no_delivery_is_lost_when_payrail_is_killed,
 );
 
