@@ -32,6 +32,7 @@ mod jwt;
 mod lifecycle;
 mod listing;
 mod merchant_events;
+mod merchant_events_attempts;
 mod merchant_events_delivery;
 mod merchant_events_receiver;
 mod merchant_events_retention;
