@@ -34,6 +34,7 @@ mod listing;
 mod merchant_events;
 mod merchant_events_attempts;
 mod merchant_events_delivery;
+mod merchant_events_keys;
 mod merchant_events_receiver;
 mod merchant_events_retention;
 mod metrics;
