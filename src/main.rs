@@ -286,14 +286,21 @@ async fn reconcile_report(settings: Settings, date: &str, provider: &str) -> Res
 
 async fn rotate_key(settings: Settings) -> Result<(), String> {
     telemetry::init(&settings.log);
-    let cipher = settings.security.cipher().map_err(|e| e.to_string())?;
+    let cipher = std::sync::Arc::new(settings.security.cipher().map_err(|e| e.to_string())?);
     let key_id = cipher.current_key_id().to_owned();
     let database = store::open(&settings.database).await.map_err(|e| e.to_string())?;
     database.migrate().await.map_err(|e| e.to_string())?;
-    let contacts = store::Contacts::new(database.clone(), std::sync::Arc::new(cipher));
-    let count = contacts.rotate().await.map_err(|e| e.to_string())?;
+    let contacts = store::Contacts::new(database.clone(), cipher.clone());
+    let emails = contacts.rotate().await.map_err(|e| e.to_string())?;
+    let endpoints = store::merchant_events::reseal_secrets(&database, &cipher)
+        .await
+        .map_err(|e| e.to_string())?;
     database.close().await;
-    println!("re-encrypted {count} value(s) under key id `{key_id}`");
+    println!(
+        "re-encrypted {emails} receipt email(s), {} webhook endpoint secret(s) and {} previous \
+         webhook endpoint secret(s) under key id `{key_id}`",
+        endpoints.secrets, endpoints.previous_secrets
+    );
     Ok(())
 }
 

@@ -76,7 +76,9 @@ impl Options {
 async fn main() -> ExitCode {
     let mut opts = Options::parse();
     let result = match opts.scenario {
-        Scenario::CreateCapture => scenarios::create_capture(&opts, "create-capture", &[]).await,
+        Scenario::CreateCapture => scenarios::create_capture(&opts, "create-capture", &[])
+            .await
+            .map(|_| ()),
         Scenario::SlowProvider => {
             if opts.connections == 32 {
                 opts.connections = 2_000;
@@ -86,7 +88,9 @@ async fn main() -> ExitCode {
                 ("SANDBOX_LATENCY_MS", opts.latency_ms.to_string()),
                 ("PROVIDER_MAX_CONCURRENCY", opts.connections.max(256).to_string()),
             ];
-            scenarios::create_capture(&opts, "slow-provider", &env).await
+            scenarios::create_capture(&opts, "slow-provider", &env)
+                .await
+                .map(|_| ())
         }
         Scenario::HotPayment => scenarios::hot_payment(&opts).await,
         Scenario::IdleActors => scenarios::idle_actors(&opts).await,

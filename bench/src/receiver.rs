@@ -1,6 +1,6 @@
 //! A merchant's webhook receiver for the merchant-events bench: a bare HTTP/1.1 server on
 //! 127.0.0.1 that answers every POST with 204 and records, per event, the time from the event's
-//! `created_at` (stamped just before its commit) to its arrival here.
+//! `created_at` (stamped just before its commit) to the 204 written back.
 
 use std::sync::{Arc, Mutex};
 
@@ -57,16 +57,16 @@ async fn serve(stream: tokio::net::TcpStream, record: Received) -> std::io::Resu
         }
         let mut body = vec![0u8; length];
         stream.read_exact(&mut body).await?;
-        let arrived = chrono_now_ms();
-        if let Some(created) = created_at_ms(&body) {
-            if let Ok(mut latencies) = record.0.lock() {
-                latencies.push(arrived - created);
-            }
-        }
         stream
             .get_mut()
             .write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
             .await?;
+        let answered = chrono_now_ms();
+        if let Some(created) = created_at_ms(&body) {
+            if let Ok(mut latencies) = record.0.lock() {
+                latencies.push(answered - created);
+            }
+        }
     }
 }
 

@@ -53,8 +53,16 @@ fn finish(server: Server) {
     }
 }
 
+/// What one run of scenario 1 measured, for the scenarios that compare runs.
+pub struct Measured {
+    pub payments_per_sec: f64,
+    /// `webhook_deliveries_pending` just before SIGTERM: deliveries fanned out and not yet made
+    /// (the gauge is refreshed every 5 s; events not fanned out yet are not counted).
+    pub pending_deliveries: f64,
+}
+
 /// Scenario 1 (and 2 with latency): create + auto capture, `connections` closed-loop clients.
-pub async fn create_capture(opts: &Options, label: &str, env: &[(&str, String)]) -> Result<(), String> {
+pub async fn create_capture(opts: &Options, label: &str, env: &[(&str, String)]) -> Result<Measured, String> {
     let server = Server::start(&opts.server, &opts.database_url, env)?;
     let target = Arc::new((server.base.clone(), server.token.clone()));
     let http = client(opts.connections);
@@ -78,8 +86,12 @@ pub async fn create_capture(opts: &Options, label: &str, env: &[(&str, String)])
     );
     let batch = metric(&client(1), &server.base, "database_commit_batch_size_mean").await;
     println!("  mean transitions per database transaction (group commit): {batch:.1}");
+    let pending_deliveries = metric(&client(1), &server.base, "webhook_deliveries_pending").await;
     finish(server);
-    Ok(())
+    Ok(Measured {
+        payments_per_sec: report.count(&[201]) as f64 / report.elapsed.as_secs_f64(),
+        pending_deliveries,
+    })
 }
 
 /// Scenario 5 (issue 14): scenario 1's load spread round-robin over 1, then 2, … `opts.nodes`
@@ -123,9 +135,10 @@ pub async fn nodes(opts: &Options) -> Result<(), String> {
 }
 
 /// Scenario 1 without, then with, one webhook endpoint subscribed to `*` (the same database and
-/// binary, back to back), then how long the last deliveries took from commit to the receiver.
+/// binary, back to back): what the endpoint costs the payment path, and how long deliveries took
+/// from commit to the receiver's 2xx.
 pub async fn create_capture_webhooks(opts: &Options) -> Result<(), String> {
-    create_capture(opts, "create-capture, no endpoint", &[]).await?;
+    let without = create_capture(opts, "create-capture, no endpoint", &[]).await?;
     let (url, received) = crate::receiver::start().await?;
     // Registered by a server of its own, so the measured one starts with the endpoint in place.
     let setup = Server::start(&opts.server, &opts.database_url, &[])?;
@@ -142,16 +155,13 @@ pub async fn create_capture_webhooks(opts: &Options) -> Result<(), String> {
     finish(setup);
     let before = received.latencies().len();
     let env = [("WEBHOOK_POLL_INTERVAL_MS", "50".to_owned())];
-    create_capture_until_delivered(opts, &env, &received, before).await
-}
-
-async fn create_capture_until_delivered(
-    opts: &Options,
-    env: &[(&str, String)],
-    received: &crate::receiver::Received,
-    before: usize,
-) -> Result<(), String> {
-    create_capture(opts, "create-capture, one endpoint subscribed to *", env).await?;
+    let with = create_capture(opts, "create-capture, one endpoint subscribed to *", &env).await?;
+    println!(
+        "  the endpoint costs the payment path {:.1} % ({:.0} -> {:.0} payments/s; target <= 10 %)",
+        (1.0 - with.payments_per_sec / without.payments_per_sec.max(f64::MIN_POSITIVE)) * 100.0,
+        without.payments_per_sec,
+        with.payments_per_sec
+    );
     let mut latencies: Vec<f64> = received.latencies().into_iter().skip(before).collect();
     latencies.sort_by(f64::total_cmp);
     let at = |q: f64| {
@@ -161,8 +171,10 @@ async fn create_capture_until_delivered(
             .unwrap_or(0.0)
     };
     println!(
-        "  webhooks delivered while serving: {}; commit to receiver p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        "  webhooks delivered while serving: {} (about {:.0} still pending at SIGTERM); commit to the \
+         receiver's 2xx p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         latencies.len(),
+        with.pending_deliveries,
         at(0.5),
         at(0.99),
         at(1.0)

@@ -2,7 +2,8 @@
 //! retention period), one event, a redelivery request, and an endpoint's delivery attempts.
 
 use chrono::Utc;
-use payrail_core::domain::MerchantId;
+use payrail_core::domain::{EventId, MerchantId};
+use payrail_core::ports::{Page, PageRequest, StoreError};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -10,12 +11,15 @@ use crate::events::endpoints::{EndpointStatus, EventFilter};
 use crate::events::{object, EventsError, MerchantEvents};
 use crate::store::merchant_events::{self as db, AttemptRow, OutboxRow};
 
-/// The filters and cursor of `GET /api/v1/events`.
+/// How a delivery attempt's id begins (`wha_<uuid>`): the dispatcher writes them, the attempts
+/// listing takes one as its cursor.
+pub const ATTEMPT_ID_PREFIX: &str = "wha_";
+
+/// The filters and page of `GET /api/v1/events`.
 pub struct EventQuery {
     pub kind: Option<String>,
     pub payment_id: Option<String>,
-    pub limit: u32,
-    pub starting_after: Option<String>,
+    pub page: PageRequest<EventId>,
 }
 
 /// A page of events, each its JSON body.
@@ -35,15 +39,16 @@ impl MerchantEvents {
             EventFilter::parse(std::slice::from_ref(kind))
                 .map_err(|_| EventsError::invalid("type", format!("unknown event type `{kind}`")))?;
         }
-        let before = match &query.starting_after {
+        let before = match &query.page.starting_after {
             None => (i64::MAX, String::new()),
             Some(id) => {
-                let cursor = db::find_event(&self.database, merchant.as_str(), id)
+                let cursor = db::find_event(&self.database, merchant.as_str(), id.as_str())
                     .await?
-                    .ok_or_else(|| EventsError::invalid("starting_after", "no such event"))?;
+                    .ok_or(StoreError::UnknownCursor)?;
                 (cursor.created_at, cursor.id)
             }
         };
+        let limit = query.page.limit;
         let rows = db::list_events(
             &self.database,
             merchant.as_str(),
@@ -51,12 +56,12 @@ impl MerchantEvents {
             before,
             query.kind,
             query.payment_id,
-            i64::from(query.limit) + 1,
+            i64::from(limit) + 1,
         )
         .await?;
-        let has_more = rows.len() > query.limit as usize;
+        let has_more = rows.len() > limit as usize;
         let mut data = Vec::new();
-        for row in rows.into_iter().take(query.limit as usize) {
+        for row in rows.into_iter().take(limit as usize) {
             data.push(self.body(&row).await?);
         }
         Ok(EventPage { data, has_more })
@@ -117,14 +122,16 @@ impl MerchantEvents {
         Ok(endpoints.into_iter().map(|e| e.id).collect())
     }
 
-    /// The endpoint's latest delivery attempts, newest first.
+    /// A page of the endpoint's delivery attempts, newest first; `starting_after` is an attempt
+    /// of this endpoint.
     pub async fn attempts(
         &self,
         merchant: &MerchantId,
         endpoint: &str,
-        limit: u32,
-    ) -> Result<Vec<AttemptRow>, EventsError> {
+        page: &PageRequest<String>,
+    ) -> Result<Page<AttemptRow>, EventsError> {
         let row = self.endpoint_row(merchant, endpoint).await?;
-        Ok(db::list_attempts(&self.database, &row.id, i64::from(limit)).await?)
+        let starting_after = page.starting_after.as_deref();
+        Ok(db::list_attempts(&self.database, &row.id, starting_after, page.limit).await?)
     }
 }

@@ -28,6 +28,7 @@ use uuid::Uuid;
 
 use crate::events::attempt::{self, Answer};
 use crate::events::breaker::Breakers;
+use crate::events::catalog::ATTEMPT_ID_PREFIX;
 use crate::events::endpoints::{EndpointStatus, EventFilter};
 use crate::events::{object, EventsError, MerchantEvents};
 use crate::metrics::Metrics;
@@ -306,7 +307,7 @@ impl Dispatcher {
         let attempt = delivery.attempts + 1;
         let (status, failures, next_attempt_at, outcome) = self.verdict(&answer, delivery, now);
         let record = AttemptRecord {
-            attempt_id: format!("wha_{}", Uuid::new_v4()),
+            attempt_id: format!("{ATTEMPT_ID_PREFIX}{}", Uuid::new_v4()),
             delivery_id: delivery.id.clone(),
             endpoint_id: endpoint.id.clone(),
             event_id: delivery.event_id.clone(),

@@ -10,7 +10,7 @@ use crate::auth::AuthenticatedMerchant;
 use crate::events::catalog::EventQuery;
 use crate::events::EventsError;
 use crate::http::body::{parse_json, parse_query, RawBody};
-use crate::http::{ApiError, AppState};
+use crate::http::{parse, ApiError, AppState};
 
 #[derive(Deserialize)]
 pub struct EventsQuery {
@@ -47,14 +47,11 @@ pub async fn list(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let query: EventsQuery = parse_query(&req)?;
-    let limit = match query.limit {
-        None => 10,
-        Some(raw) => raw
-            .parse::<u32>()
-            .ok()
-            .filter(|l| (1..=100).contains(l))
-            .ok_or_else(|| ApiError::invalid("invalid_limit", "limit must be an integer from 1 to 100", "limit"))?,
-    };
+    let page = parse::page(
+        query.limit.as_deref(),
+        query.starting_after.as_deref(),
+        parse::event_cursor,
+    )?;
     let empty_as_none = |v: Option<String>| v.filter(|s| !s.is_empty());
     let page = state
         .merchant_events
@@ -63,8 +60,7 @@ pub async fn list(
             EventQuery {
                 kind: empty_as_none(query.kind),
                 payment_id: empty_as_none(query.payment_id),
-                limit,
-                starting_after: empty_as_none(query.starting_after),
+                page,
             },
         )
         .await?;

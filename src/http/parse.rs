@@ -8,7 +8,8 @@ use payrail_core::domain::{
 };
 use payrail_core::ports::PageRequest;
 
-use crate::http::wire::{AddressBody, ConfirmBody, CreatePaymentBody, ListQuery};
+use crate::events::catalog::ATTEMPT_ID_PREFIX;
+use crate::http::wire::{AddressBody, ConfirmBody, CreatePaymentBody};
 use crate::http::ApiError;
 
 /// Stripe's metadata limits: 50 keys, keys up to 40 characters, values up to 500.
@@ -328,9 +329,15 @@ fn card_details(number: String, exp_month: i64, exp_year: i64, cvc: String) -> R
     CardDetails::new(number, exp_month, exp_year, cvc, (today.year(), today.month())).map_err(card_error)
 }
 
-/// `limit` (1–100, default 10) and a `starting_after` cursor parsed by `cursor`.
-pub fn page<C>(query: &ListQuery, cursor: impl Fn(&str) -> Result<C, DomainError>) -> Result<PageRequest<C>, ApiError> {
-    let limit = match &query.limit {
+/// `limit` (1–100, default 10) and a `starting_after` cursor parsed by `cursor`, for every list
+/// (payments, a payment's events, merchant events, an endpoint's delivery attempts): the same
+/// rules and the same 400s (`invalid_limit`, `invalid_cursor`) everywhere.
+pub fn page<C>(
+    limit: Option<&str>,
+    starting_after: Option<&str>,
+    cursor: impl Fn(&str) -> Result<C, DomainError>,
+) -> Result<PageRequest<C>, ApiError> {
+    let limit = match limit {
         None => 10,
         Some(raw) => raw
             .parse::<u32>()
@@ -338,9 +345,7 @@ pub fn page<C>(query: &ListQuery, cursor: impl Fn(&str) -> Result<C, DomainError
             .filter(|l| (1..=100).contains(l))
             .ok_or_else(|| ApiError::invalid("invalid_limit", "limit must be an integer from 1 to 100", "limit"))?,
     };
-    let starting_after = query
-        .starting_after
-        .as_deref()
+    let starting_after = starting_after
         .filter(|raw| !raw.is_empty())
         .map(|raw| {
             cursor(raw).map_err(|_| {
@@ -365,6 +370,14 @@ pub fn payment_cursor(raw: &str) -> Result<PaymentId, DomainError> {
 
 pub fn event_cursor(raw: &str) -> Result<EventId, DomainError> {
     EventId::parse(raw)
+}
+
+/// A delivery attempt's id, `wha_<uuid>` (normalised as the dispatcher writes it).
+pub fn attempt_cursor(raw: &str) -> Result<String, DomainError> {
+    raw.strip_prefix(ATTEMPT_ID_PREFIX)
+        .and_then(|uuid| uuid::Uuid::parse_str(uuid).ok())
+        .map(|uuid| format!("{ATTEMPT_ID_PREFIX}{}", uuid.hyphenated()))
+        .ok_or(DomainError::MalformedId)
 }
 
 #[cfg(test)]

@@ -98,7 +98,11 @@ async fn list_payments(
     filter: PaymentFilter,
     query: &ListQuery,
 ) -> Result<HttpResponse, ApiError> {
-    let page = parse::page(query, parse::payment_cursor)?;
+    let page = parse::page(
+        query.limit.as_deref(),
+        query.starting_after.as_deref(),
+        parse::payment_cursor,
+    )?;
     let found = state.store.list_payments(merchant, &filter, &page).await?;
     let mut data: Vec<PaymentView> = found.data.into_iter().map(PaymentView::from).collect();
     receipts::attach_all(state, merchant, &mut data).await?;
@@ -161,7 +165,11 @@ pub async fn events(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse::payment_id(&path)?;
     let query: ListQuery = parse_query(&req)?;
-    let page = parse::page(&query, parse::event_cursor)?;
+    let page = parse::page(
+        query.limit.as_deref(),
+        query.starting_after.as_deref(),
+        parse::event_cursor,
+    )?;
     let found = state
         .store
         .list_events(&merchant, &id, &page)

@@ -10,7 +10,7 @@ use crate::auth::AuthenticatedMerchant;
 use crate::events::{Endpoint, EndpointChanges, NewEndpoint};
 use crate::http::body::{parse_json, parse_query, RawBody};
 use crate::http::wire::timestamp;
-use crate::http::{ApiError, AppState};
+use crate::http::{parse, ApiError, AppState};
 use crate::secret::Secret;
 
 #[derive(Deserialize)]
@@ -33,6 +33,7 @@ pub struct UpdateEndpointBody {
 #[derive(Deserialize)]
 pub struct AttemptsQuery {
     limit: Option<String>,
+    starting_after: Option<String>,
 }
 
 fn view(endpoint: &Endpoint, secret: Option<&Secret>) -> Value {
@@ -120,7 +121,8 @@ pub async fn rotate_secret(
     Ok(HttpResponse::Ok().json(view(&endpoint, Some(&secret))))
 }
 
-/// The endpoint's latest attempts, newest first (`limit`, 1–100, default 20).
+/// The endpoint's attempts, newest first, a page at a time (`limit`, and `starting_after` an attempt
+/// id from the previous page).
 pub async fn deliveries(
     state: web::Data<AppState>,
     AuthenticatedMerchant(merchant): AuthenticatedMerchant,
@@ -128,17 +130,15 @@ pub async fn deliveries(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let query: AttemptsQuery = parse_query(&req)?;
-    let limit = match query.limit {
-        None => 20,
-        Some(raw) => raw
-            .parse::<u32>()
-            .ok()
-            .filter(|l| (1..=100).contains(l))
-            .ok_or_else(|| ApiError::invalid("invalid_limit", "limit must be an integer from 1 to 100", "limit"))?,
-    };
-    let attempts = state.merchant_events.attempts(&merchant, &path, limit).await?;
+    let page = parse::page(
+        query.limit.as_deref(),
+        query.starting_after.as_deref(),
+        parse::attempt_cursor,
+    )?;
+    let attempts = state.merchant_events.attempts(&merchant, &path, &page).await?;
     let micros = |m: i64| timestamp(chrono::DateTime::from_timestamp_micros(m).unwrap_or_default());
     let data: Vec<Value> = attempts
+        .data
         .into_iter()
         .map(|a| {
             json!({
@@ -153,5 +153,5 @@ pub async fn deliveries(
             })
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "data": data, "has_more": false })))
+    Ok(HttpResponse::Ok().json(json!({ "data": data, "has_more": attempts.has_more })))
 }

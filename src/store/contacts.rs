@@ -5,8 +5,8 @@
 //! every other.
 //!
 //! [`Contacts::rotate`] re-seals every row whose key id is not the current one (`payrail
-//! rotate-key`); each row is updated only if its key id is still the one read (compare-and-set),
-//! so a rotation can run beside serving nodes and be re-run safely.
+//! rotate-key`), through `sealed.rs` (compare-and-set per row), so a rotation can run beside
+//! serving nodes and be re-run safely.
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
@@ -18,10 +18,16 @@ use crate::crypto::{Cipher, Sealed};
 use crate::store::backend::Backend;
 use crate::store::columns::{names, placeholders, Value, CONTACTS};
 use crate::store::error::store_error;
+use crate::store::sealed::{self, SealedColumn};
 use crate::store::Database;
 
-/// Rows re-sealed per round trip during rotation.
-const ROTATE_BATCH: i64 = 500;
+/// The sealed receipt emails, bound to their payment's id.
+const RECEIPT_EMAILS: SealedColumn = SealedColumn {
+    table: "payment_contacts",
+    id: "payment_id",
+    value: "receipt_email_sealed",
+    key_id: "key_id",
+};
 
 /// A new row; a retry of the same create (idempotency crash recovery) finds it there and leaves it.
 pub(crate) static INSERT_CONTACT_SQL: LazyLock<String> = LazyLock::new(|| {
@@ -31,12 +37,6 @@ pub(crate) static INSERT_CONTACT_SQL: LazyLock<String> = LazyLock::new(|| {
         placeholders(&CONTACTS, 1)
     )
 });
-
-const TO_ROTATE_SQL: &str = "SELECT payment_id, receipt_email_sealed, key_id FROM payment_contacts \
-     WHERE key_id <> $1 ORDER BY payment_id LIMIT $2";
-
-const RESEAL_SQL: &str = "UPDATE payment_contacts SET receipt_email_sealed = $1, key_id = $2 \
-     WHERE payment_id = $3 AND key_id = $4";
 
 /// Sealed receipt emails over either backend.
 #[derive(Clone)]
@@ -84,31 +84,7 @@ impl Contacts {
 
     /// Re-seals every row not under the current key; returns how many rows were re-sealed.
     pub async fn rotate(&self) -> Result<u64, StoreError> {
-        let current = self.cipher.current_key_id().to_owned();
-        let mut total = 0;
-        loop {
-            let rows = self
-                .fetch(TO_ROTATE_SQL, vec![Value::text(&current), Value::int(ROTATE_BATCH)])
-                .await?;
-            if rows.is_empty() {
-                return Ok(total);
-            }
-            for (payment_id, ciphertext, old_key) in rows {
-                let email = self.open(&payment_id, ciphertext, old_key.clone())?;
-                let sealed = self.cipher.seal(&email, &payment_id);
-                let values = vec![
-                    Value::text(&sealed.ciphertext),
-                    Value::text(&sealed.key_id),
-                    Value::text(&payment_id),
-                    Value::text(&old_key),
-                ];
-                total += match &self.database {
-                    Database::Sqlite(store) => store.pool().execute(RESEAL_SQL, values).await,
-                    Database::Postgres(store) => store.pool().execute(RESEAL_SQL, values).await,
-                }
-                .map_err(store_error)?;
-            }
-        }
+        sealed::reseal(&self.database, &self.cipher, &RECEIPT_EMAILS).await
     }
 
     /// (payment id, sealed email, key id) rows.

@@ -8,6 +8,8 @@
 //!   `sqlite/` and `postgres/` (connecting, the write path, the audit append).
 //! - By concern, written once over `Backend`: `payments.rs` (the payment port), `idempotency.rs`,
 //!   `audit.rs`, `inbox.rs` (webhook inbox), `scan.rs` (the reconciler's scan), `contacts.rs`.
+//! - `sealed.rs`: values sealed at rest (receipt emails, webhook endpoint secrets) re-sealed under
+//!   the current key, for `payrail rotate-key`.
 //! - `settlements.rs`, `reconciliations.rs`: settlement and reconciliation reports (issue 17);
 //!   `sandbox_ledger.rs`: the sandbox provider's own books, which reconciliation reads.
 //! - `merchant_events/`: webhook endpoints, the fan-out, delivery leases and attempts, over the
@@ -36,6 +38,7 @@ pub mod reconciliations;
 mod rows;
 mod sandbox_ledger;
 mod scan;
+mod sealed;
 pub mod settlements;
 mod sqlite;
 mod sqlstate;

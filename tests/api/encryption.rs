@@ -1,6 +1,6 @@
 //! Encryption at rest: a payment's `receipt_email` is stored sealed (AES-256-GCM) with the id of
 //! its key, read back for its merchant only, and `payrail rotate-key` re-seals every row under a
-//! new key so the old one can be retired.
+//! new key so the old one can be retired (webhook endpoint secrets too: `merchant_events_keys.rs`).
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -8,7 +8,31 @@ use serde_json::{json, Value};
 use crate::card_data::dump_tables;
 use crate::helpers::{card, expect_error, expect_json, test_settings, token_for, Backend, TestApp};
 
-const NEW_KEY: &str = "5f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+pub(crate) const NEW_KEY: &str = "5f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+
+/// Runs `payrail rotate-key` on the database at `url` with [`NEW_KEY`] (id `k2`) current and the
+/// `(id, key)` of `previous` to open older values; asserts it succeeded and returns its stdout.
+pub(crate) async fn run_rotate_key(url: &str, previous: (&str, &str)) -> String {
+    // tokio's process API: the app under test shares this thread and must keep committing.
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_payrail"))
+        .arg("rotate-key")
+        .env("CONFIG_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/config"))
+        .env("DATABASE_URL", url)
+        .env("LOG_LEVEL", "error")
+        .env("ENCRYPTION_KEY", NEW_KEY)
+        .env("ENCRYPTION_KEY_ID", "k2")
+        .env("ENCRYPTION_PREVIOUS_KEYS", format!("{}:{}", previous.0, previous.1))
+        .output()
+        .await
+        .expect("run payrail rotate-key");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
 
 fn backend(app: &TestApp) -> Backend {
     if app.db.url.starts_with("sqlite") {
@@ -96,31 +120,15 @@ async fn rotate_key_reseals_every_value_under_the_new_key(app: TestApp) {
         let payment = create_with_email(&app, &format!("customer{n}@example.com"), true).await;
         ids.push(payment["id"].as_str().unwrap().to_owned());
     }
-    // tokio's process API: the app under test shares this thread and must keep committing.
-    let rotate = || {
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_payrail"))
-            .arg("rotate-key")
-            .env("CONFIG_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/config"))
-            .env("DATABASE_URL", &app.db.url)
-            .env("LOG_LEVEL", "error")
-            .env("ENCRYPTION_KEY", NEW_KEY)
-            .env("ENCRYPTION_KEY_ID", "k2")
-            .env(
-                "ENCRYPTION_PREVIOUS_KEYS",
-                format!("dev:{}", payrail::crypto::DEVELOPMENT_ENCRYPTION_KEY),
-            )
-            .output()
-    };
-    let first = rotate().await.expect("run payrail rotate-key");
-    let stdout = String::from_utf8_lossy(&first.stdout);
+    let previous = ("dev", payrail::crypto::DEVELOPMENT_ENCRYPTION_KEY);
+    let first = run_rotate_key(&app.db.url, previous).await;
     assert!(
-        first.status.success(),
-        "{stdout} {}",
-        String::from_utf8_lossy(&first.stderr)
+        first.contains("re-encrypted 3 receipt email(s), 0 webhook endpoint secret(s)"),
+        "{first}"
     );
-    assert!(stdout.contains("re-encrypted 3 value(s) under key id `k2`"), "{stdout}");
-    let again = rotate().await.expect("run payrail rotate-key");
-    assert!(String::from_utf8_lossy(&again.stdout).contains("re-encrypted 0 value(s)"));
+    assert!(first.contains("under key id `k2`"), "{first}");
+    let again = run_rotate_key(&app.db.url, previous).await;
+    assert!(again.contains("re-encrypted 0 receipt email(s)"), "{again}");
 
     // A node that knows only the new key reads every email.
     let settings = test_settings(&app.db.url, &[("ENCRYPTION_KEY", NEW_KEY), ("ENCRYPTION_KEY_ID", "k2")]);

@@ -1,9 +1,9 @@
 //! Deliveries at work: the dispatcher's lease on an endpoint's due deliveries (PostgreSQL skips
 //! rows another node is claiming; SQLite has one node), the bodies they send, their attempts'
 //! outcomes recorded, leases given back, the endpoint's breaker mark, and the listings of
-//! attempts and delivery counts.
+//! attempts (a keyset page on `(attempted_at, id)`) and delivery counts.
 
-use payrail_core::ports::StoreError;
+use payrail_core::ports::{Page, StoreError};
 
 use crate::store::columns::{Value, ATTEMPTS};
 use crate::store::merchant_events::rows::{AttemptRecord, AttemptRow, LeasedDelivery};
@@ -110,10 +110,38 @@ pub async fn pending_deliveries(db: &Database) -> Result<i64, StoreError> {
     Ok(row.map_or(0, |(n,)| n))
 }
 
-pub async fn list_attempts(db: &Database, endpoint_id: &str, limit: i64) -> Result<Vec<AttemptRow>, StoreError> {
+/// The endpoint's attempts, newest first, after the attempt `starting_after` (an id of this
+/// endpoint's attempts, or [`StoreError::UnknownCursor`]). Reads `limit + 1` rows: the extra one
+/// only says there is more.
+pub async fn list_attempts(
+    db: &Database,
+    endpoint_id: &str,
+    starting_after: Option<&str>,
+    limit: u32,
+) -> Result<Page<AttemptRow>, StoreError> {
+    let (before_time, before_id) = match starting_after {
+        None => (i64::MAX, String::new()),
+        Some(id) => {
+            let sql = "SELECT attempted_at, id FROM webhook_delivery_attempts WHERE id = $1 AND endpoint_id = $2";
+            let found: Option<(i64, String)> =
+                fetch_optional(db, sql, vec![Value::text(id), Value::text(endpoint_id)]).await?;
+            found.ok_or(StoreError::UnknownCursor)?
+        }
+    };
     let sql = "SELECT id, event_id, attempt, status_code, latency_ms, error, next_attempt_at, attempted_at \
-               FROM webhook_delivery_attempts WHERE endpoint_id = $1 ORDER BY attempted_at DESC, id DESC LIMIT $2";
-    fetch_all(db, sql, vec![Value::text(endpoint_id), Value::int(limit)]).await
+               FROM webhook_delivery_attempts WHERE endpoint_id = $1 \
+               AND (attempted_at < $2 OR (attempted_at = $2 AND id < $3)) \
+               ORDER BY attempted_at DESC, id DESC LIMIT $4";
+    let bound = vec![
+        Value::text(endpoint_id),
+        Value::int(before_time),
+        Value::text(&before_id),
+        Value::int(i64::from(limit) + 1),
+    ];
+    let mut data: Vec<AttemptRow> = fetch_all(db, sql, bound).await?;
+    let has_more = data.len() > limit as usize;
+    data.truncate(limit as usize);
+    Ok(Page { data, has_more })
 }
 
 /// Deliveries by status for an endpoint (tests and the listing's summary).

@@ -1,12 +1,39 @@
 //! Webhook endpoints: a merchant's endpoints written and read back (the endpoints API), the ones
-//! the dispatcher has work for, and an endpoint's deletion with its deliveries.
+//! the dispatcher has work for, an endpoint's deletion with its deliveries, and its secrets (the
+//! current one, and the previous one kept through a rotation) re-sealed under the current data key
+//! (`payrail rotate-key`, through `store/sealed.rs`).
 
 use payrail_core::ports::StoreError;
 
+use crate::crypto::Cipher;
 use crate::store::columns::{endpoint_changes, names, placeholders, values, Value, ENDPOINTS};
 use crate::store::merchant_events::rows::EndpointRow;
 use crate::store::merchant_events::statements::{execute, execute_all, fetch_all, fetch_optional, Statement};
+use crate::store::sealed::{self, SealedColumn};
 use crate::store::Database;
+
+/// The endpoint's signing secret, bound to the endpoint's id.
+const SECRETS: SealedColumn = SealedColumn {
+    table: "webhook_endpoints",
+    id: "id",
+    value: "secret_sealed",
+    key_id: "secret_key_id",
+};
+
+/// The secret a rotation replaced, signing beside the new one until it expires (none: no key id).
+const PREVIOUS_SECRETS: SealedColumn = SealedColumn {
+    table: "webhook_endpoints",
+    id: "id",
+    value: "previous_secret_sealed",
+    key_id: "previous_secret_key_id",
+};
+
+/// How many endpoint secrets a key rotation re-sealed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ResealedSecrets {
+    pub secrets: u64,
+    pub previous_secrets: u64,
+}
 
 pub async fn insert_endpoint(db: &Database, row: &EndpointRow) -> Result<(), StoreError> {
     let sql = format!(
@@ -75,4 +102,12 @@ pub async fn delete_endpoint(db: &Database, merchant: &str, id: &str) -> Result<
         execute_all(db, statements).await?;
     }
     Ok(found)
+}
+
+/// Re-seals every endpoint secret, current or previous, not under the current key.
+pub async fn reseal_secrets(db: &Database, cipher: &Cipher) -> Result<ResealedSecrets, StoreError> {
+    Ok(ResealedSecrets {
+        secrets: sealed::reseal(db, cipher, &SECRETS).await?,
+        previous_secrets: sealed::reseal(db, cipher, &PREVIOUS_SECRETS).await?,
+    })
 }

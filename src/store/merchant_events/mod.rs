@@ -20,7 +20,8 @@ pub use deliveries::{
     delivery_counts, lease, list_attempts, mark_endpoint, payloads, pending_deliveries, record_attempts, release,
 };
 pub use endpoints::{
-    delete_endpoint, endpoints_with_due_deliveries, find_endpoint, insert_endpoint, list_endpoints, update_endpoint,
+    delete_endpoint, endpoints_with_due_deliveries, find_endpoint, insert_endpoint, list_endpoints, reseal_secrets,
+    update_endpoint, ResealedSecrets,
 };
 pub use outbox::{
     advance_cursor, cursor, events_to_fan_out, find_event, insert_deliveries, insert_markers, list_events, redeliver,
