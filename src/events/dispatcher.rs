@@ -16,12 +16,13 @@
 //! loop, and a delivery stays leased until its outcome is committed. A lease expires, so a node that dies
 //! mid-attempt strands nothing; on PostgreSQL, nodes skip each other's rows (`SKIP LOCKED`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use payrail_core::domain::Payment;
+use payrail_core::ports::StoreError;
 use rand::Rng;
 use tokio::sync::{mpsc, Notify, Semaphore};
 use uuid::Uuid;
@@ -38,8 +39,6 @@ use crate::store::merchant_events::{self as db, AttemptRecord, EndpointRow, Leas
 const FAN_OUT_BATCH: i64 = 500;
 /// Outcomes committed per transaction at most.
 const RECORD_BATCH: usize = 256;
-/// Payments read at once while rendering a batch (the read pool is shared with the API).
-const LOADS_AT_ONCE: usize = 8;
 /// How often the pending-deliveries gauge is refreshed (a COUNT over the table).
 const GAUGE_EVERY: Duration = Duration::from_secs(5);
 /// How often the fan-out also looks back `SWEEP_WINDOW_MICROS` (10 minutes) instead of the usual
@@ -213,8 +212,8 @@ impl Dispatcher {
         Ok(full)
     }
 
-    /// The payments of `events`, read concurrently (a few at a time) and once each. A payment that
-    /// cannot be read as stored is logged and left out.
+    /// The payments of `events`, read once each, a hundred per statement. A payment that cannot
+    /// be read as stored is logged and left out (its events wait).
     async fn load_payments<'a>(
         &self,
         events: impl Iterator<Item = &'a OutboxRow>,
@@ -222,20 +221,21 @@ impl Dispatcher {
         let mut ids: Vec<&str> = events.map(|e| e.payment_id.as_str()).collect();
         ids.sort_unstable();
         ids.dedup();
-        let mut payments = HashMap::new();
-        for chunk in ids.chunks(LOADS_AT_ONCE) {
-            let store = self.events.store.as_ref();
-            let loads = chunk.iter().map(|id| object::load_payment(store, id));
-            for (id, loaded) in chunk.iter().zip(futures_util::future::join_all(loads).await) {
-                match loaded {
-                    Ok(payment) => {
-                        payments.insert((*id).to_owned(), payment);
-                    }
-                    Err(EventsError::Corrupt(reason)) => {
-                        tracing::error!(payment_id = %id, %reason, "merchant events: payment cannot be read; its events wait");
-                    }
-                    Err(error) => return Err(error),
+        let mut payments = HashMap::with_capacity(ids.len());
+        let rows = db::payments(&self.events.database, &ids).await?;
+        let returned: HashSet<&str> = rows.iter().map(|(id, _)| id.as_str()).collect();
+        for missing in ids.iter().filter(|id| !returned.contains(**id)) {
+            tracing::error!(payment_id = %missing, "merchant events: the payment of an event is missing; its events wait");
+        }
+        for (id, loaded) in rows {
+            match loaded {
+                Ok(payment) => {
+                    payments.insert(id, payment);
                 }
+                Err(StoreError::Corrupt(reason)) => {
+                    tracing::error!(payment_id = %id, %reason, "merchant events: payment cannot be read; its events wait");
+                }
+                Err(error) => return Err(error.into()),
             }
         }
         Ok(payments)

@@ -79,7 +79,7 @@ pub async fn endpoints_with_due_deliveries(db: &Database, now: i64) -> Result<Ve
     let sql = format!(
         "SELECT {} FROM webhook_endpoints w WHERE w.status = 'enabled' AND EXISTS (\
          SELECT 1 FROM webhook_deliveries d WHERE d.endpoint_id = w.id AND d.status = 'pending' \
-         AND d.next_attempt_at <= $1 AND d.leased_until <= $1)",
+         AND d.next_attempt_at >= 0 AND d.next_attempt_at <= $1 AND d.leased_until <= $1)",
         names(&ENDPOINTS)
     );
     fetch_all(db, &sql, vec![Value::int(now)]).await

@@ -24,7 +24,8 @@ pub use endpoints::{
     update_endpoint, ResealedSecrets,
 };
 pub use outbox::{
-    advance_cursor, cursor, events_to_fan_out, find_event, insert_deliveries, insert_markers, list_events, redeliver,
+    advance_cursor, cursor, events_to_fan_out, find_event, insert_deliveries, insert_markers, list_events, payments,
+    redeliver,
 };
 pub use retention::{purge_attempts, purge_deliveries, purge_markers};
 pub use rows::{AttemptRecord, AttemptRow, EndpointRow, LeasedDelivery, OutboxRow};

@@ -1,14 +1,19 @@
 //! The outbox's merchant side: committed payment events read for the fan-out and for the events
-//! API (each with the body rendered at its fan-out), the fan-out's writes — a delivery per
-//! endpoint and a marker per event — a redelivery asked for through the API, and the fan-out's
-//! cursor.
+//! API (each with the body rendered at its fan-out), the payments a fan-out batch renders from,
+//! the fan-out's writes — a delivery per endpoint and a marker per event — a redelivery asked for
+//! through the API, and the fan-out's cursor.
 
+use payrail_core::domain::Payment;
 use payrail_core::ports::StoreError;
 
-use crate::store::columns::{Value, DELIVERIES, MARKERS};
+use crate::store::columns::{names, Value, DELIVERIES, MARKERS, PAYMENTS};
 use crate::store::merchant_events::rows::{Marker, NewDelivery, OutboxRow};
 use crate::store::merchant_events::statements::{execute, fetch_all, fetch_optional, insert_rows, Statement};
+use crate::store::rows::PaymentRow;
 use crate::store::Database;
+
+/// Payments read per statement by [`payments`]: well inside either backend's parameter limit.
+const PAYMENTS_PER_READ: usize = 100;
 
 /// An event and its fan-out body, as [`OutboxRow`] reads them.
 const OUTBOX_SELECT: &str = "SELECT e.id, e.payment_id, e.merchant_id, e.sequence, e.kind, e.to_status, e.amount, \
@@ -23,6 +28,24 @@ pub async fn events_to_fan_out(db: &Database, since: i64, limit: i64) -> Result<
          ORDER BY e.created_at, e.id LIMIT $2"
     );
     fetch_all(db, &sql, vec![Value::int(since), Value::int(limit)]).await
+}
+
+/// The payments named by `ids`, a statement per hundred (one read per payment was the fan-out's
+/// slowest step): each id with its payment as stored, or why that row cannot be read. An id
+/// with no row is left out.
+pub async fn payments(db: &Database, ids: &[&str]) -> Result<Vec<(String, Result<Payment, StoreError>)>, StoreError> {
+    let mut found = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(PAYMENTS_PER_READ) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT {} FROM payments WHERE id IN ({})",
+            names(&PAYMENTS),
+            marks.join(", ")
+        );
+        let rows: Vec<PaymentRow> = fetch_all(db, &sql, chunk.iter().map(|id| Value::text(*id)).collect()).await?;
+        found.extend(rows.into_iter().map(|row| (row.id.clone(), Payment::try_from(row))));
+    }
+    Ok(found)
 }
 
 /// A merchant's events, newest first, after the cursor `(created_at, id)`, filtered.
