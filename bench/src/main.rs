@@ -61,6 +61,9 @@ pub struct Options {
     /// Scenario 2: simulated provider latency.
     #[arg(long, default_value_t = 200)]
     latency_ms: u64,
+    /// Merchant events: the server's `WEBHOOK_POLL_INTERVAL_MS` (its default is 200).
+    #[arg(long, default_value_t = 50)]
+    webhook_poll_ms: u64,
     /// Scenario 5: the most nodes to run at once.
     #[arg(long, default_value_t = 3)]
     nodes: usize,

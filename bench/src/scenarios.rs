@@ -154,7 +154,7 @@ pub async fn create_capture_webhooks(opts: &Options) -> Result<(), String> {
     }
     finish(setup);
     let before = received.latencies().len();
-    let env = [("WEBHOOK_POLL_INTERVAL_MS", "50".to_owned())];
+    let env = [("WEBHOOK_POLL_INTERVAL_MS", opts.webhook_poll_ms.to_string())];
     let with = create_capture(opts, "create-capture, one endpoint subscribed to *", &env).await?;
     println!(
         "  the endpoint costs the payment path {:.1} % ({:.0} -> {:.0} payments/s; target <= 10 %)",
