@@ -42,7 +42,7 @@ pub async fn payments(db: &Database, ids: &[&str]) -> Result<Vec<(String, Result
             names(&PAYMENTS),
             marks.join(", ")
         );
-        let rows: Vec<PaymentRow> = fetch_all(db, &sql, chunk.iter().map(|id| Value::text(*id)).collect()).await?;
+        let rows: Vec<PaymentRow> = fetch_all(db, &sql, chunk.iter().map(|id| Value::text(id)).collect()).await?;
         found.extend(rows.into_iter().map(|row| (row.id.clone(), Payment::try_from(row))));
     }
     Ok(found)
