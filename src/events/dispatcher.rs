@@ -333,9 +333,12 @@ impl Dispatcher {
         );
         self.metrics
             .webhook_delivery_attempted(outcome, answer.latency.as_secs_f64());
+        // The endpoint's health first: a 410 disables the endpoint before this outcome is
+        // recorded, so the payment's next event, which waits for this one, is never leased to it.
+        let health = self.endpoint_health(endpoint, &answer, now).await;
         // The recorder lives as long as the dispatcher; were it gone, the lease would expire.
         let _ = self.outcomes.send(record);
-        self.endpoint_health(endpoint, &answer, now).await
+        health
     }
 
     /// Commits attempts' outcomes as they come, many per transaction. If a commit fails, those
