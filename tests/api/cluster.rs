@@ -21,7 +21,10 @@ use crate::sql::{assert_every_event_audited_once, count};
 const PAYMENTS: usize = 30;
 
 /// Every node's settings: short leases, claims and reconciliation, so a dead node's work moves.
-const CLUSTER_ENV: [(&str, &str); 5] = [
+const CLUSTER_ENV: [(&str, &str); 6] = [
+    // One address for the nodes, as behind a balancer: a create resumed on another node sends
+    // Stripe the same parameters (the return URL is built from it) under the same key.
+    ("PUBLIC_URL", "http://payrail.cluster.test"),
     ("LEASE_SECS", "2"),
     ("IDEMPOTENCY_LOCK_TIMEOUT_SECS", "1"),
     ("RECONCILE_INTERVAL_SECS", "1"),
@@ -125,6 +128,15 @@ async fn life(i: usize, nodes: Nodes, fake: FakeStripe) {
     let (status, created) = send(&nodes, i, "/api/v1/payments", Some(&key), &body).await.unwrap();
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let id = created["id"].as_str().unwrap().to_owned();
+    // Under a loaded CI box the Stripe fake can be slow enough for a node's circuit breaker to
+    // open; a create that then certainly did not reach Stripe is declined `provider_unavailable`
+    // (nothing moved, nothing to capture). That is the only failure this life accepts; the
+    // checks at the end still hold for it.
+    if created["status"] == "failed" {
+        assert_eq!(created["failure_code"], "provider_unavailable", "{created}");
+        eprintln!("payment {i} was declined provider_unavailable (a circuit opened under load)");
+        return;
+    }
     // The same keyed create, retried on another node: the same payment, not a second one.
     let (_, again) = send(&nodes, i + 1, "/api/v1/payments", Some(&key), &body)
         .await
@@ -152,7 +164,7 @@ async fn life(i: usize, nodes: Nodes, fake: FakeStripe) {
         )
         .await
         .unwrap();
-        assert_eq!(status, StatusCode::OK, "{captured}");
+        assert_eq!(status, StatusCode::OK, "{captured}; created as {created}");
     }
     // Partial refunds racing on two nodes, keyed, and one unkeyed that may not fit.
     let refunds = (0..3).map(|j| {

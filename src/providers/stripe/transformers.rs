@@ -209,6 +209,11 @@ pub fn error_from(status: reqwest::StatusCode, body: &str) -> ProviderError {
     let error = serde_json::from_str::<ErrorBody>(body)
         .map(|b| b.error)
         .unwrap_or_default();
+    // The key was used before with other parameters: the first request's outcome stands and is
+    // not known here (it may have authorised money), so it is reconciled, never called a refusal.
+    if error.kind == "idempotency_error" {
+        return ProviderError::Failed(format!("stripe idempotency_error: {}", error.message));
+    }
     let code = error.code.clone().unwrap_or_else(|| {
         if error.kind.is_empty() {
             "provider_error".into()
@@ -245,6 +250,14 @@ mod tests {
 
     fn intent(json: &str) -> PaymentIntent {
         serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn a_reused_idempotency_key_is_an_unknown_outcome_not_a_refusal() {
+        let body = r#"{"error":{"type":"idempotency_error","message":"Keys for idempotent requests can only be used with the same parameters"}}"#;
+        let error = error_from(StatusCode::BAD_REQUEST, body);
+        assert!(matches!(error, ProviderError::Failed(_)), "{error:?}");
+        assert!(decline_from(StatusCode::BAD_REQUEST, body).is_none());
     }
 
     #[test]
