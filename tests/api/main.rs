@@ -61,6 +61,7 @@ mod shutdown;
 mod store_conformance;
 mod stripe;
 mod stripe_actions;
+mod stripe_idempotency;
 mod supervision;
 mod validation;
 mod webhooks;
