@@ -115,22 +115,19 @@ async fn a_bad_limit_or_cursor_is_a_400_and_another_merchants_endpoint_a_404(bac
         let response = app.get(&format!("{path}?limit={limit}")).await;
         expect_error(response, StatusCode::BAD_REQUEST, "invalid_limit", Some("limit")).await;
     }
-    for cursor in ["nope", "wha_nope", "evt_00000000-0000-4000-8000-000000000000"] {
-        let response = app.get(&format!("{path}?starting_after={cursor}")).await;
-        expect_error(
-            response,
-            StatusCode::BAD_REQUEST,
-            "invalid_cursor",
-            Some("starting_after"),
-        )
-        .await;
-    }
-    // Well-formed but not an item of the list: the same 400 as the events API's.
-    for unknown in [
+    // Malformed cursors, then well-formed ones naming no item of the list: the same 400, here
+    // and in the events API.
+    let malformed = ["nope", "wha_nope", "evt_00000000-0000-4000-8000-000000000000"];
+    let unknown = [
         format!("{path}?starting_after=wha_00000000-0000-4000-8000-000000000000"),
         "/api/v1/events?starting_after=evt_00000000-0000-4000-8000-000000000000".to_owned(),
-    ] {
-        let response = app.get(&unknown).await;
+    ];
+    let cursors = malformed
+        .iter()
+        .map(|c| format!("{path}?starting_after={c}"))
+        .chain(unknown);
+    for url in cursors {
+        let response = app.get(&url).await;
         expect_error(
             response,
             StatusCode::BAD_REQUEST,
