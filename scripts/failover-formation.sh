@@ -18,6 +18,14 @@
 # logs under FAILOVER_DIR (/var/tmp/payrail-failover).
 set -euo pipefail
 
+# `pg_autoctl config set` makes the running keeper reload, and its supervisor then broadcasts SIGHUP
+# to every service pid it remembers, stale ones included; in a small pid space a one-shot command
+# (this script, psql, the `config set` itself) can hold such a pid and die with 129 (128 + SIGHUP).
+# Upstream fixed it in pg_auto_failover #1127 by ignoring SIGHUP in its one-shot commands, which
+# Debian's 2.0 predates; ignoring it here does the same for everything this script runs (the
+# daemons install their own SIGHUP handlers, so a reload still reaches them).
+trap '' HUP
+
 DIR="${FAILOVER_DIR:-/var/tmp/payrail-failover}"
 MONITOR_PORT="${FAILOVER_MONITOR_PORT:-5600}"
 NODE_PORTS=("${FAILOVER_NODE1_PORT:-5601}" "${FAILOVER_NODE2_PORT:-5602}")
@@ -27,18 +35,32 @@ MONITOR_URI="postgres://autoctl_node@127.0.0.1:${MONITOR_PORT}/pg_auto_failover?
 as_postgres() { runuser -u postgres -- env PATH="$PGBIN:$PATH" "$@"; }
 psql_at() { psql -X -q -At -h 127.0.0.1 -U postgres -p "$1" -d "$2" -c "$3"; }
 
-# Starts `pg_autoctl <args>` detached, logging to $DIR/<name>.log, its pid in $DIR/<name>.pid.
+# Starts `pg_autoctl <args>` detached in its own session, logging to $DIR/<name>.log.
 run_detached() {
   local name=$1
   shift
   as_postgres setsid nohup pg_autoctl "$@" >>"$DIR/$name.log" 2>&1 </dev/null &
-  echo $! >"$DIR/$name.pid"
 }
 
-# Removes what a kill -9'd postmaster leaves behind, so the node can start again.
+# Whether pid is a live postgres serving pgdata (a postmaster runs in its data directory). A pid
+# from a pid file left by a dead run may belong to anything by now, so nothing is signalled on
+# the strength of the file alone.
+is_postmaster_of() {
+  local pgdata=$1 pid=$2
+  [ -n "$pid" ] && [ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" = "$pgdata" ] &&
+    grep -q postgres "/proc/$pid/comm" 2>/dev/null
+}
+
+# Removes what a kill -9'd member leaves behind, so it can start again: the postmaster's lock file
+# and socket, and pg_autoctl's own pid file (whose pid `pg_autoctl run` would take for a running
+# keeper, and `config set` would signal).
 clear_stale() {
-  local pgdata=$1 port=$2
-  if [ -f "$pgdata/postmaster.pid" ] && ! kill -0 "$(head -n1 "$pgdata/postmaster.pid")" 2>/dev/null; then
+  local pgdata=$1 port=$2 keeper_pidfile="/tmp/pg_autoctl$1/pg_autoctl.pid" pid
+  pid=$(head -n1 "$keeper_pidfile" 2>/dev/null || true)
+  if [ -n "$pid" ] && ! grep -qx pg_autoctl "/proc/$pid/comm" 2>/dev/null; then
+    rm -f "$keeper_pidfile"
+  fi
+  if [ -f "$pgdata/postmaster.pid" ] && ! is_postmaster_of "$pgdata" "$(head -n1 "$pgdata/postmaster.pid")"; then
     rm -f "$pgdata/postmaster.pid"
   fi
   if ! ss -ltn "sport = :$port" | grep -q LISTEN; then
@@ -54,13 +76,13 @@ clear_stale() {
 kill_member() {
   local pgdata="$DIR/$1" pid sid
   pid=$(head -n1 "$pgdata/postmaster.pid" 2>/dev/null || true)
-  kill -0 "$pid" 2>/dev/null || pid=$(pgrep -of "pg_autoctl (run|create postgres|create monitor) --pgdata $pgdata( |\$)" || true)
+  is_postmaster_of "$pgdata" "$pid" || pid=$(pgrep -of "pg_autoctl (run|create postgres|create monitor) --pgdata $pgdata( |\$)" || true)
   sid=$(ps -o sid= -p "$pid" 2>/dev/null | tr -d ' ' || true)
   if [ -n "$sid" ] && [ "$sid" -gt 1 ] && [ "$sid" != "$(ps -o sid= -p $$ | tr -d ' ')" ]; then
     pkill -9 -s "$sid" || true
   fi
   pkill -9 -f "pg_autoctl (run|create postgres|create monitor) --pgdata $pgdata( |\$)" || true
-  [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
+  if [ -n "$pid" ]; then kill -9 "$pid" 2>/dev/null || true; fi
 }
 
 wait_for() { # seconds, then a command that succeeds when ready
@@ -163,19 +185,16 @@ case "${1:-}" in
   restart-node1 | restart-node2) start_node "${1#restart-node}" ;; # after kill-primary
   stop)
     for name in node1 node2 monitor; do
-      [ -f "$DIR/$name.pid" ] && kill -TERM "$(cat "$DIR/$name.pid")" 2>/dev/null || true
+      pkill -TERM -f "pg_autoctl (run|create postgres|create monitor) --pgdata $DIR/$name( |\$)" || true
     done
     sleep 2
     for name in node1 node2 monitor; do kill_member "$name"; done
     pkill -9 -f "pg_autoctl.*$DIR" || true
-    for pgdata in "$DIR"/node1 "$DIR"/node2 "$DIR"/monitor; do
-      [ -f "$pgdata/postmaster.pid" ] && kill -9 "$(head -n1 "$pgdata/postmaster.pid")" 2>/dev/null || true
-    done
     ;;
   destroy)
     "$0" stop
     rm -rf "$DIR"
-    rm -rf ~postgres/.config/pg_autoctl"$DIR" ~postgres/.local/share/pg_autoctl"$DIR"
+    rm -rf ~postgres/.config/pg_autoctl"$DIR" ~postgres/.local/share/pg_autoctl"$DIR" /tmp/pg_autoctl"$DIR"
     ;;
   *)
     sed -n '2,18p' "$0"
