@@ -4,6 +4,7 @@
 
 use chrono::Utc;
 use payrail_core::domain::{EventKind, MerchantId};
+use payrail_core::ports::StoreError;
 use uuid::Uuid;
 
 use crate::events::signing::{generate_secret, secret_hint};
@@ -13,6 +14,8 @@ use crate::store::merchant_events::{self as db, EndpointRow};
 
 /// `we_` + a UUID.
 pub const ENDPOINT_PREFIX: &str = "we_";
+/// How often a rotation reads the endpoint again when its secret changed under it.
+const ROTATION_TRIES: u32 = 3;
 
 /// The event types an endpoint receives: all (`["*"]`) or a set.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -190,11 +193,15 @@ impl MerchantEvents {
         changes: EndpointChanges,
     ) -> Result<Endpoint, EventsError> {
         let mut row = self.endpoint_row(merchant, id).await?;
+        // Only what the merchant changed is written (see `db::update_endpoint`).
+        let mut changed = Vec::new();
         if let Some(types) = &changes.enabled_events {
             row.enabled_events = EventFilter::parse(types)?.to_column();
+            changed.push("enabled_events");
         }
         if let Some(url) = &changes.url {
             row.url = self.check_target(url).await?;
+            changed.push("url");
         }
         if let Some(raw) = &changes.status {
             let status = EndpointStatus::parse(raw)
@@ -202,17 +209,21 @@ impl MerchantEvents {
             if status == EndpointStatus::Enabled {
                 // A fresh start: the 3-day failure clock restarts.
                 row.failing_since = None;
+                changed.push("failing_since");
             }
             row.status = status.as_str().into();
+            changed.push("status");
         }
         if changes.description.is_some() {
             row.description = changes.description;
+            changed.push("description");
         }
         row.updated_at = Utc::now().timestamp_micros();
-        if !db::update_endpoint(&self.database, &row).await? {
+        if !db::update_endpoint(&self.database, &row, &changed).await? {
             return Err(EventsError::NotFound("webhook_endpoint"));
         }
-        Ok(Endpoint::from(&row))
+        // The endpoint as stored now, other writers' changes included.
+        Ok(Endpoint::from(&self.endpoint_row(merchant, id).await?))
     }
 
     pub async fn delete_endpoint(&self, merchant: &MerchantId, id: &str) -> Result<(), EventsError> {
@@ -224,22 +235,30 @@ impl MerchantEvents {
 
     /// A new secret; the current one keeps signing beside it for the rotation overlap (24 h).
     pub async fn rotate_secret(&self, merchant: &MerchantId, id: &str) -> Result<(Endpoint, Secret), EventsError> {
-        let mut row = self.endpoint_row(merchant, id).await?;
-        let secret = generate_secret();
-        let sealed = self.cipher.seal(secret.expose(), &row.id);
-        let now = Utc::now().timestamp_micros();
         let overlap = i64::try_from(self.settings.rotation_overlap_secs)
             .unwrap_or(i64::MAX / 2_000_000)
             .saturating_mul(1_000_000);
-        row.previous_secret_sealed = Some(std::mem::replace(&mut row.secret_sealed, sealed.ciphertext));
-        row.previous_secret_key_id = Some(std::mem::replace(&mut row.secret_key_id, sealed.key_id));
-        row.previous_secret_expires_at = Some(now.saturating_add(overlap));
-        row.secret_prefix = secret_hint(&secret);
-        row.updated_at = now;
-        if !db::update_endpoint(&self.database, &row).await? {
-            return Err(EventsError::NotFound("webhook_endpoint"));
+        // Written only over the secret it replaces: a rotation or re-seal that got there first
+        // is read again and rotated on top of, never overwritten (a secret a merchant was given
+        // would stop signing).
+        for _ in 0..ROTATION_TRIES {
+            let mut row = self.endpoint_row(merchant, id).await?;
+            let secret = generate_secret();
+            let sealed = self.cipher.seal(secret.expose(), &row.id);
+            let now = Utc::now().timestamp_micros();
+            let replaced = std::mem::replace(&mut row.secret_sealed, sealed.ciphertext);
+            row.previous_secret_key_id = Some(std::mem::replace(&mut row.secret_key_id, sealed.key_id));
+            row.previous_secret_sealed = Some(replaced.clone());
+            row.previous_secret_expires_at = Some(now.saturating_add(overlap));
+            row.secret_prefix = secret_hint(&secret);
+            row.updated_at = now;
+            if db::rotate_endpoint_secret(&self.database, &row, &replaced).await? {
+                return Ok((Endpoint::from(&row), secret));
+            }
         }
-        Ok((Endpoint::from(&row), secret))
+        Err(EventsError::Store(StoreError::Unavailable(
+            "the endpoint's secret kept changing during the rotation; try again".into(),
+        )))
     }
 
     /// The secrets that sign a delivery now: the current one, and the previous one while its

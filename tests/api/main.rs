@@ -37,6 +37,7 @@ mod merchant_events_delivery;
 mod merchant_events_keys;
 mod merchant_events_receiver;
 mod merchant_events_retention;
+mod merchant_events_writers;
 mod metrics;
 mod multinode;
 mod openapi;

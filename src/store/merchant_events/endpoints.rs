@@ -44,17 +44,53 @@ pub async fn insert_endpoint(db: &Database, row: &EndpointRow) -> Result<(), Sto
     execute(db, &sql, values(&ENDPOINTS, row)).await.map(|_| ())
 }
 
-/// Writes every field a merchant or the dispatcher can change, by id and merchant.
-pub async fn update_endpoint(db: &Database, row: &EndpointRow) -> Result<bool, StoreError> {
-    let set: Vec<String> = (endpoint_changes().iter().enumerate())
+/// The columns of an endpoint's secrets, which only a rotation writes.
+const SECRET_COLUMNS: [&str; 6] = [
+    "secret_sealed",
+    "secret_key_id",
+    "secret_prefix",
+    "previous_secret_sealed",
+    "previous_secret_key_id",
+    "previous_secret_expires_at",
+];
+
+/// Writes the `changed` columns of `row` and its `updated_at`, by id and merchant — only what the
+/// caller changed, so that a concurrent write of another column (the dispatcher disabling the
+/// endpoint, `payrail rotate-key` re-sealing its secret) is not overwritten with what the caller
+/// read before it. False if there is no such endpoint.
+pub async fn update_endpoint(db: &Database, row: &EndpointRow, changed: &[&str]) -> Result<bool, StoreError> {
+    write_columns(db, row, changed, None).await
+}
+
+/// Writes `row`'s secrets (a rotation) if the current secret is still `replaced`: false if the
+/// endpoint is gone or its secret changed meanwhile (another rotation, or a re-seal), in which
+/// case the caller reads it again.
+pub async fn rotate_endpoint_secret(db: &Database, row: &EndpointRow, replaced: &str) -> Result<bool, StoreError> {
+    write_columns(db, row, &SECRET_COLUMNS, Some(("secret_sealed", replaced))).await
+}
+
+async fn write_columns(
+    db: &Database,
+    row: &EndpointRow,
+    changed: &[&str],
+    unchanged: Option<(&str, &str)>,
+) -> Result<bool, StoreError> {
+    let columns: Vec<_> = (endpoint_changes().iter())
+        .filter(|c| c.name == "updated_at" || changed.contains(&c.name))
+        .collect();
+    let set: Vec<String> = (columns.iter().enumerate())
         .map(|(i, column)| format!("{} = ${}", column.name, i + 3))
         .collect();
-    let sql = format!(
+    let mut sql = format!(
         "UPDATE webhook_endpoints SET {} WHERE id = $1 AND merchant_id = $2",
         set.join(", ")
     );
     let mut bound = vec![Value::text(&row.id), Value::text(&row.merchant_id)];
-    bound.extend(values(endpoint_changes(), row));
+    bound.extend(columns.iter().map(|c| c.value(row)));
+    if let Some((column, value)) = unchanged {
+        sql.push_str(&format!(" AND {column} = ${}", bound.len() + 1));
+        bound.push(Value::text(value));
+    }
     execute(db, &sql, bound).await.map(|n| n == 1)
 }
 

@@ -21,7 +21,7 @@ pub use deliveries::{
 };
 pub use endpoints::{
     delete_endpoint, endpoints_with_due_deliveries, find_endpoint, insert_endpoint, list_endpoints, reseal_secrets,
-    update_endpoint, ResealedSecrets,
+    rotate_endpoint_secret, update_endpoint, ResealedSecrets,
 };
 pub use outbox::{
     advance_cursor, cursor, events_to_fan_out, find_event, insert_deliveries, insert_markers, list_events, payments,
