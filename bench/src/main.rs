@@ -79,7 +79,7 @@ impl Options {
 async fn main() -> ExitCode {
     let mut opts = Options::parse();
     let result = match opts.scenario {
-        Scenario::CreateCapture => scenarios::create_capture(&opts, "create-capture", &[])
+        Scenario::CreateCapture => scenarios::create_capture(&opts, "create-capture", &[], None)
             .await
             .map(|_| ()),
         Scenario::SlowProvider => {
@@ -91,7 +91,7 @@ async fn main() -> ExitCode {
                 ("SANDBOX_LATENCY_MS", opts.latency_ms.to_string()),
                 ("PROVIDER_MAX_CONCURRENCY", opts.connections.max(256).to_string()),
             ];
-            scenarios::create_capture(&opts, "slow-provider", &env)
+            scenarios::create_capture(&opts, "slow-provider", &env, None)
                 .await
                 .map(|_| ())
         }

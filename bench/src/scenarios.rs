@@ -8,10 +8,13 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::load;
+use crate::receiver::Received;
 use crate::server::Server;
 use crate::Options;
 
 const CARD: &str = "4242424242424242";
+/// How long the merchant-events bench waits after the load for the last deliveries.
+const DRAIN_LIMIT: Duration = Duration::from_secs(180);
 
 fn client(connections: usize) -> reqwest::Client {
     reqwest::Client::builder()
@@ -62,7 +65,14 @@ pub struct Measured {
 }
 
 /// Scenario 1 (and 2 with latency): create + auto capture, `connections` closed-loop clients.
-pub async fn create_capture(opts: &Options, label: &str, env: &[(&str, String)]) -> Result<Measured, String> {
+/// Scenario 1. With `drain` (the merchant-events bench), the server then runs on after the load
+/// until the receiver has every event (two per payment), and the time that took is printed.
+pub async fn create_capture(
+    opts: &Options,
+    label: &str,
+    env: &[(&str, String)],
+    drain: Option<&Received>,
+) -> Result<Measured, String> {
     let server = Server::start(&opts.server, &opts.database_url, env)?;
     let target = Arc::new((server.base.clone(), server.token.clone()));
     let http = client(opts.connections);
@@ -87,6 +97,25 @@ pub async fn create_capture(opts: &Options, label: &str, env: &[(&str, String)])
     let batch = metric(&client(1), &server.base, "database_commit_batch_size_mean").await;
     println!("  mean transitions per database transaction (group commit): {batch:.1}");
     let pending_deliveries = metric(&client(1), &server.base, "webhook_deliveries_pending").await;
+    if let Some(received) = drain {
+        // Warm-up payments included; each has `payment.created` and `payment.succeeded`.
+        let expected = 2 * (usize::try_from(report.count(&[201])).unwrap_or(usize::MAX / 4) + 20);
+        let during = received.latencies().len();
+        let started = Instant::now();
+        while received.latencies().len() < expected && started.elapsed() < DRAIN_LIMIT {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let got = received.latencies().len();
+        match got >= expected {
+            true => println!(
+                "  deliveries: {during} during the load; all {expected} delivered {:.1} s after it stopped",
+                started.elapsed().as_secs_f64()
+            ),
+            false => {
+                println!("  deliveries: {during} during the load; {got} of {expected} by {DRAIN_LIMIT:?} after it")
+            }
+        }
+    }
     finish(server);
     Ok(Measured {
         payments_per_sec: report.count(&[201]) as f64 / report.elapsed.as_secs_f64(),
@@ -138,7 +167,7 @@ pub async fn nodes(opts: &Options) -> Result<(), String> {
 /// binary, back to back): what the endpoint costs the payment path, and how long deliveries took
 /// from commit to the receiver's 2xx.
 pub async fn create_capture_webhooks(opts: &Options) -> Result<(), String> {
-    let without = create_capture(opts, "create-capture, no endpoint", &[]).await?;
+    let without = create_capture(opts, "create-capture, no endpoint", &[], None).await?;
     let (url, received) = crate::receiver::start().await?;
     // Registered by a server of its own, so the measured one starts with the endpoint in place.
     let setup = Server::start(&opts.server, &opts.database_url, &[])?;
@@ -155,7 +184,13 @@ pub async fn create_capture_webhooks(opts: &Options) -> Result<(), String> {
     finish(setup);
     let before = received.latencies().len();
     let env = [("WEBHOOK_POLL_INTERVAL_MS", opts.webhook_poll_ms.to_string())];
-    let with = create_capture(opts, "create-capture, one endpoint subscribed to *", &env).await?;
+    let with = create_capture(
+        opts,
+        "create-capture, one endpoint subscribed to *",
+        &env,
+        Some(&received),
+    )
+    .await?;
     println!(
         "  the endpoint costs the payment path {:.1} % ({:.0} -> {:.0} payments/s; target <= 10 %)",
         (1.0 - with.payments_per_sec / without.payments_per_sec.max(f64::MIN_POSITIVE)) * 100.0,
@@ -171,7 +206,7 @@ pub async fn create_capture_webhooks(opts: &Options) -> Result<(), String> {
             .unwrap_or(0.0)
     };
     println!(
-        "  webhooks delivered while serving: {} (about {:.0} still pending at SIGTERM); commit to the \
+        "  webhooks delivered: {} (about {:.0} pending when the load stopped); commit to the \
          receiver's 2xx p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         latencies.len(),
         with.pending_deliveries,

@@ -15,6 +15,9 @@
 //! rows, each delivery's new state and next attempt time) are committed in batches by a recorder
 //! loop, and a delivery stays leased until its outcome is committed. A lease expires, so a node that dies
 //! mid-attempt strands nothing; on PostgreSQL, nodes skip each other's rows (`SKIP LOCKED`).
+//!
+//! **Pacing.** While payments saturate the database, the fan-out and delivery loops pause after
+//! each round so that they take a bounded share of it (`pacing.rs`): deliveries lag, payments don't.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -31,6 +34,7 @@ use crate::events::attempt::{self, Answer};
 use crate::events::breaker::Breakers;
 use crate::events::catalog::ATTEMPT_ID_PREFIX;
 use crate::events::endpoints::{EndpointStatus, EventFilter};
+use crate::events::pacing::Pacing;
 use crate::events::{object, EventsError, MerchantEvents};
 use crate::metrics::Metrics;
 use crate::store::merchant_events::{self as db, AttemptRecord, EndpointRow, LeasedDelivery, OutboxRow};
@@ -52,6 +56,7 @@ pub struct Dispatcher {
     client: reqwest::Client,
     retries: Vec<Duration>,
     breakers: Breakers,
+    pacing: Pacing,
     slots: Mutex<HashMap<String, Arc<Semaphore>>>,
     /// Signalled when an attempt ends, so the delivery loop leases the next one at once.
     slot_freed: Notify,
@@ -82,12 +87,14 @@ impl Dispatcher {
             Duration::from_millis(events.settings.breaker_cooldown_ms),
             timeout * 2,
         );
+        let pacing = Pacing::new(events.database.clone());
         Self {
             events,
             metrics,
             client,
             retries,
             breakers,
+            pacing,
             slots: Mutex::new(HashMap::new()),
             slot_freed: Notify::new(),
             outcomes,
@@ -115,15 +122,21 @@ impl Dispatcher {
                     if sweep {
                         sweep_at = Instant::now();
                     }
-                    match dispatcher.fan_out(sweep).await {
-                        // A full batch: more are waiting, go on at once.
-                        Ok(true) => continue,
+                    let started = Instant::now();
+                    let fanned_out = dispatcher.fan_out(sweep).await;
+                    let pause = dispatcher.pacing.pause_after(started.elapsed());
+                    match fanned_out {
+                        // A full batch: more are waiting, go on at once (or after the pause).
+                        Ok(true) => {
+                            tokio::time::sleep(pause).await;
+                            continue;
+                        }
                         Ok(false) => {}
                         Err(error) => {
                             tracing::warn!(error = %error, "merchant events: fan-out failed; retrying next tick");
                         }
                     }
-                    tokio::time::sleep(interval).await;
+                    tokio::time::sleep(interval.max(pause)).await;
                 }
             })
         };
@@ -132,6 +145,7 @@ impl Dispatcher {
             async move {
                 let mut gauge_at = Instant::now();
                 loop {
+                    let started = Instant::now();
                     if let Err(error) = Arc::clone(&dispatcher).dispatch_due().await {
                         tracing::warn!(error = %error, "merchant events: leasing deliveries failed; retrying next tick");
                     }
@@ -141,7 +155,13 @@ impl Dispatcher {
                             dispatcher.metrics.set_webhook_deliveries_pending(pending);
                         }
                     }
-                    let _ = tokio::time::timeout(interval, dispatcher.slot_freed.notified()).await;
+                    let pause = dispatcher.pacing.pause_after(started.elapsed());
+                    if pause.is_zero() {
+                        let _ = tokio::time::timeout(interval, dispatcher.slot_freed.notified()).await;
+                    } else {
+                        // Freed slots wait for the pause too: that is the point of it.
+                        tokio::time::sleep(pause).await;
+                    }
                 }
             }
         });

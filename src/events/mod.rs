@@ -7,7 +7,8 @@
 //! - `object.rs`: an event's JSON body (`data.object` = the payment or the refund).
 //! - `dispatcher.rs`: the background loop — fan-out of new events into delivery rows behind a
 //!   cursor, then leased, ordered, bounded delivery; `attempt.rs`: one signed POST and its outcome;
-//!   `breaker.rs`: the circuit breaker per endpoint.
+//!   `breaker.rs`: the circuit breaker per endpoint; `pacing.rs`: the dispatcher's share of the
+//!   database while payments saturate it.
 //! - `retention.rs`: the purge of rows past the retention period (never `payment_events`).
 //! - `signing.rs`: secrets and signatures; `target.rs`: the SSRF guard (registration and connect).
 //!
@@ -21,6 +22,7 @@ pub mod catalog;
 mod dispatcher;
 pub mod endpoints;
 mod object;
+mod pacing;
 pub mod retention;
 pub mod signing;
 pub mod target;
