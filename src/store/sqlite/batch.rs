@@ -1,7 +1,7 @@
 //! SQLite's write path: a group-commit batch as one transaction (`BEGIN IMMEDIATE` … `COMMIT`) of
 //! a few multi-row statements (`multirow.rs`) — one per table and kind of write, whatever the
-//! batch size — instead of a few statements per write. Every statement is a round trip to sqlx's
-//! SQLite worker thread; that, not SQLite, was most of a batch's time.
+//! batch size — instead of three statements per write: every statement is a round trip to sqlx's
+//! SQLite worker thread (bench/README.md, issue 12, has what that saved and what it did not).
 //!
 //! Each write keeps its own outcome, as if the batch's writes ran one after another. The batch is
 //! written in runs in which no payment and no key repeats (`writes::runs`; in practice the whole
