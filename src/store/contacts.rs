@@ -9,14 +9,14 @@
 //! serving nodes and be re-run safely.
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use payrail_core::domain::MerchantId;
 use payrail_core::ports::StoreError;
 
 use crate::crypto::{Cipher, Sealed};
 use crate::store::backend::Backend;
-use crate::store::columns::{names, placeholders, Value, CONTACTS};
+use crate::store::columns::Value;
 use crate::store::error::store_error;
 use crate::store::sealed::{self, SealedColumn};
 use crate::store::Database;
@@ -28,15 +28,6 @@ const RECEIPT_EMAILS: SealedColumn = SealedColumn {
     value: "receipt_email_sealed",
     key_id: "key_id",
 };
-
-/// A new row; a retry of the same create (idempotency crash recovery) finds it there and leaves it.
-pub(crate) static INSERT_CONTACT_SQL: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "INSERT INTO payment_contacts ({}) VALUES ({}) ON CONFLICT (payment_id) DO NOTHING",
-        names(&CONTACTS),
-        placeholders(&CONTACTS, 1)
-    )
-});
 
 /// Sealed receipt emails over either backend.
 #[derive(Clone)]

@@ -11,6 +11,12 @@
 //! statement (a constraint), that part is rolled back and each of its writes is retried alone, so
 //! only the offender fails; if the database is unreachable, every write of the part gets that
 //! error.
+//!
+//! Both write paths write many rows per statement, which is only the same as writing one write
+//! after another when no two writes touch the same row: [`runs`] splits a batch where a payment or
+//! an idempotency key repeats (never in practice: an actor waits for each commit).
+
+use std::collections::HashSet;
 
 use payrail_core::domain::Transition;
 use payrail_core::idempotency::KeyedRecords;
@@ -98,6 +104,35 @@ impl StoreWrite {
             StoreWrite::Complete(completion) => vec![completion.row()],
         }
     }
+}
+
+/// Splits `batch` into consecutive runs in which no payment and no idempotency key is written twice,
+/// so that a run's writes do not depend on one another and can be written together, in any order;
+/// a write for which `alone` holds gets a run of its own.
+pub(crate) fn runs(batch: &[StoreWrite], alone: impl Fn(&StoreWrite) -> bool) -> Vec<&[StoreWrite]> {
+    let mut runs = Vec::new();
+    let (mut start, mut after_alone) = (0, false);
+    let mut payments = HashSet::new();
+    let mut keys = HashSet::new();
+    for (i, write) in batch.iter().enumerate() {
+        let fits = !after_alone
+            && !alone(write)
+            && !write.payment().is_some_and(|p| payments.contains(p))
+            && write.keys().iter().all(|k| !keys.contains(k));
+        if i > start && !fits {
+            runs.push(&batch[start..i]);
+            start = i;
+            payments.clear();
+            keys.clear();
+        }
+        after_alone = alone(write);
+        payments.extend(write.payment());
+        keys.extend(write.keys());
+    }
+    if start < batch.len() {
+        runs.push(&batch[start..]);
+    }
+    runs
 }
 
 fn contact_row(transition: &Transition) -> Option<ContactRow> {

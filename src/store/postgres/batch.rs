@@ -33,34 +33,12 @@ use sqlx::{Acquire, PgConnection, PgPool};
 
 use super::binder::Binder;
 use super::statement::{Arrays, Rows};
-use crate::store::writes::{Applied, StoreWrite};
+use crate::store::writes::{runs, Applied, StoreWrite};
 
 /// Splits `batch` into consecutive runs one statement can write: no payment and no key twice in a
-/// run, and a claim riding with an update alone in its own.
+/// run (`writes::runs`), and a claim riding with an update alone in its own.
 pub(super) fn parts(batch: &[StoreWrite]) -> Vec<&[StoreWrite]> {
-    let mut parts = Vec::new();
-    let (mut start, mut alone) = (0, false);
-    let mut payments = HashSet::new();
-    let mut keys = HashSet::new();
-    for (i, write) in batch.iter().enumerate() {
-        let fits = !alone
-            && !claims_with_update(write)
-            && !write.payment().is_some_and(|p| payments.contains(p))
-            && write.keys().iter().all(|k| !keys.contains(k));
-        if i > start && !fits {
-            parts.push(&batch[start..i]);
-            start = i;
-            payments.clear();
-            keys.clear();
-        }
-        alone = claims_with_update(write);
-        payments.extend(write.payment());
-        keys.extend(write.keys());
-    }
-    if start < batch.len() {
-        parts.push(&batch[start..]);
-    }
-    parts
+    runs(batch, claims_with_update)
 }
 
 fn claims_with_update(write: &StoreWrite) -> bool {

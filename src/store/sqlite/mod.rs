@@ -1,9 +1,13 @@
 //! SQLite, the embedded default: WAL mode with `synchronous = FULL`, so a commit is on disk
 //! before anyone hears "done". SQLite has one writer at a time anyway, so the group-commit writer
-//! runs one batch at a time, as a transaction of plain statements (`batch.rs`).
+//! runs one batch at a time, as a transaction of a few multi-row statements (`batch.rs`,
+//! `multirow.rs`).
 
 mod audit;
 mod batch;
+mod multirow;
+#[cfg(test)]
+mod tests;
 
 use std::str::FromStr;
 
