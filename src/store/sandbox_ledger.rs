@@ -41,7 +41,10 @@ impl SandboxBook for Database {
             Value::int(at.timestamp_micros()),
         ];
         match self {
-            Database::Sqlite(store) => store.pool().execute(INSERT_SQL, values).await,
+            // On the writer's connection, in turn with the group-commit batches, as the audit
+            // appends are: as an autocommit on a reader connection it fought the writer for
+            // SQLite's one write lock, and the loser slept in the busy handler (1–100 ms steps).
+            Database::Sqlite(store) => store.write_pool().execute(INSERT_SQL, values).await,
             Database::Postgres(store) => store.pool().execute(INSERT_SQL, values).await,
         }
         .map(|_| ())
