@@ -159,3 +159,30 @@ impl Applied {
         Applied { row, reply: false }
     }
 }
+
+/// Payments for the backends' batch tests (`postgres/batch.rs`, `sqlite/tests.rs`).
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use chrono::Utc;
+    use payrail_core::domain::{
+        Amount, CaptureMethod, Currency, MerchantId, NewPayment, Payment, PaymentId, Transition,
+    };
+
+    /// A new payment of 10.00, auto capture, on the sandbox.
+    pub fn created() -> Transition {
+        let new = NewPayment {
+            id: PaymentId::generate(),
+            merchant_id: MerchantId::parse("m").unwrap(),
+            amount: Amount::new(1_000).unwrap(),
+            currency: Currency::parse("usd").unwrap(),
+            capture_method: CaptureMethod::Automatic,
+            provider: "sandbox".into(),
+            order_id: None,
+            description: None,
+            metadata: Default::default(),
+            card: None,
+            return_url: None,
+        };
+        Payment::create(new, Utc::now())
+    }
+}

@@ -4,16 +4,16 @@
 //! Driven through the store's own functions with a read taken before the other write, which is
 //! the interleaving a race produces. Each rule runs on SQLite and on PostgreSQL.
 
-use payrail::store::merchant_events as db;
+use payrail::store::merchant_events::{self as db, EndpointRow};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{expect_json, Backend, MERCHANT};
+use crate::helpers::{expect_json, Backend, TestApp, MERCHANT};
 use crate::merchant_events::both_backends;
 use crate::merchant_events_receiver::spawn_fast;
 
-async fn a_patch_read_before_the_dispatcher_disabled_the_endpoint_does_not_enable_it(backend: Backend) {
-    let Some(app) = spawn_fast(backend).await else { return };
+/// An endpoint registered through the API, as the store reads it.
+async fn registered(app: &TestApp) -> EndpointRow {
     let created = expect_json(
         app.post(
             "/api/v1/webhook_endpoints",
@@ -24,7 +24,13 @@ async fn a_patch_read_before_the_dispatcher_disabled_the_endpoint_does_not_enabl
     )
     .await;
     let id = created["id"].as_str().unwrap();
-    let read = db::find_endpoint(&app.database, MERCHANT, id).await.unwrap().unwrap();
+    db::find_endpoint(&app.database, MERCHANT, id).await.unwrap().unwrap()
+}
+
+async fn a_patch_read_before_the_dispatcher_disabled_the_endpoint_does_not_enable_it(backend: Backend) {
+    let Some(app) = spawn_fast(backend).await else { return };
+    let read = registered(&app).await;
+    let id = read.id.as_str();
     assert_eq!(read.status, "enabled");
 
     // The dispatcher: a 410, the endpoint disabled.
@@ -50,17 +56,8 @@ async fn a_patch_read_before_the_dispatcher_disabled_the_endpoint_does_not_enabl
 
 async fn a_rotation_over_a_secret_that_changed_meanwhile_writes_nothing(backend: Backend) {
     let Some(app) = spawn_fast(backend).await else { return };
-    let created = expect_json(
-        app.post(
-            "/api/v1/webhook_endpoints",
-            &json!({ "url": "http://127.0.0.1:9/hook", "enabled_events": ["*"] }),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    let id = created["id"].as_str().unwrap();
-    let read = db::find_endpoint(&app.database, MERCHANT, id).await.unwrap().unwrap();
+    let read = registered(&app).await;
+    let id = read.id.as_str();
 
     // A PATCH read before the rotation does not write the secret back.
     let rotated = expect_json(

@@ -104,30 +104,11 @@ fn outcomes(part: &[StoreWrite], returned: Vec<(String, String, String)>) -> Vec
 
 #[cfg(test)]
 mod tests {
-    use chrono::Utc;
-    use payrail_core::domain::{
-        Amount, CaptureMethod, Currency, MerchantId, NewPayment, Payment, PaymentId, Transition,
-    };
+    use payrail_core::domain::Transition;
 
     use super::*;
     use crate::store::columns::Claim;
-
-    fn create() -> Transition {
-        let new = NewPayment {
-            id: PaymentId::generate(),
-            merchant_id: MerchantId::parse("m").unwrap(),
-            amount: Amount::new(100).unwrap(),
-            currency: Currency::parse("usd").unwrap(),
-            capture_method: CaptureMethod::Automatic,
-            provider: "sandbox".into(),
-            order_id: None,
-            description: None,
-            metadata: Default::default(),
-            card: None,
-            return_url: None,
-        };
-        Payment::create(new, Utc::now())
-    }
+    use crate::store::writes::fixtures::created as create;
 
     /// A later transition of the same payment (only the version check matters here).
     fn update(of: &Transition) -> Transition {

@@ -5,8 +5,7 @@
 
 use chrono::Utc;
 use payrail_core::domain::{
-    Amount, AuthorizationOutcome, CaptureMethod, Command, Currency, MerchantId, NewPayment, Payment, PaymentId,
-    RefundId, RefundStatus, SealedContact, Transition,
+    Amount, AuthorizationOutcome, Command, Payment, PaymentId, RefundId, RefundStatus, SealedContact, Transition,
 };
 use payrail_core::ports::StoreError;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
@@ -15,6 +14,7 @@ use sqlx::SqlitePool;
 use super::batch::statements;
 use crate::store::backend::commit_batch;
 use crate::store::columns::{Claim, Completion, Value};
+use crate::store::writes::fixtures::created as create;
 use crate::store::writes::{Applied, StoreWrite};
 use crate::store::SQLITE_MIGRATIONS;
 
@@ -30,23 +30,6 @@ async fn database(dir: &tempfile::TempDir) -> SqlitePool {
         .unwrap();
     SQLITE_MIGRATIONS.run(&pool).await.unwrap();
     pool
-}
-
-fn create() -> Transition {
-    let new = NewPayment {
-        id: PaymentId::generate(),
-        merchant_id: MerchantId::parse("m").unwrap(),
-        amount: Amount::new(1_000).unwrap(),
-        currency: Currency::parse("usd").unwrap(),
-        capture_method: CaptureMethod::Automatic,
-        provider: "sandbox".into(),
-        order_id: None,
-        description: None,
-        metadata: Default::default(),
-        card: None,
-        return_url: None,
-    };
-    Payment::create(new, Utc::now())
 }
 
 fn captured(created: &Transition) -> Transition {
